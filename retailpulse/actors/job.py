@@ -1,0 +1,176 @@
+"""JobActor: one per job; owns that job's per-image outcomes and decides its status."""
+
+import logging
+from types import TracebackType
+from typing import Any
+
+import pykka
+
+from retailpulse.actors.messages import (
+    AnyRef,
+    GetResults,
+    GetStatus,
+    ImageDone,
+    JobFinished,
+    ProcessImage,
+    WantWorkers,
+    WorkerGranted,
+    WorkerIdle,
+)
+from retailpulse.actors.refs import tell_quietly
+from retailpulse.model import (
+    ImageOutcome,
+    JobResults,
+    JobState,
+    JobStatus,
+    Progress,
+    summarize_failures,
+)
+from retailpulse.ports import Clock
+from retailpulse.stores import StoreMaster
+from retailpulse.submission import ImageSpec
+
+__all__ = ["JobActor"]
+
+logger = logging.getLogger(__name__)
+
+
+class JobActor(pykka.ThreadingActor):
+    """Drives one job from first grant to final record.
+
+    Images of stores missing from the store master fail at once and are never
+    downloaded. The rest are handed out one per granted worker, in submission
+    order; each outcome is recorded exactly once. When every image has an outcome
+    the actor sends its final ``JobResults`` to the manager and stops, so a finished
+    job costs no thread.
+    """
+
+    use_daemon_thread = True
+
+    def __init__(
+        self,
+        job_id: int,
+        images: tuple[ImageSpec, ...],
+        submitted_at: float,
+        *,
+        manager: AnyRef,
+        dispatcher: AnyRef,
+        store_master: StoreMaster,
+        clock: Clock,
+    ) -> None:
+        super().__init__()
+        self._job_id = job_id
+        self._images = images
+        self._submitted_at = submitted_at
+        self._manager = manager
+        self._dispatcher = dispatcher
+        self._store_master = store_master
+        self._clock = clock
+        self._outcomes: list[ImageOutcome | None] = [None] * len(images)
+        self._todo: list[int] = []
+        self._cursor = 0
+        self._done = 0
+        self._failed = 0
+        self._finished_at: float | None = None
+
+    def on_start(self) -> None:
+        for index, spec in enumerate(self._images):
+            if spec.store_id in self._store_master:
+                self._todo.append(index)
+            else:
+                reason = (
+                    f"store_id {spec.store_id} is not in the store master; "
+                    "its images were not downloaded"
+                )
+                self._record(index, ImageOutcome.failed(reason))
+        logger.info(
+            "job %d started: %d images, %d to download",
+            self._job_id,
+            len(self._images),
+            len(self._todo),
+        )
+        if self._todo:
+            tell_quietly(self._dispatcher, WantWorkers(self.actor_ref, len(self._todo)))
+        self._finish_if_done()
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, WorkerGranted):
+            self._hand_out(message.worker)
+        elif isinstance(message, ImageDone):
+            self._record(message.index, message.outcome)
+            self._finish_if_done()
+        elif isinstance(message, GetStatus):
+            return self._status()
+        elif isinstance(message, GetResults):
+            return self._results()
+        else:
+            return super().on_receive(message)
+        return None
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """A bug in this actor must still end the job, or its callers would wait forever."""
+        reason = f"internal error in job {self._job_id} ({exception_value!r})"
+        for index, outcome in enumerate(self._outcomes):
+            if outcome is None:
+                self._record(index, ImageOutcome.failed(reason))
+        self._finish_if_done()
+
+    def _hand_out(self, worker: AnyRef) -> None:
+        if self._cursor >= len(self._todo):
+            tell_quietly(self._dispatcher, WorkerIdle(worker))
+            return
+        index = self._todo[self._cursor]
+        if tell_quietly(worker, ProcessImage(self.actor_ref, index, self._images[index].url)):
+            self._cursor += 1
+        else:
+            # The worker died between grant and use: return it for replacement and
+            # ask again for the slot this image still needs.
+            tell_quietly(self._dispatcher, WorkerIdle(worker))
+            tell_quietly(self._dispatcher, WantWorkers(self.actor_ref, 1))
+
+    def _record(self, index: int, outcome: ImageOutcome) -> None:
+        if self._outcomes[index] is not None:
+            logger.warning("job %d: duplicate outcome for image %d ignored", self._job_id, index)
+            return
+        self._outcomes[index] = outcome
+        self._done += 1
+        if outcome.error is not None:
+            self._failed += 1
+
+    def _finish_if_done(self) -> None:
+        if self._finished_at is not None or self._done < len(self._images):
+            return
+        self._finished_at = self._clock()
+        results = self._results()
+        logger.info(
+            "job %d %s: %d images, %d failed",
+            self._job_id,
+            results.status.state.value,
+            len(self._images),
+            self._failed,
+        )
+        tell_quietly(self._manager, JobFinished(self._job_id, results))
+        if self.actor_ref.is_alive():  # not so when on_failure finishes the job
+            self.stop()
+
+    def _status(self) -> JobStatus:
+        progress = Progress(len(self._images), self._done, self._failed)
+        if self._finished_at is None:
+            return JobStatus(self._job_id, JobState.ONGOING, progress, self._submitted_at)
+        errors = summarize_failures(self._images, self._outcomes)
+        return JobStatus(
+            self._job_id,
+            JobState.FAILED if errors else JobState.COMPLETED,
+            progress,
+            self._submitted_at,
+            finished_at=self._finished_at,
+            errors=errors,
+        )
+
+    def _results(self) -> JobResults:
+        return JobResults(self._status(), self._images, tuple(self._outcomes))

@@ -1,0 +1,77 @@
+"""ImageWorker: downloads, measures and "GPU-processes" one image at a time."""
+
+from types import TracebackType
+from typing import Any
+
+import pykka
+
+from retailpulse.actors.messages import AnyRef, ImageDone, ProcessImage, WorkerIdle
+from retailpulse.actors.refs import tell_quietly
+from retailpulse.fetching import FetchError
+from retailpulse.imaging import ImageError, measure
+from retailpulse.model import ImageOutcome
+from retailpulse.ports import Fetcher, RandomSource, Sleeper
+
+__all__ = ["ImageWorker"]
+
+
+class ImageWorker(pykka.ThreadingActor):
+    """One slot of image concurrency.
+
+    The worker holds no queue: it receives one ``ProcessImage``, replies to the job
+    with the outcome, and tells the dispatcher it is idle again (pull-based
+    dispatch). Expected failures (download, decoding) become failed outcomes; an
+    unexpected exception kills the actor, and ``on_failure`` still reports the image
+    so the job never waits for it, while the dispatcher replaces the dead worker.
+    """
+
+    use_daemon_thread = True
+
+    def __init__(
+        self,
+        dispatcher: AnyRef,
+        fetcher: Fetcher,
+        sleeper: Sleeper,
+        rng: RandomSource,
+        sleep_range: tuple[float, float] = (0.1, 0.4),
+    ) -> None:
+        super().__init__()
+        self._dispatcher = dispatcher
+        self._fetcher = fetcher
+        self._sleeper = sleeper
+        self._rng = rng
+        self._sleep_range = sleep_range
+        self._current: ProcessImage | None = None
+
+    def on_receive(self, message: Any) -> Any:
+        if not isinstance(message, ProcessImage):
+            return super().on_receive(message)
+        self._current = message
+        outcome = self._process(message.url)
+        self._current = None
+        tell_quietly(message.job, ImageDone(message.index, outcome))
+        tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref))
+        return None
+
+    def _process(self, url: str) -> ImageOutcome:
+        try:
+            width, height = measure(self._fetcher.fetch(url))
+        except FetchError as exc:
+            return ImageOutcome.failed(str(exc))
+        except ImageError as exc:
+            return ImageOutcome.failed(f"{url}: {exc}")
+        self._sleeper(self._rng.uniform(*self._sleep_range))
+        return ImageOutcome.measured(width, height)
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        current, self._current = self._current, None
+        if current is not None:
+            reason = f"{current.url}: internal error while processing ({exception_value!r})"
+            tell_quietly(current.job, ImageDone(current.index, ImageOutcome.failed(reason)))
+        # The dispatcher sees that this ref is dead and starts a replacement.
+        tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref))

@@ -1,0 +1,45 @@
+"""Service-wide settings, gathered in one frozen object so every layer reads the same values."""
+
+import os
+from dataclasses import dataclass
+
+__all__ = ["ServiceConfig", "env_flag"]
+
+MIB = 1024 * 1024
+
+
+def env_flag(name: str) -> bool:
+    """Read a yes/no environment variable the way shells and containers spell it."""
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """Limits and knobs of one running service.
+
+    ``workers`` is the total number of images in flight across all jobs: it bounds
+    the threads the service uses, however many jobs or images arrive.
+    ``max_active_jobs`` bounds the job actors (one thread each); later jobs wait in
+    a queue, still reported as ``ongoing``.
+    """
+
+    workers: int = 64
+    max_active_jobs: int = 32
+    allow_private_urls: bool = False
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_image_bytes: int = 20 * MIB
+    max_redirects: int = 5
+    min_sleep: float = 0.1
+    max_sleep: float = 0.4
+    ask_timeout: float = 10.0
+    stop_timeout: float = 10.0
+    max_body_bytes: int = 32 * MIB
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.max_active_jobs < 1:
+            raise ValueError("max_active_jobs must be at least 1")
+        if not 0 <= self.min_sleep <= self.max_sleep:
+            raise ValueError("need 0 <= min_sleep <= max_sleep")

@@ -1,0 +1,28 @@
+"""Exceptions that the embedding API raises, so callers can tell client faults from ours."""
+
+__all__ = ["ServiceBusyError", "UnknownJobError", "ValidationError"]
+
+
+class ValidationError(ValueError):
+    """A submitted payload is malformed; ``field`` names the offending JSON path.
+
+    The field is kept apart from the message so that the HTTP layer and programs
+    embedding the service can point a user at the exact place to fix.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class UnknownJobError(LookupError):
+    """No job has this id (never issued, or not known to this service)."""
+
+    def __init__(self, job_id: object) -> None:
+        super().__init__(f"unknown job id {job_id!r}")
+        self.job_id = job_id
+
+
+class ServiceBusyError(RuntimeError):
+    """An actor did not answer in time; the caller may retry (HTTP 503)."""

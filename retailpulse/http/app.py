@@ -1,0 +1,62 @@
+"""The falcon application factory and its error mapping."""
+
+import logging
+from typing import Any
+
+import falcon
+
+from retailpulse.errors import ServiceBusyError, UnknownJobError
+from retailpulse.http.resources import (
+    HealthResource,
+    ResultsResource,
+    StatusResource,
+    SubmitResource,
+)
+from retailpulse.system import System
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
+    """Build the WSGI app for a running ``System``; serve it with any WSGI server."""
+    app = falcon.App(cors_enable=False)
+    app.req_options.strip_url_path_trailing_slash = True
+    app.resp_options.default_media_type = falcon.MEDIA_JSON
+    app.add_route("/api/submit", SubmitResource(system))
+    app.add_route("/api/status", StatusResource(system))
+    app.add_route("/api/results", ResultsResource(system))
+    app.add_route("/healthz", HealthResource(system))
+    app.add_error_handler(UnknownJobError, _unknown_job)
+    app.add_error_handler(ServiceBusyError, _busy)
+    app.add_error_handler(falcon.HTTPError, _http_error)
+    app.add_error_handler(Exception, _unexpected)
+    return app
+
+
+def _unknown_job(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    """The spec answers an unknown or malformed job id with 400 and exactly ``{}``."""
+    resp.status = falcon.HTTP_400
+    resp.media = {}
+
+
+def _busy(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    resp.status = falcon.HTTP_503
+    resp.media = {"error": str(ex)}
+    resp.set_header("Retry-After", "1")
+
+
+def _http_error(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    """Falcon's own errors (404, 405, 413...) as ``{"error": ...}`` like ours."""
+    assert isinstance(ex, falcon.HTTPError)
+    resp.status = ex.status
+    message = ex.title if not ex.description else f"{ex.title}: {ex.description}"
+    resp.media = {"error": message}
+    resp.set_headers(ex.headers or {})
+
+
+def _unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    logger.exception("unhandled error on %s %s", req.method, req.path)
+    resp.status = falcon.HTTP_500
+    resp.media = {"error": "internal server error"}

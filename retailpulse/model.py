@@ -1,0 +1,160 @@
+"""Immutable values that describe a job's progress and results.
+
+Actors hand these out as answers and messages; being frozen, a snapshot can be
+read by any thread while the job actor goes on changing its own state.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from retailpulse.imaging import perimeter
+from retailpulse.submission import ImageSpec
+
+__all__ = [
+    "ImageOutcome",
+    "JobResults",
+    "JobState",
+    "JobStatus",
+    "Progress",
+    "StoreError",
+    "summarize_failures",
+]
+
+MAX_REASONS_PER_STORE = 3
+
+
+class JobState(StrEnum):
+    ONGOING = "ongoing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageOutcome:
+    """What became of one image: its size, or why it has none."""
+
+    width: int | None = None
+    height: int | None = None
+    error: str | None = None
+
+    @classmethod
+    def measured(cls, width: int, height: int) -> "ImageOutcome":
+        return cls(width, height, None)
+
+    @classmethod
+    def failed(cls, reason: str) -> "ImageOutcome":
+        return cls(None, None, reason)
+
+    @property
+    def perimeter(self) -> int | None:
+        if self.width is None or self.height is None:
+            return None
+        return perimeter(self.width, self.height)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreError:
+    store_id: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    total: int
+    done: int = 0
+    failed: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {"total": self.total, "done": self.done, "failed": self.failed}
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    job_id: int
+    state: JobState
+    progress: Progress
+    submitted_at: float
+    finished_at: float | None = None
+    errors: tuple[StoreError, ...] = ()
+    queued: bool = False
+
+    @property
+    def terminal(self) -> bool:
+        return self.state is not JobState.ONGOING
+
+    def to_dict(self) -> dict[str, Any]:
+        """The status document of the HTTP contract (plus additive extras)."""
+        body: dict[str, Any] = {"status": self.state.value, "job_id": self.job_id}
+        if self.state is JobState.FAILED:
+            body["error"] = [{"store_id": e.store_id, "error": e.error} for e in self.errors]
+        body["progress"] = self.progress.to_dict()
+        body["queued"] = self.queued
+        body["submitted_at"] = self.submitted_at
+        body["finished_at"] = self.finished_at
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class JobResults:
+    """A job's status with every image and its outcome, in submission order."""
+
+    status: JobStatus
+    images: tuple[ImageSpec, ...]
+    outcomes: tuple[ImageOutcome | None, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        body = self.status.to_dict()
+        body["images"] = [
+            _image_dict(spec, outcome)
+            for spec, outcome in zip(self.images, self.outcomes, strict=True)
+        ]
+        return body
+
+
+def _image_dict(spec: ImageSpec, outcome: ImageOutcome | None) -> dict[str, Any]:
+    outcome = outcome or ImageOutcome()
+    return {
+        "store_id": spec.store_id,
+        "image_url": spec.url,
+        "width": outcome.width,
+        "height": outcome.height,
+        "perimeter": outcome.perimeter,
+        "error": outcome.error,
+    }
+
+
+def summarize_failures(
+    images: Sequence[ImageSpec], outcomes: Sequence[ImageOutcome | None]
+) -> tuple[StoreError, ...]:
+    """One entry per failed store, in order of the store's first appearance.
+
+    A store fails when any of its images failed; its reason quotes the first few
+    image errors so that a person can act on it without fetching the results.
+    """
+    order: list[str] = []
+    totals: dict[str, int] = {}
+    reasons: dict[str, list[str]] = {}
+    for spec, outcome in zip(images, outcomes, strict=True):
+        if spec.store_id not in totals:
+            order.append(spec.store_id)
+            totals[spec.store_id] = 0
+        totals[spec.store_id] += 1
+        if outcome is not None and outcome.error is not None:
+            reasons.setdefault(spec.store_id, []).append(outcome.error)
+    return tuple(
+        StoreError(store_id, _store_reason(reasons[store_id], totals[store_id]))
+        for store_id in order
+        if store_id in reasons
+    )
+
+
+def _store_reason(errors: list[str], total: int) -> str:
+    distinct = list(dict.fromkeys(errors))
+    if len(distinct) == 1 and len(errors) == total:
+        return distinct[0] if total == 1 else f"all {total} images failed: {distinct[0]}"
+    shown = "; ".join(distinct[:MAX_REASONS_PER_STORE])
+    more = len(distinct) - MAX_REASONS_PER_STORE
+    suffix = f"; and {more} more" if more > 0 else ""
+    return f"{len(errors)} of {total} images failed: {shown}{suffix}"

@@ -1,0 +1,53 @@
+"""The side effects an actor may have, as small protocols with production defaults.
+
+Every actor receives these instead of reaching for ``requests``, ``time`` or
+``random`` itself, which is what lets a unit test drive one actor with fakes:
+no network, no real sleep, repeatable randomness.
+"""
+
+import random
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+__all__ = [
+    "Clock",
+    "Fetcher",
+    "FetcherFactory",
+    "RandomSource",
+    "Sleeper",
+    "default_clock",
+    "default_random",
+    "default_sleeper",
+]
+
+
+class Fetcher(Protocol):
+    """Downloads one URL and returns its body, or raises ``FetchError``."""
+
+    def fetch(self, url: str) -> bytes: ...
+
+
+FetcherFactory = Callable[[], Fetcher]
+"""Makes one fetcher per worker, so each worker keeps its own connection pool."""
+
+Sleeper = Callable[[float], None]
+"""Blocks the calling thread for the given seconds (the simulated GPU work)."""
+
+Clock = Callable[[], float]
+"""Wall-clock seconds since the epoch, for the timestamps a job reports."""
+
+
+class RandomSource(Protocol):
+    """The one method of ``random.Random`` the workers need."""
+
+    def uniform(self, a: float, b: float, /) -> float: ...
+
+
+default_sleeper: Sleeper = time.sleep
+default_clock: Clock = time.time
+
+
+def default_random() -> RandomSource:
+    """A fresh generator per worker, so workers never share mutable state."""
+    return random.Random()  # noqa: S311 - simulated GPU time, not cryptography

@@ -1,0 +1,119 @@
+"""The submit payload: parsed once, at the edge, into immutable values.
+
+Validation happens before a job id is issued, so a bad request never creates a
+job, and every error names the JSON path of the field to fix
+(``visits[1].image_url[0]``), because "bad request" alone helps nobody.
+"""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from retailpulse.errors import ValidationError
+
+__all__ = ["ImageSpec", "Submission", "Visit", "parse_body", "parse_submission"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSpec:
+    """One image to process: the unit that workers receive and results report."""
+
+    store_id: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    store_id: str
+    visit_time: str
+    image_urls: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    visits: tuple[Visit, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.visits)
+
+    def images(self) -> Iterator[ImageSpec]:
+        """Every image in submission order, which is the order results keep."""
+        for visit in self.visits:
+            for url in visit.image_urls:
+                yield ImageSpec(visit.store_id, url)
+
+
+def parse_body(body: bytes) -> Submission:
+    """Decode a raw request body (UTF-8/16/32 JSON) and validate it."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationError("body", f"is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValidationError("body", "is nested too deeply") from None
+    return parse_submission(document)
+
+
+def parse_submission(document: Any) -> Submission:
+    """Validate a decoded JSON document against the submit contract."""
+    if not isinstance(document, dict):
+        raise ValidationError("body", "must be a JSON object")
+    if "count" not in document:
+        raise ValidationError("count", "is required")
+    count = document["count"]
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise ValidationError("count", "must be an integer")
+    if count < 1:
+        raise ValidationError("count", "must be at least 1")
+    if "visits" not in document:
+        raise ValidationError("visits", "is required")
+    raw_visits = document["visits"]
+    if not isinstance(raw_visits, list):
+        raise ValidationError("visits", "must be a list")
+    if count != len(raw_visits):
+        raise ValidationError(
+            "count", f"is {count} but visits holds {len(raw_visits)} entries; they must match"
+        )
+    visits = tuple(_parse_visit(raw, f"visits[{i}]") for i, raw in enumerate(raw_visits))
+    return Submission(visits)
+
+
+def _parse_visit(raw: Any, where: str) -> Visit:
+    if not isinstance(raw, dict):
+        raise ValidationError(where, "must be an object")
+    store_id = raw.get("store_id")
+    if not isinstance(store_id, str) or not store_id.strip():
+        raise ValidationError(f"{where}.store_id", "must be a non-empty string")
+    if "visit_time" not in raw:
+        raise ValidationError(f"{where}.visit_time", "is required")
+    visit_time = raw["visit_time"]
+    if not isinstance(visit_time, str) or not visit_time.strip():
+        raise ValidationError(f"{where}.visit_time", "must be a non-empty string")
+    if "image_url" not in raw:
+        raise ValidationError(f"{where}.image_url", "is required")
+    urls = raw["image_url"]
+    if not isinstance(urls, list):
+        raise ValidationError(f"{where}.image_url", "must be a list of URLs")
+    if not urls:
+        raise ValidationError(f"{where}.image_url", "must hold at least one URL")
+    for j, url in enumerate(urls):
+        _check_url(url, f"{where}.image_url[{j}]")
+    return Visit(store_id.strip(), visit_time, tuple(urls))
+
+
+def _check_url(url: Any, where: str) -> None:
+    if not isinstance(url, str):
+        raise ValidationError(where, "must be a string")
+    if any(ch.isspace() for ch in url):
+        raise ValidationError(where, "must be an http(s) URL without spaces")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ValidationError(where, f"is not a valid URL: {url!r}") from None
+    if parts.scheme.lower() not in {"http", "https"} or not host:
+        raise ValidationError(where, f"must be an http or https URL with a host, not {url!r}")

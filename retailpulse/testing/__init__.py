@@ -1,0 +1,25 @@
+"""Test doubles for Retail Pulse, public so that programs embedding it can test too.
+
+The project's own tests use exactly these: a fetcher that serves images of given
+sizes or errors without a network, an instant sleeper, a seeded random source, a
+manual clock, and a real HTTP image server on 127.0.0.1.
+"""
+
+from retailpulse.testing.fakes import (
+    FakeFetcher,
+    InstantSleeper,
+    ManualClock,
+    SeededRandom,
+    image_bytes,
+)
+from retailpulse.testing.imageserver import ImageServer, Route
+
+__all__ = [
+    "FakeFetcher",
+    "ImageServer",
+    "InstantSleeper",
+    "ManualClock",
+    "Route",
+    "SeededRandom",
+    "image_bytes",
+]

@@ -1,0 +1,75 @@
+"""In-process fakes for the ports in ``retailpulse.ports``."""
+
+import io
+import random
+from collections.abc import Mapping
+
+from PIL import Image
+
+from retailpulse.fetching import FetchError
+
+__all__ = ["FakeFetcher", "InstantSleeper", "ManualClock", "SeededRandom", "image_bytes"]
+
+Answer = bytes | tuple[int, int] | BaseException
+
+
+def image_bytes(width: int, height: int, fmt: str = "PNG") -> bytes:
+    """Encode a blank image of the given size (PNG, JPEG, GIF, WEBP...)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+class FakeFetcher:
+    """Serves canned answers by URL, with no network.
+
+    Each answer is the body to return, a ``(width, height)`` to serve as a PNG of
+    that size, or an exception to raise (``FetchError`` for a download failure, any
+    other exception to simulate a bug). Unknown URLs fail like an HTTP 404.
+    ``calls`` lists the URLs fetched, in order.
+    """
+
+    def __init__(self, answers: Mapping[str, Answer] | None = None) -> None:
+        self._answers = dict(answers or {})
+        self.calls: list[str] = []
+
+    def fetch(self, url: str) -> bytes:
+        self.calls.append(url)
+        answer = self._answers.get(url)
+        if answer is None:
+            raise FetchError(f"{url}: the server answered HTTP 404 Not Found")
+        if isinstance(answer, BaseException):
+            raise answer
+        if isinstance(answer, tuple):
+            return image_bytes(*answer)
+        return answer
+
+
+class InstantSleeper:
+    """Records requested sleeps instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+class SeededRandom(random.Random):
+    """``random.Random`` with a fixed default seed, so runs repeat exactly."""
+
+    def __init__(self, seed: int = 1234) -> None:
+        super().__init__(seed)
+
+
+class ManualClock:
+    """A clock that moves only when the test says so."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -1,0 +1,93 @@
+"""A real HTTP image server on 127.0.0.1 for end-to-end tests, demos and benchmarks."""
+
+import threading
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Self
+
+__all__ = ["ImageServer", "Route"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    body: bytes
+    content_type: str = "application/octet-stream"
+    status: int = 200
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        route = self.server.routes.get(self.path.split("?", 1)[0])
+        if route is None:
+            route = Route(b"not found", "text/plain", 404)
+        reason = HTTPStatus(route.status).phrase
+        head = (
+            f"HTTP/1.1 {route.status} {reason}\r\n"
+            f"Content-Type: {route.content_type}\r\n"
+            f"Content-Length: {len(route.body)}\r\n"
+            "\r\n"
+        ).encode("latin-1")
+        # One write, one send: headers and body in separate segments would meet the
+        # client's delayed ACK (Nagle) and stall every response by ~40 ms.
+        self.wfile.write(head + route.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: tests read assertions, not access logs."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    routes: dict[str, Route]
+
+
+class ImageServer:
+    """Serves fixed routes on ``127.0.0.1`` from a background thread.
+
+    Use as a context manager; ``url(path)`` gives the absolute URL of a route.
+    """
+
+    def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1") -> None:
+        self._server = _Server((host, 0), _Handler)
+        self._server.routes = dict(routes or {})
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def add(self, path: str, route: Route) -> str:
+        """Add a route before start (or between runs) and return its URL."""
+        self._server.routes[path] = route
+        return self.url(path)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
