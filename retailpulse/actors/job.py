@@ -1,6 +1,7 @@
 """JobActor: one per job; owns that job's per-image outcomes and decides its status."""
 
 import logging
+import sys
 from types import TracebackType
 from typing import Any
 
@@ -74,6 +75,15 @@ class JobActor(pykka.ThreadingActor):
         self._finished_at: float | None = None
 
     def on_start(self) -> None:
+        # pykka does not call on_failure when on_start raises; do it here so that
+        # the job still ends (failed) instead of staying ongoing forever.
+        try:
+            self._begin()
+        except Exception:
+            self.on_failure(*sys.exc_info())
+            raise
+
+    def _begin(self) -> None:
         for index, spec in enumerate(self._images):
             if spec.store_id in self._store_master:
                 self._todo.append(index)

@@ -77,6 +77,12 @@ class JobManager(pykka.ThreadingActor):
 
     def on_stop(self) -> None:
         stop_and_wait(list(self._live.values()), self._stop_timeout)
+        # These jobs will never finish now: release their waiters instead of leaving them hanging.
+        for futures in self._waiters.values():
+            for future in futures:
+                error = pykka.ActorDeadError(f"{self.actor_ref} stopped before the job finished")
+                future.set_exception((pykka.ActorDeadError, error, None))
+        self._waiters.clear()
 
     def _submit(self, submission: Submission) -> int:
         job_id = self._next_id
