@@ -6,6 +6,7 @@ read by any thread while the job actor goes on changing its own state.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -91,8 +92,8 @@ class JobStatus:
             body["error"] = [{"store_id": e.store_id, "error": e.error} for e in self.errors]
         body["progress"] = self.progress.to_dict()
         body["queued"] = self.queued
-        body["submitted_at"] = self.submitted_at
-        body["finished_at"] = self.finished_at
+        body["submitted_at"] = _iso(self.submitted_at)
+        body["finished_at"] = None if self.finished_at is None else _iso(self.finished_at)
         return body
 
 
@@ -111,6 +112,10 @@ class JobResults:
             for spec, outcome in zip(self.images, self.outcomes, strict=True)
         ]
         return body
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
 
 
 def _image_dict(spec: ImageSpec, outcome: ImageOutcome | None) -> dict[str, Any]:

@@ -75,7 +75,9 @@ def parse_submission(document: Any) -> Submission:
         raise ValidationError("visits", "must be a list")
     if count != len(raw_visits):
         raise ValidationError(
-            "count", f"is {count} but visits holds {len(raw_visits)} entries; they must match"
+            "count",
+            f"is {count} but visits holds {len(raw_visits)} "
+            f"{'entry' if len(raw_visits) == 1 else 'entries'}; they must match",
         )
     visits = tuple(_parse_visit(raw, f"visits[{i}]") for i, raw in enumerate(raw_visits))
     return Submission(visits)
