@@ -12,9 +12,10 @@ from retailpulse.testing.fakes import (
     SeededRandom,
     image_bytes,
 )
-from retailpulse.testing.imageserver import ImageServer, Route
+from retailpulse.testing.imageserver import SAMPLE_IMAGES, ImageServer, Route, sample_routes
 
 __all__ = [
+    "SAMPLE_IMAGES",
     "FakeFetcher",
     "ImageServer",
     "InstantSleeper",
@@ -22,4 +23,5 @@ __all__ = [
     "Route",
     "SeededRandom",
     "image_bytes",
+    "sample_routes",
 ]
