@@ -1,0 +1,1 @@
+"""Unit tests of the actors, each driven alone with fakes and probes."""

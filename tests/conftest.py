@@ -1,0 +1,62 @@
+"""Fixtures shared by the whole suite: a real local image server and actor cleanup."""
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pykka
+import pytest
+import requests
+
+from retailpulse.testing import SAMPLE_IMAGES, ImageServer, sample_routes
+
+SIZES = {
+    **SAMPLE_IMAGES,
+    "/img/aisle.jpg": (1024, 768, "JPEG"),
+    "/img/tiny.gif": (3, 7, "GIF"),
+}
+"""Images the local server serves: path -> (width, height, format)."""
+
+
+@pytest.fixture(autouse=True)
+def _stop_stray_actors() -> Iterator[None]:
+    """Last resort: whatever a test left running is stopped before the next one."""
+    yield
+    pykka.ActorRegistry.stop_all(block=True, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def image_server() -> Iterator[ImageServer]:
+    """A real HTTP server on 127.0.0.1 with images of known sizes, a text file and no /broken."""
+    with ImageServer(sample_routes(SIZES)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def perimeter_of() -> Callable[[str], int]:
+    """The perimeter 2*(w+h) that the image at a URL (or path) of ``image_server`` must get."""
+
+    def perimeter(url_or_path: str) -> int:
+        width, height, _ = SIZES[urlsplit(url_or_path).path]
+        return 2 * (width + height)
+
+    return perimeter
+
+
+@pytest.fixture
+def poll_until_done() -> Callable[[str, int], dict[str, Any]]:
+    """Poll ``/api/status`` like a client would, until the job ends (at most 20 s)."""
+
+    def poll(base_url: str, job_id: int) -> dict[str, Any]:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            response = requests.get(f"{base_url}/api/status", params={"jobid": job_id}, timeout=5)
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            if body["status"] != "ongoing":
+                return body
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} still ongoing after 20 s")
+
+    return poll

@@ -1,0 +1,141 @@
+"""The ``retailpulse serve`` command as a user runs it: a real process, real signals."""
+
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from retailpulse.testing import ImageServer
+
+Poll = Callable[[str, int], dict[str, Any]]
+
+
+class Served:
+    """A ``retailpulse serve`` subprocess and the URL it printed."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "retailpulse", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+
+    def _read_stdout(self) -> None:
+        """Read in the background so that waiting for the URL can be bounded."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line)
+
+    def url(self, timeout: float = 15) -> str:
+        line = self._lines.get(timeout=timeout)
+        assert line.startswith("Retail Pulse listening on http://127.0.0.1:"), line
+        return line.split()[4]
+
+    def stop(self, signum: int) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def served() -> Iterator[Callable[..., Served]]:
+    started: list[Served] = []
+
+    def serve(*args: str) -> Served:
+        started.append(Served(*args))
+        return started[-1]
+
+    yield serve
+    for s in started:
+        if s.process.poll() is None:
+            s.process.kill()
+            s.process.wait(timeout=5)
+        for stream in (s.process.stdout, s.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _spec_payload(image_server: ImageServer) -> dict[str, Any]:
+    urls = [image_server.url("/webp/gallery/2.jpg"), image_server.url("/webp/gallery/3.jpg")]
+    return {
+        "count": 2,
+        "visits": [
+            {"store_id": "S00339218", "image_url": urls, "visit_time": "time of store visit"},
+            {"store_id": "S01408764", "image_url": urls[1:], "visit_time": "time of store visit"},
+        ],
+    }
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_prints_its_url_serves_jobs_and_exits_cleanly_on_a_signal(
+    served: Callable[..., Served], image_server: ImageServer, poll_until_done: Poll, signum: int
+) -> None:
+    server = served("--allow-private-urls", "--workers", "4")
+    base_url = server.url()
+
+    response = requests.post(f"{base_url}/api/submit", json=_spec_payload(image_server), timeout=5)
+    status = poll_until_done(base_url, response.json()["job_id"])
+    started = time.monotonic()
+    code = server.stop(signum)
+
+    assert status["status"] == "completed"
+    assert code == 0
+    assert time.monotonic() - started < 10
+
+
+def test_serve_stops_within_bounds_while_a_job_is_in_flight(
+    served: Callable[..., Served], image_server: ImageServer
+) -> None:
+    server = served("--allow-private-urls", "--workers", "2")
+    base_url = server.url()
+    visits = [
+        {
+            "store_id": "S00339218",
+            "image_url": [image_server.url("/img/shelf.png")],
+            "visit_time": "t",
+        }
+        for _ in range(50)
+    ]
+    response = requests.post(
+        f"{base_url}/api/submit", json={"count": 50, "visits": visits}, timeout=5
+    )
+    assert response.status_code == 201
+
+    started = time.monotonic()
+    code = server.stop(signal.SIGTERM)
+
+    assert code == 0
+    assert time.monotonic() - started < 10
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{base_url}/healthz", timeout=2)
+
+
+def test_serve_with_a_missing_store_master_says_so_and_exits_2(
+    served: Callable[..., Served], tmp_path: Any
+) -> None:
+    server = served("--store-master", str(tmp_path / "nope.csv"))
+
+    code = server.process.wait(timeout=15)
+
+    assert code == 2
+    assert server.process.stderr is not None
+    assert "nope.csv" in server.process.stderr.read()
+
+
+def test_serve_refuses_a_worker_count_below_one(served: Callable[..., Served]) -> None:
+    server = served("--workers", "0")
+
+    code = server.process.wait(timeout=15)
+
+    assert code == 2
+    assert server.process.stderr is not None
+    assert "--workers" in server.process.stderr.read()

@@ -1,0 +1,219 @@
+"""HttpFetcher against a real image server on 127.0.0.1: bodies, errors, redirects, limits."""
+
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from retailpulse import fetching
+from retailpulse.config import ServiceConfig
+from retailpulse.fetching import FetchError, HttpFetcher
+from retailpulse.netguard import check_url
+from retailpulse.testing import ImageServer, Route, image_bytes
+
+PNG = image_bytes(40, 30)
+
+
+def redirect(location: str, status: int = 302) -> Route:
+    return Route(b"", "text/plain", status, headers=(("Location", location),))
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ImageServer]:
+    """One server for the module; tests that add routes use paths of their own."""
+    with ImageServer(
+        {
+            "/a.png": Route(PNG, "image/png"),
+            "/gone.png": Route(b"gone", "text/plain", 410),
+            "/broken": Route(b"oops", "text/plain", 500),
+            "/moved.png": redirect("/a.png"),
+            "/moved-permanently.png": redirect("/a.png", 301),
+            "/moved-absolute.png": redirect("/a.png", 307),
+            "/hop1": redirect("/hop2"),
+            "/hop2": redirect("/hop3"),
+            "/hop3": redirect("/a.png"),
+            "/loop": redirect("/loop"),
+        }
+    ) as running:
+        yield running
+
+
+def make_fetcher(**settings: object) -> HttpFetcher:
+    defaults: dict[str, object] = {
+        "allow_private_urls": True,
+        "connect_timeout": 2.0,
+        "read_timeout": 2.0,
+    }
+    defaults.update(settings)
+    return HttpFetcher(ServiceConfig(**defaults))  # type: ignore[arg-type]
+
+
+def test_a_200_answer_returns_the_body_bytes(server: ImageServer) -> None:
+    assert make_fetcher().fetch(server.url("/a.png")) == PNG
+
+
+def test_a_query_string_is_sent_and_the_route_still_matches(server: ImageServer) -> None:
+    assert make_fetcher().fetch(server.url("/a.png?w=40")) == PNG
+
+
+def test_one_fetcher_can_download_many_times_in_a_row(server: ImageServer) -> None:
+    fetcher = make_fetcher()
+
+    bodies = [fetcher.fetch(server.url("/a.png")) for _ in range(5)]
+
+    assert bodies == [PNG] * 5
+
+
+def test_a_404_is_a_fetch_error_naming_the_url_and_the_status(server: ImageServer) -> None:
+    url = server.url("/missing.png")
+
+    with pytest.raises(FetchError) as caught:
+        make_fetcher().fetch(url)
+
+    assert url in str(caught.value)
+    assert "HTTP 404" in str(caught.value)
+    assert "Not Found" in str(caught.value)
+
+
+@pytest.mark.parametrize(("path", "status"), [("/gone.png", 410), ("/broken", 500)])
+def test_any_status_other_than_200_is_a_fetch_error(
+    server: ImageServer, path: str, status: int
+) -> None:
+    with pytest.raises(FetchError, match=f"HTTP {status}"):
+        make_fetcher().fetch(server.url(path))
+
+
+@pytest.mark.parametrize("path", ["/moved.png", "/moved-permanently.png", "/moved-absolute.png"])
+def test_a_redirect_to_another_route_is_followed(server: ImageServer, path: str) -> None:
+    assert make_fetcher().fetch(server.url(path)) == PNG
+
+
+def test_a_redirect_to_an_absolute_url_is_followed(server: ImageServer) -> None:
+    url = server.add("/absolute", redirect(server.url("/a.png")))
+
+    assert make_fetcher().fetch(url) == PNG
+
+
+def test_a_chain_of_redirects_within_the_limit_is_followed(server: ImageServer) -> None:
+    assert make_fetcher(max_redirects=3).fetch(server.url("/hop1")) == PNG
+
+
+def test_a_chain_of_redirects_over_the_limit_is_a_fetch_error(server: ImageServer) -> None:
+    url = server.url("/hop1")
+
+    with pytest.raises(FetchError) as caught:
+        make_fetcher(max_redirects=2).fetch(url)
+
+    assert url in str(caught.value)
+    assert "more than 2 redirects" in str(caught.value)
+
+
+def test_a_redirect_loop_ends_in_a_fetch_error(server: ImageServer) -> None:
+    with pytest.raises(FetchError, match="more than 5 redirects"):
+        make_fetcher(max_redirects=5).fetch(server.url("/loop"))
+
+
+def test_a_redirect_that_fails_reports_the_url_that_was_asked_for(server: ImageServer) -> None:
+    url = server.add("/to-nowhere", redirect("/missing.png"))
+
+    with pytest.raises(FetchError) as caught:
+        make_fetcher().fetch(url)
+
+    assert str(caught.value).startswith(f"{url}: ")
+    assert "HTTP 404" in str(caught.value)
+
+
+def test_a_body_over_max_image_bytes_is_a_fetch_error(server: ImageServer) -> None:
+    url = server.add("/big.png", Route(b"x" * 5000, "image/png"))
+
+    with pytest.raises(FetchError) as caught:
+        make_fetcher(max_image_bytes=4096).fetch(url)
+
+    assert url in str(caught.value)
+    assert "4096-byte limit" in str(caught.value)
+
+
+def test_a_body_exactly_at_max_image_bytes_is_returned(server: ImageServer) -> None:
+    url = server.add("/edge.png", Route(b"y" * 4096, "image/png"))
+
+    assert make_fetcher(max_image_bytes=4096).fetch(url) == b"y" * 4096
+
+
+def test_a_refused_connection_is_a_fetch_error() -> None:
+    # A socket that is bound but not listening holds the port, so connecting is refused.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        url = f"http://127.0.0.1:{port}/a.png"
+
+        with pytest.raises(FetchError) as caught:
+            make_fetcher().fetch(url)
+
+    assert url in str(caught.value)
+    assert "could not connect" in str(caught.value)
+
+
+def test_a_loopback_url_is_refused_when_private_urls_are_not_allowed(
+    server: ImageServer,
+) -> None:
+    url = server.url("/a.png")
+
+    with pytest.raises(FetchError) as caught:
+        make_fetcher(allow_private_urls=False).fetch(url)
+
+    message = str(caught.value)
+    assert url in message
+    assert "refused" in message
+    assert "loopback" in message
+    assert "--allow-private-urls" in message
+
+
+def test_the_metadata_address_is_refused_before_any_connection() -> None:
+    url = "http://169.254.169.254/latest/meta-data/"
+
+    with pytest.raises(FetchError) as caught:
+        make_fetcher(allow_private_urls=False, connect_timeout=0.01).fetch(url)
+
+    assert "refused" in str(caught.value)
+    assert "169.254.169.254" in str(caught.value)
+
+
+def test_every_redirect_hop_passes_the_address_guard(
+    server: ImageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test server is on loopback, so the guard lets exactly that host through."""
+    checked: list[str] = []
+
+    def guard_trusting_the_test_server(url: str) -> None:
+        checked.append(url)
+        if urlsplit(url).hostname != "127.0.0.1":
+            check_url(url)
+
+    monkeypatch.setattr(fetching, "check_url", guard_trusting_the_test_server)
+    start = server.add("/to-internal", redirect("http://10.0.0.1/secret.png"))
+
+    with pytest.raises(FetchError) as caught:
+        make_fetcher(allow_private_urls=False).fetch(start)
+
+    assert checked == [start, "http://10.0.0.1/secret.png"]
+    assert "refused" in str(caught.value)
+    assert "10.0.0.1" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/a.png", "file:///etc/passwd", "gopher://127.0.0.1:70/"]
+)
+def test_a_url_that_is_not_http_or_https_is_refused(url: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        make_fetcher().fetch(url)
+
+    assert url in str(caught.value)
+    assert "only http and https" in str(caught.value)
+
+
+def test_a_redirect_to_a_non_http_scheme_is_refused(server: ImageServer) -> None:
+    url = server.add("/to-file", redirect("file:///etc/passwd"))
+
+    with pytest.raises(FetchError, match="only http and https"):
+        make_fetcher().fetch(url)
