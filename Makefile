@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
+ARGS ?=
 
 .PHONY: run test lint typecheck unit clean
 
@@ -15,11 +16,11 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/retailpulse serve --host $(HOST) --port $(PORT)
+	$(BIN)/retailpulse serve --host $(HOST) --port $(PORT) $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check retailpulse tests
-	$(BIN)/ruff format --check retailpulse tests
+	$(BIN)/ruff check retailpulse tests examples
+	$(BIN)/ruff format --check retailpulse tests examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
