@@ -9,8 +9,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pykka
 
@@ -27,6 +26,7 @@ from retailpulse.actors.messages import AnyRef, AwaitJob, FindJob, GetResults, G
 from retailpulse.config import ServiceConfig, env_flag
 from retailpulse.errors import ServiceBusyError, UnknownJobError
 from retailpulse.fetching import HttpFetcher
+from retailpulse.lifecycle import Service
 from retailpulse.model import JobResults, JobStatus
 from retailpulse.ports import (
     Clock,
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 ALLOW_PRIVATE_ENV = "RETAILPULSE_ALLOW_PRIVATE_URLS"
 
 
-class System:
+class System(Service):
     """A running Retail Pulse service: submit jobs, read their status and results.
 
     Use ``retailpulse.start()`` to make one; use it as a context manager or call
@@ -124,17 +124,6 @@ class System:
                 ref.stop(timeout=self.config.stop_timeout)
             except pykka.Timeout:
                 logger.warning("%s did not stop within %.1f s", ref, self.config.stop_timeout)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _find(self, job_id: int, question: GetStatus | GetResults) -> JobStatus | JobResults:
         _check_job_id(job_id)

@@ -11,19 +11,20 @@ returns, and the task threads are shut down.
 import logging
 import threading
 import time
-from types import TracebackType
 from typing import Any, Self
 from wsgiref.types import WSGIApplication
 
 from waitress import wasyncore
 from waitress.server import create_server
 
+from retailpulse.lifecycle import Service
+
 __all__ = ["HttpServer"]
 
 logger = logging.getLogger(__name__)
 
 
-class HttpServer:
+class HttpServer(Service):
     """Serve a WSGI app with waitress on a background thread until ``stop()``."""
 
     def __init__(
@@ -92,14 +93,3 @@ class HttpServer:
             return True
         channels = list(self._server.active_channels.values())
         return any(ch.requests or ch.total_outbufs_len for ch in channels)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

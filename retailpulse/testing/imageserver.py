@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Self
+
+from retailpulse.lifecycle import Service
 
 __all__ = ["SAMPLE_IMAGES", "ImageServer", "Route", "sample_routes"]
 
@@ -52,7 +53,7 @@ class _Server(ThreadingHTTPServer):
     routes: dict[str, Route]
 
 
-class ImageServer:
+class ImageServer(Service):
     """Serves fixed routes on ``127.0.0.1`` from a background thread.
 
     Use as a context manager; ``url(path)`` gives the absolute URL of a route.
@@ -93,17 +94,6 @@ class ImageServer:
             self._server.shutdown()
             self._thread.join(timeout=5)
         self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 SAMPLE_IMAGES = {
