@@ -6,6 +6,7 @@ job, and every error names the JSON path of the field to fix
 """
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +51,7 @@ def parse_body(body: bytes) -> Submission:
     """Decode a raw request body (UTF-8/16/32 JSON) and validate it."""
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # also bad encodings and integers of over 4,300 digits
         raise ValidationError("body", f"is not valid JSON ({exc})") from None
     except RecursionError:
         raise ValidationError("body", "is nested too deeply") from None
@@ -89,11 +90,13 @@ def _parse_visit(raw: Any, where: str) -> Visit:
     store_id = raw.get("store_id")
     if not isinstance(store_id, str) or not store_id.strip():
         raise ValidationError(f"{where}.store_id", "must be a non-empty string")
+    _check_text(store_id, f"{where}.store_id")
     if "visit_time" not in raw:
         raise ValidationError(f"{where}.visit_time", "is required")
     visit_time = raw["visit_time"]
     if not isinstance(visit_time, str) or not visit_time.strip():
         raise ValidationError(f"{where}.visit_time", "must be a non-empty string")
+    _check_text(visit_time, f"{where}.visit_time")
     if "image_url" not in raw:
         raise ValidationError(f"{where}.image_url", "is required")
     urls = raw["image_url"]
@@ -111,6 +114,7 @@ def _check_url(url: Any, where: str) -> None:
         raise ValidationError(where, "must be a string")
     if any(ch.isspace() for ch in url):
         raise ValidationError(where, "must be an http(s) URL without spaces")
+    _check_text(url, where)
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -119,3 +123,14 @@ def _check_url(url: Any, where: str) -> None:
         raise ValidationError(where, f"is not a valid URL: {url!r}") from None
     if parts.scheme.lower() not in {"http", "https"} or not host:
         raise ValidationError(where, f"must be an http or https URL with a host, not {url!r}")
+
+
+def _check_text(value: str, where: str) -> None:
+    """Refuse text that could not be written back out: JSON lets a client send lone
+    surrogates and control characters that no response or log line can carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(where, "must be valid Unicode (it holds a lone surrogate)") from None
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValidationError(where, "must not contain control characters")

@@ -351,3 +351,56 @@ def test_the_first_bad_field_in_document_order_is_the_one_reported() -> None:
     document["visits"][1]["store_id"] = ""
 
     assert rejected_field(document).field == "visits[0].image_url[1]"
+
+
+def test_an_integer_too_long_to_convert_is_a_validation_error_not_a_crash() -> None:
+    body = b'{"count": ' + b"9" * 5000 + b', "visits": []}'
+
+    with pytest.raises(ValidationError) as caught:
+        parse_body(body)
+
+    assert caught.value.field == "body"
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("store_id",), "S0033\ud8009218"),
+        (("visit_time",), "\udfff"),
+        (("image_url", 0), "https://img.example.test/\ud800.jpg"),
+    ],
+)
+def test_text_with_a_lone_surrogate_is_rejected_because_no_response_could_echo_it(
+    path: tuple[str | int, ...], value: str
+) -> None:
+    document = spec_example()
+    target: Any = document["visits"][1]
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+    error = rejected_field(document)
+
+    assert error.field == "visits[1]." + ".".join(str(p) for p in path).replace(".0", "[0]")
+    assert "surrogate" in error.message
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("store_id", "S00339218\x00"), ("visit_time", "10:00\x1b[2J")],
+)
+def test_control_characters_in_text_fields_are_rejected(key: str, value: str) -> None:
+    document = spec_example()
+    document["visits"][0][key] = value
+
+    error = rejected_field(document)
+
+    assert error.field == f"visits[0].{key}"
+    assert "control characters" in error.message
+
+
+def test_a_url_with_a_control_character_is_rejected() -> None:
+    document = spec_example()
+    document["visits"][0]["image_url"][1] = "https://img.example.test/a\x00.jpg"
+
+    assert rejected_field(document).field == "visits[0].image_url[1]"

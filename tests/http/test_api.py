@@ -239,6 +239,17 @@ BAD_REQUESTS: list[Any] = [
     pytest.param(b"[1, 2]", "body", id="body-a-list"),
     pytest.param(b'"count"', "body", id="body-a-string"),
     pytest.param(b"null", "body", id="body-null"),
+    pytest.param(b'{"count": ' + b"7" * 5000 + b"}", "body", id="body-integer-too-long"),
+    pytest.param(
+        mutated(setitem(("visits", 0, "store_id"), "S\ud800")),
+        "visits[0].store_id",
+        id="store-id-lone-surrogate",
+    ),
+    pytest.param(
+        mutated(setitem(("visits", 1, "image_url", 0), "http://img.example.test/\x00")),
+        "visits[1].image_url[0]",
+        id="image-url-control-character",
+    ),
     pytest.param(mutated(delitem(("count",))), "count", id="count-missing"),
     pytest.param(mutated(setitem(("count",), "2")), "count", id="count-a-string"),
     pytest.param(mutated(setitem(("count",), 2.5)), "count", id="count-a-float"),
