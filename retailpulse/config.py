@@ -28,6 +28,7 @@ class ServiceConfig:
     allow_private_urls: bool = False
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
+    download_timeout: float = 60.0
     max_image_bytes: int = 20 * MIB
     max_redirects: int = 5
     min_sleep: float = 0.1

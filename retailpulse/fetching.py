@@ -1,8 +1,10 @@
 """HTTP downloads of images with requests: bounded in time, size and destination."""
 
+import time
 from urllib.parse import urljoin
 
 import requests
+import urllib3
 
 from retailpulse.config import ServiceConfig
 from retailpulse.netguard import BlockedAddressError, check_url
@@ -31,6 +33,7 @@ class HttpFetcher:
         self._session.headers["User-Agent"] = "retailpulse/0.1"
 
     def fetch(self, url: str) -> bytes:
+        deadline = time.monotonic() + self._config.download_timeout
         current = url
         for _ in range(self._config.max_redirects + 1):
             response = self._get(current)
@@ -43,7 +46,7 @@ class HttpFetcher:
                         f"{url}: the server answered HTTP {response.status_code} "
                         f"{response.reason or ''}".rstrip()
                     )
-                return self._read_body(url, response)
+                return self._read_body(url, response, deadline)
         raise FetchError(f"{url}: more than {self._config.max_redirects} redirects")
 
     def _get(self, url: str) -> requests.Response:
@@ -68,18 +71,26 @@ class HttpFetcher:
         except requests.RequestException as exc:
             raise FetchError(f"{url}: download failed ({_root_cause(exc)})") from None
 
-    def _read_body(self, url: str, response: requests.Response) -> bytes:
+    def _read_body(self, url: str, response: requests.Response, deadline: float) -> bytes:
+        """Read the body, checking the size cap and the total deadline after every
+        receive: ``read1`` returns as soon as any bytes arrive, where ``iter_content``
+        would block until a whole chunk came, which a dripping server never sends."""
         limit = self._config.max_image_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise FetchError(f"{url}: the image is {declared} bytes, over the {limit}-byte limit")
         body = bytearray()
         try:
-            for chunk in response.iter_content(CHUNK):
+            while chunk := response.raw.read1(CHUNK, decode_content=True):
                 body += chunk
                 if len(body) > limit:
                     raise FetchError(f"{url}: the image is over the {limit}-byte limit")
-        except requests.RequestException as exc:
+                if time.monotonic() > deadline:
+                    raise FetchError(
+                        f"{url}: the download took over {self._config.download_timeout:g} s "
+                        "in total (the server sends too slowly)"
+                    )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise FetchError(f"{url}: the download broke off ({_root_cause(exc)})") from None
         return bytes(body)
 

@@ -46,9 +46,12 @@ def check_url(url: str, resolve: Resolver = _resolve) -> None:
     Every resolved address is checked, not just the first, so a name that maps to
     one public and one private address is refused.
     """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # a redirect's Location is not validated like a payload
+        raise BlockedAddressError(f"not a valid URL ({exc})") from None
     try:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:

@@ -1,7 +1,10 @@
 """HttpFetcher against a real image server on 127.0.0.1: bodies, errors, redirects, limits."""
 
+import contextlib
 import socket
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -217,3 +220,71 @@ def test_a_redirect_to_a_non_http_scheme_is_refused(server: ImageServer) -> None
 
     with pytest.raises(FetchError, match="only http and https"):
         make_fetcher().fetch(url)
+
+
+class RawServer:
+    """Accepts one connection and answers it with ``script`` (raw socket writes), for
+    misbehaving servers that an HTTP server library would not let us imitate."""
+
+    def __init__(self, script: Callable[[socket.socket], None]) -> None:
+        self._script = script
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(5)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/image.png"
+        self._thread = threading.Thread(target=self._serve_one, daemon=True)
+        self._thread.start()
+
+    def _serve_one(self) -> None:
+        try:
+            connection, _ = self._listener.accept()
+        except OSError:
+            return
+        with connection:
+            connection.recv(65536)
+            with contextlib.suppress(OSError):  # the client may hang up first
+                self._script(connection)
+
+    def close(self) -> None:
+        self._listener.close()
+        self._thread.join(timeout=15)
+
+
+def drip(connection: socket.socket) -> None:
+    """Headers, then one body byte every 20 ms (at most 10 s): slow enough to stay within
+    any read timeout, so only a total deadline can stop the download."""
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n")
+    for _ in range(500):
+        connection.sendall(b"x")
+        time.sleep(0.02)
+
+
+def hang_up_early(connection: socket.socket) -> None:
+    """Promise 1,000 bytes, send 10, close."""
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+
+
+def test_a_server_that_drips_bytes_is_cut_off_at_the_total_download_deadline() -> None:
+    server = RawServer(drip)
+    try:
+        started = time.monotonic()
+        with pytest.raises(FetchError) as caught:
+            make_fetcher(download_timeout=0.5, read_timeout=5).fetch(server.url)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+
+    assert "took over 0.5 s in total" in str(caught.value)
+    assert server.url in str(caught.value)
+    assert elapsed < 3
+
+
+def test_a_body_shorter_than_its_content_length_is_a_fetch_error() -> None:
+    server = RawServer(hang_up_early)
+    try:
+        with pytest.raises(FetchError) as caught:
+            make_fetcher().fetch(server.url)
+    finally:
+        server.close()
+
+    assert "broke off" in str(caught.value)
+    assert server.url in str(caught.value)

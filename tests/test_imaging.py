@@ -1,5 +1,6 @@
 """Unit tests of image measurement: sizes from real encoded images, clear errors for the rest."""
 
+import random
 import struct
 import zlib
 
@@ -75,3 +76,32 @@ def test_perimeter_is_twice_the_sum_of_height_and_width() -> None:
     assert perimeter(640, 480) == 2240
     assert perimeter(1, 1) == 4
     assert perimeter(3, 10) == perimeter(10, 3) == 26
+
+
+@pytest.mark.filterwarnings("ignore:.*:UserWarning:PIL")
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"])
+def test_damaged_images_either_measure_right_or_fail_as_image_errors(fmt: str) -> None:
+    """Every truncation and many single-byte corruptions of a real file: the only
+    outcomes allowed are the true size or an ImageError, never another exception."""
+    original = image_bytes(41, 23, fmt)
+    rng = random.Random(fmt)
+    damaged = [original[:cut] for cut in range(len(original))]
+    for _ in range(300):
+        position = rng.randrange(len(original))
+        flipped = bytearray(original)
+        flipped[position] ^= 1 << rng.randrange(8)
+        damaged.append(bytes(flipped))
+
+    outcomes = {"measured": 0, "refused": 0}
+    for data in damaged:
+        try:
+            size = measure(data)
+        except ImageError:
+            outcomes["refused"] += 1
+        else:
+            outcomes["measured"] += 1
+            assert size[0] > 0
+            assert size[1] > 0
+
+    assert outcomes["refused"] > 0
+    assert sum(outcomes.values()) == len(damaged)

@@ -146,3 +146,12 @@ def test_a_name_that_does_not_resolve_is_refused_with_the_reason() -> None:
 
     assert "cannot resolve" in str(caught.value)
     assert "nowhere.example.test" in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["http://8.8.8.8:99999/a.png", "http://[::1/a.png"])
+def test_a_malformed_url_is_refused_not_raised_as_a_value_error(url: str) -> None:
+    # Payload URLs are validated on submit, but a redirect's Location is not.
+    with pytest.raises(BlockedAddressError) as caught:
+        check_url(url, resolve=no_lookups)
+
+    assert "not a valid URL" in str(caught.value)
