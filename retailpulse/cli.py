@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+from retailpulse import __version__
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpServer, create_app
 from retailpulse.stores import DEFAULT_STORE_MASTER, StoreMasterError, load_store_master
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="retailpulse", description="Retail Pulse: measure store-visit images, job by job."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the HTTP API")
     defaults = ServiceConfig()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+import retailpulse
 from retailpulse.testing import ImageServer
 
 Poll = Callable[[str, int], dict[str, Any]]
@@ -139,3 +140,15 @@ def test_serve_refuses_a_worker_count_below_one(served: Callable[..., Served]) -
     assert code == 2
     assert server.process.stderr is not None
     assert "--workers" in server.process.stderr.read()
+
+
+def test_version_prints_the_package_version() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "retailpulse", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+
+    assert run.stdout.strip() == f"retailpulse {retailpulse.__version__}"
