@@ -5,7 +5,7 @@ from typing import Any
 
 import falcon
 
-from retailpulse.errors import ServiceBusyError, UnknownJobError
+from retailpulse.errors import ServiceBusyError, UnknownJobError, ValidationError
 from retailpulse.http.resources import (
     HealthResource,
     ResultsResource,
@@ -28,11 +28,19 @@ def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     app.add_route("/api/status", StatusResource(system))
     app.add_route("/api/results", ResultsResource(system))
     app.add_route("/healthz", HealthResource(system))
+    app.add_error_handler(ValidationError, _invalid)
     app.add_error_handler(UnknownJobError, _unknown_job)
     app.add_error_handler(ServiceBusyError, _busy)
     app.add_error_handler(falcon.HTTPError, _http_error)
     app.add_error_handler(Exception, _unexpected)
     return app
+
+
+def _invalid(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    """400 naming the field, both in the message and on its own for programs."""
+    assert isinstance(ex, ValidationError)
+    resp.status = falcon.HTTP_400
+    resp.media = {"error": str(ex), "field": ex.field}
 
 
 def _unknown_job(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:

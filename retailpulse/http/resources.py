@@ -4,11 +4,9 @@ No business logic lives here; every rule is in ``System`` and the actors, so the
 HTTP API and the embedding API cannot drift apart.
 """
 
-from typing import Any
-
 import falcon
 
-from retailpulse.errors import UnknownJobError, ValidationError
+from retailpulse.errors import UnknownJobError
 from retailpulse.submission import parse_body
 from retailpulse.system import System
 
@@ -23,58 +21,48 @@ def _job_id(req: falcon.Request) -> int:
     return int(raw)
 
 
-class SubmitResource:
+def _too_large(limit: int) -> falcon.HTTPContentTooLarge:
+    return falcon.HTTPContentTooLarge(
+        title="body too large", description=f"body must be at most {limit} bytes"
+    )
+
+
+class _Resource:
+    """Every resource is a view of one running ``System``."""
+
     def __init__(self, system: System) -> None:
         self._system = system
 
+
+class SubmitResource(_Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         limit = self._system.config.max_body_bytes
-        length = req.content_length
-        if length is not None and length > limit:
-            raise falcon.HTTPContentTooLarge(
-                title="body too large", description=f"body must be at most {limit} bytes"
-            )
-        body = req.bounded_stream.read(limit + 1)
+        if req.content_length is not None and req.content_length > limit:
+            raise _too_large(limit)
+        body = req.bounded_stream.read(limit + 1)  # one byte past: a lying length is caught
         if len(body) > limit:
-            raise falcon.HTTPContentTooLarge(
-                title="body too large", description=f"body must be at most {limit} bytes"
-            )
-        try:
-            submission = parse_body(body)
-        except ValidationError as exc:
-            resp.status = falcon.HTTP_400
-            resp.media = {"error": str(exc), "field": exc.field}
-            return
+            raise _too_large(limit)
+        job_id = self._system.submit(parse_body(body))  # ValidationError -> 400 in app.py
         resp.status = falcon.HTTP_201
-        resp.media = {"job_id": self._system.submit(submission)}
+        resp.media = {"job_id": job_id}
 
 
-class StatusResource:
-    def __init__(self, system: System) -> None:
-        self._system = system
-
+class StatusResource(_Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self._system.status(_job_id(req))
 
 
-class ResultsResource:
-    def __init__(self, system: System) -> None:
-        self._system = system
-
+class ResultsResource(_Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self._system.results(_job_id(req))
 
 
-class HealthResource:
-    def __init__(self, system: System) -> None:
-        self._system = system
-
+class HealthResource(_Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         stats = self._system.pool_stats()
-        body: dict[str, Any] = {
+        resp.media = {
             "status": "ok",
             "workers": stats.workers,
             "idle_workers": stats.idle,
             "stores": len(self._system.store_master),
         }
-        resp.media = body
