@@ -87,16 +87,8 @@ def parse_submission(document: Any) -> Submission:
 def _parse_visit(raw: Any, where: str) -> Visit:
     if not isinstance(raw, dict):
         raise ValidationError(where, "must be an object")
-    store_id = raw.get("store_id")
-    if not isinstance(store_id, str) or not store_id.strip():
-        raise ValidationError(f"{where}.store_id", "must be a non-empty string")
-    _check_text(store_id, f"{where}.store_id")
-    if "visit_time" not in raw:
-        raise ValidationError(f"{where}.visit_time", "is required")
-    visit_time = raw["visit_time"]
-    if not isinstance(visit_time, str) or not visit_time.strip():
-        raise ValidationError(f"{where}.visit_time", "must be a non-empty string")
-    _check_text(visit_time, f"{where}.visit_time")
+    store_id = _text_field(raw, "store_id", where)
+    visit_time = _text_field(raw, "visit_time", where)
     if "image_url" not in raw:
         raise ValidationError(f"{where}.image_url", "is required")
     urls = raw["image_url"]
@@ -107,6 +99,17 @@ def _parse_visit(raw: Any, where: str) -> Visit:
     for j, url in enumerate(urls):
         _check_url(url, f"{where}.image_url[{j}]")
     return Visit(store_id.strip(), visit_time, tuple(urls))
+
+
+def _text_field(raw: dict[str, Any], key: str, where: str) -> str:
+    field = f"{where}.{key}"
+    if key not in raw:
+        raise ValidationError(field, "is required")
+    value = raw[key]
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, "must be a non-empty string")
+    _check_text(value, field)
+    return value
 
 
 def _check_url(url: Any, where: str) -> None:

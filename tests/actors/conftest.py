@@ -1,7 +1,7 @@
 """Shared helpers for driving one actor in isolation: recording probes and bounded waits."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -90,13 +90,6 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) 
 def wait_until_stopped(ref: pykka.ActorRef[Any], timeout: float = WAIT) -> None:
     """Wait until the actor behind ``ref`` has stopped by itself."""
     wait_until(lambda: not ref.is_alive(), f"{ref} has stopped", timeout)
-
-
-@pytest.fixture(autouse=True)
-def _stop_actors_after_test() -> Iterator[None]:
-    """Every actor a test started is stopped before the next test begins."""
-    yield
-    pykka.ActorRegistry.stop_all(block=True, timeout=WAIT)
 
 
 @pytest.fixture
