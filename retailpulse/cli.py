@@ -93,7 +93,7 @@ def serve(args: argparse.Namespace) -> int:
     with start(store_master=store_master, **settings) as system:
         try:
             server = HttpServer(create_app(system), args.host, args.port, args.http_threads)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             print(f"retailpulse: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 1
         signal.signal(signal.SIGTERM, request_stop)

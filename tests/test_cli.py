@@ -2,6 +2,7 @@
 
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -152,3 +153,17 @@ def test_version_prints_the_package_version() -> None:
     )
 
     assert run.stdout.strip() == f"retailpulse {retailpulse.__version__}"
+
+
+def test_serve_on_a_port_already_in_use_says_so_and_exits_1(
+    served: Callable[..., Served],
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        server = served("--port", port)
+
+        code = server.process.wait(timeout=15)
+
+    assert code == 1
+    assert server.process.stderr is not None
+    assert f"cannot listen on 127.0.0.1:{port}" in server.process.stderr.read()
