@@ -60,3 +60,16 @@ def poll_until_done() -> Callable[[str, int], dict[str, Any]]:
         raise AssertionError(f"job {job_id} still ongoing after 20 s")
 
     return poll
+
+
+@pytest.fixture
+def spec_payload(image_server: ImageServer) -> dict[str, Any]:
+    """The spec's own example payload, its gstatic image paths served by ``image_server``."""
+    urls = [image_server.url("/webp/gallery/2.jpg"), image_server.url("/webp/gallery/3.jpg")]
+    return {
+        "count": 2,
+        "visits": [
+            {"store_id": "S00339218", "image_url": urls, "visit_time": "time of store visit"},
+            {"store_id": "S01408764", "image_url": urls[1:], "visit_time": "time of store visit"},
+        ],
+    }

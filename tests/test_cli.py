@@ -66,25 +66,17 @@ def served() -> Iterator[Callable[..., Served]]:
                 stream.close()
 
 
-def _spec_payload(image_server: ImageServer) -> dict[str, Any]:
-    urls = [image_server.url("/webp/gallery/2.jpg"), image_server.url("/webp/gallery/3.jpg")]
-    return {
-        "count": 2,
-        "visits": [
-            {"store_id": "S00339218", "image_url": urls, "visit_time": "time of store visit"},
-            {"store_id": "S01408764", "image_url": urls[1:], "visit_time": "time of store visit"},
-        ],
-    }
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serve_prints_its_url_serves_jobs_and_exits_cleanly_on_a_signal(
-    served: Callable[..., Served], image_server: ImageServer, poll_until_done: Poll, signum: int
+    served: Callable[..., Served],
+    spec_payload: dict[str, Any],
+    poll_until_done: Poll,
+    signum: int,
 ) -> None:
     server = served("--allow-private-urls", "--workers", "4")
     base_url = server.url()
 
-    response = requests.post(f"{base_url}/api/submit", json=_spec_payload(image_server), timeout=5)
+    response = requests.post(f"{base_url}/api/submit", json=spec_payload, timeout=5)
     status = poll_until_done(base_url, response.json()["job_id"])
     started = time.monotonic()
     code = server.stop(signum)

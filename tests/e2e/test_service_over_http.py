@@ -57,24 +57,12 @@ def _results(base_url: str, job_id: int) -> dict[str, Any]:
 
 def test_spec_example_payload_completes_with_the_right_perimeters(
     service: str,
-    image_server: ImageServer,
+    spec_payload: dict[str, Any],
     poll_until_done: Poll,
     perimeter_of: Callable[[str], int],
 ) -> None:
-    # The spec's own payload, its gstatic URLs served from the local image server.
-    urls = [image_server.url("/webp/gallery/2.jpg"), image_server.url("/webp/gallery/3.jpg")]
-    payload = {
-        "count": 2,
-        "visits": [
-            {"store_id": "S00339218", "image_url": urls, "visit_time": "time of store visit"},
-            {
-                "store_id": "S01408764",
-                "image_url": [urls[1]],
-                "visit_time": "time of store visit",
-            },
-        ],
-    }
-    response = requests.post(f"{service}/api/submit/", json=payload, timeout=5)
+    urls = spec_payload["visits"][0]["image_url"]
+    response = requests.post(f"{service}/api/submit/", json=spec_payload, timeout=5)
     assert response.status_code == 201
     job_id = response.json()["job_id"]
 
