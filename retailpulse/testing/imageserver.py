@@ -1,5 +1,6 @@
 """A real HTTP image server on 127.0.0.1 for end-to-end tests, demos and benchmarks."""
 
+import argparse
 import contextlib
 import threading
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
 from retailpulse.lifecycle import Service
+from retailpulse.testing.fakes import image_bytes
 
 __all__ = ["SAMPLE_IMAGES", "ImageServer", "Route", "sample_routes"]
 
@@ -109,8 +111,6 @@ def sample_routes(
 ) -> dict[str, Route]:
     """Generated images at the given paths (path -> width, height, format), and a
     text file at ``/notes.txt`` that is not an image."""
-    from retailpulse.testing.fakes import image_bytes
-
     routes = {
         path: Route(image_bytes(w, h, fmt), f"image/{fmt.lower()}")
         for path, (w, h, fmt) in images.items()
@@ -121,8 +121,6 @@ def sample_routes(
 
 def main(argv: list[str] | None = None) -> int:
     """Serve sample images on 127.0.0.1 for trying the API by hand; Ctrl-C stops."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m retailpulse.testing", description=main.__doc__)
     parser.add_argument("--port", type=int, default=8000, help="(default %(default)s)")
     args = parser.parse_args(argv)
