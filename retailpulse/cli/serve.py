@@ -1,39 +1,33 @@
-"""The ``retailpulse`` command line."""
+"""``retailpulse serve``: run the HTTP API until Ctrl-C or SIGTERM."""
 
 import argparse
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
-from retailpulse import __version__
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpServer, create_app
 from retailpulse.stores import DEFAULT_STORE_MASTER, StoreMasterError, load_store_master
 from retailpulse.system import ALLOW_PRIVATE_ENV, start
 
-__all__ = ["main"]
+__all__ = ["positive_int", "register", "run"]
 
 logger = logging.getLogger("retailpulse")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="retailpulse", description="Retail Pulse: measure store-visit images, job by job."
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve.set_defaults(handler=run)
     defaults = ServiceConfig()
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     serve.add_argument(
@@ -46,13 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.workers,
         help="images processed at once across all jobs (default %(default)s)",
     )
     serve.add_argument(
         "--max-active-jobs",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.max_active_jobs,
         help="jobs running at once; later ones queue (default %(default)s)",
     )
@@ -62,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"allow downloads from loopback/private addresses (or {ALLOW_PRIVATE_ENV}=1)",
     )
     serve.add_argument(
-        "--http-threads", type=_positive_int, default=8, help="waitress threads (default 8)"
+        "--http-threads", type=positive_int, default=8, help="waitress threads (default 8)"
     )
     serve.add_argument(
         "--log-level",
@@ -70,10 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="(default %(default)s)",
     )
-    return parser
 
 
-def serve(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -112,14 +105,3 @@ def serve(args: argparse.Namespace) -> int:
         server.stop()
     logger.info("stopped")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        return serve(args)
-    return 2  # pragma: no cover - argparse rejects unknown commands
-
-
-if __name__ == "__main__":
-    sys.exit(main())
