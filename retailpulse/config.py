@@ -6,6 +6,7 @@ from dataclasses import dataclass
 __all__ = ["ServiceConfig", "env_flag"]
 
 MIB = 1024 * 1024
+DEFAULT_DOWNLOADERS = 32
 
 
 def env_flag(name: str) -> bool:
@@ -17,13 +18,16 @@ def env_flag(name: str) -> bool:
 class ServiceConfig:
     """Limits and knobs of one running service.
 
-    ``workers`` is the total number of images in flight across all jobs: it bounds
-    the threads the service uses, however many jobs or images arrive.
+    ``workers`` is the total number of images in flight across all jobs (being
+    downloaded or on the simulated GPU). ``downloaders`` is the number of threads
+    that download and measure; ``None`` means ``min(workers, 32)``. Together they
+    bound the threads the service uses, however many jobs or images arrive.
     ``max_active_jobs`` bounds the job actors (one thread each); later jobs wait in
     a queue, still reported as ``ongoing``.
     """
 
     workers: int = 64
+    downloaders: int | None = None
     max_active_jobs: int = 32
     allow_private_urls: bool = False
     connect_timeout: float = 5.0
@@ -40,7 +44,14 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if self.downloaders is not None and self.downloaders < 1:
+            raise ValueError("downloaders must be at least 1")
         if self.max_active_jobs < 1:
             raise ValueError("max_active_jobs must be at least 1")
         if not 0 <= self.min_sleep <= self.max_sleep:
             raise ValueError("need 0 <= min_sleep <= max_sleep")
+
+    @property
+    def download_threads(self) -> int:
+        """The downloaders actually started: never more than the slots they serve."""
+        return min(self.workers, self.downloaders or DEFAULT_DOWNLOADERS)

@@ -8,7 +8,9 @@ no network, no real sleep, repeatable randomness.
 import random
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
+
+from pykka import ActorRef
 
 __all__ = [
     "Clock",
@@ -18,7 +20,6 @@ __all__ = [
     "Sleeper",
     "default_clock",
     "default_random",
-    "default_sleeper",
 ]
 
 
@@ -31,8 +32,20 @@ class Fetcher(Protocol):
 FetcherFactory = Callable[[], Fetcher]
 """Makes one fetcher per worker, so each worker keeps its own connection pool."""
 
-Sleeper = Callable[[float], None]
-"""Blocks the calling thread for the given seconds (the simulated GPU work)."""
+Delivery = tuple[ActorRef[Any], object]
+"""A message and the actor to tell it to."""
+
+
+class Sleeper(Protocol):
+    """The simulated GPU: holds an image for ``seconds``, then delivers the messages.
+
+    It must not block the caller: a worker hands the image over and is free to
+    download the next one while the "GPU" works, so the number of images in flight
+    is not tied to the number of threads (see ``retailpulse.actors.delayline``).
+    """
+
+    def after(self, seconds: float, *deliveries: Delivery) -> None: ...
+
 
 Clock = Callable[[], float]
 """Wall-clock seconds since the epoch, for the timestamps a job reports."""
@@ -44,7 +57,6 @@ class RandomSource(Protocol):
     def uniform(self, a: float, b: float, /) -> float: ...
 
 
-default_sleeper: Sleeper = time.sleep
 default_clock: Clock = time.time
 
 

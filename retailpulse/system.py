@@ -22,6 +22,7 @@ from retailpulse.actors import (
     JobOrder,
     PoolStats,
 )
+from retailpulse.actors.delayline import DelayLine
 from retailpulse.actors.messages import AnyRef, AwaitJob, FindJob, GetResults, GetStatus, SubmitJob
 from retailpulse.config import ServiceConfig, env_flag
 from retailpulse.errors import ServiceBusyError, UnknownJobError
@@ -35,7 +36,6 @@ from retailpulse.ports import (
     Sleeper,
     default_clock,
     default_random,
-    default_sleeper,
 )
 from retailpulse.stores import DEFAULT_STORE_MASTER, StoreMaster, load_store_master
 from retailpulse.submission import Submission, parse_submission
@@ -55,12 +55,18 @@ class System(Service):
     """
 
     def __init__(
-        self, config: ServiceConfig, store_master: StoreMaster, manager: AnyRef, dispatcher: AnyRef
+        self,
+        config: ServiceConfig,
+        store_master: StoreMaster,
+        manager: AnyRef,
+        dispatcher: AnyRef,
+        delay_line: DelayLine | None = None,
     ) -> None:
         self.config = config
         self.store_master = store_master
         self._manager = manager
         self._dispatcher = dispatcher
+        self._delay_line = delay_line
 
     def submit(self, payload: Mapping[str, Any] | Submission) -> int:
         """Validate ``payload`` (the submit JSON as a dict) and start a job; return its id.
@@ -124,6 +130,8 @@ class System(Service):
                 ref.stop(timeout=self.config.stop_timeout)
             except pykka.Timeout:
                 logger.warning("%s did not stop within %.1f s", ref, self.config.stop_timeout)
+        if self._delay_line is not None:
+            self._delay_line.stop(self.config.stop_timeout)
 
     def _find(self, job_id: int, question: GetStatus | GetResults) -> JobStatus | JobResults:
         _check_job_id(job_id)
@@ -184,7 +192,10 @@ def start(
     if not isinstance(store_master, StoreMaster):
         store_master = load_store_master(store_master or DEFAULT_STORE_MASTER)
     make_fetcher = fetcher_factory or (lambda: HttpFetcher(config))
-    sleep = sleeper or default_sleeper
+    delay_line = None
+    if sleeper is None:
+        delay_line = sleeper = DelayLine().start()
+    sleep: Sleeper = sleeper
     make_random = random_factory or default_random
     now = clock or default_clock
     sleep_range = (config.min_sleep, config.max_sleep)
@@ -192,7 +203,9 @@ def start(
     def start_worker(dispatcher: AnyRef) -> AnyRef:
         return ImageWorker.start(dispatcher, make_fetcher(), sleep, make_random(), sleep_range)
 
-    dispatcher = Dispatcher.start(config.workers, start_worker, config.stop_timeout)
+    dispatcher = Dispatcher.start(
+        config.download_threads, start_worker, config.stop_timeout, slots=config.workers
+    )
 
     def start_job(order: JobOrder, manager: AnyRef) -> AnyRef:
         return JobActor.start(
@@ -211,4 +224,4 @@ def start(
         max_active_jobs=config.max_active_jobs,
         stop_timeout=config.stop_timeout,
     )
-    return System(config, store_master, manager, dispatcher)
+    return System(config, store_master, manager, dispatcher, delay_line)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pykka
 
-from retailpulse.actors.messages import AnyRef, WantWorkers, WorkerGranted, WorkerIdle
+from retailpulse.actors.messages import AnyRef, SlotFreed, WantWorkers, WorkerGranted, WorkerIdle
 from retailpulse.actors.refs import stop_and_wait, tell_quietly
 
 __all__ = ["Dispatcher", "GetPoolStats", "PoolStats", "WorkerFactory"]
@@ -27,20 +27,32 @@ class GetPoolStats:
 @dataclass(frozen=True, slots=True)
 class PoolStats:
     workers: int
+    """Download workers (threads) in the pool."""
     idle: int
+    """Download workers waiting for an image."""
     jobs_waiting: int
+    """Jobs with images waiting for a slot."""
     replaced: int
+    """Workers that died and were replaced since start."""
+    slots: int
+    """Images that may be in flight at once (downloading or on the simulated GPU)."""
+    free_slots: int
+    """Slots not granted: fewer than ``slots`` while images download or sit on the GPU."""
 
 
 class Dispatcher(pykka.ThreadingActor):
     """Hands idle workers to jobs in round-robin order, one image per grant.
 
+    A grant needs an idle download worker and a free image slot. The slots
+    (``ServiceConfig.workers``) bound the images in flight; the worker threads
+    (``ServiceConfig.downloaders``) only download and measure, and are freed before
+    the simulated GPU time, so a few of them keep many slots busy.
+
     Jobs state how many images they still need (``WantWorkers``); each idle worker
     goes to the next job in the ring. A job of ten images behind two of five
     thousand therefore gets a third of the freed workers at once instead of waiting
-    for the big ones to drain. The pool size is the service's total image
-    concurrency, so threads stay bounded however many images are queued, and a
-    queued image costs an integer here, not a message in some worker's inbox.
+    for the big ones to drain. Threads stay bounded however many images are queued,
+    and a queued image costs an integer here, not a message in some worker's inbox.
 
     pykka has no supervision: a worker that crashed still reports idle from its
     ``on_failure``, and the dispatcher replaces it with a fresh one.
@@ -48,9 +60,17 @@ class Dispatcher(pykka.ThreadingActor):
 
     use_daemon_thread = True
 
-    def __init__(self, size: int, worker_factory: WorkerFactory, stop_timeout: float = 10.0):
+    def __init__(
+        self,
+        size: int,
+        worker_factory: WorkerFactory,
+        stop_timeout: float = 10.0,
+        slots: int | None = None,
+    ):
         super().__init__()
         self._size = size
+        self._slots = size if slots is None else slots
+        self._free_slots = self._slots
         self._worker_factory = worker_factory
         self._stop_timeout = stop_timeout
         self._workers: list[AnyRef] = []
@@ -69,10 +89,20 @@ class Dispatcher(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, WorkerIdle):
             self._worker_idle(message.worker)
+            self._free_slots += message.frees_slot
+        elif isinstance(message, SlotFreed):
+            self._free_slots += 1
         elif isinstance(message, WantWorkers):
             self._want(message.job, message.count)
         elif isinstance(message, GetPoolStats):
-            return PoolStats(len(self._workers), len(self._idle), len(self._ring), self._replaced)
+            return PoolStats(
+                len(self._workers),
+                len(self._idle),
+                len(self._ring),
+                self._replaced,
+                self._slots,
+                self._free_slots,
+            )
         else:
             return super().on_receive(message)
         self._dispatch()
@@ -102,13 +132,14 @@ class Dispatcher(pykka.ThreadingActor):
         self._wanted[job.actor_urn] += count
 
     def _dispatch(self) -> None:
-        while self._idle and self._ring:
+        while self._idle and self._ring and self._free_slots > 0:
             job = self._ring.popleft()
             worker = self._idle.popleft()
             if not tell_quietly(job, WorkerGranted(worker)):
                 self._idle.appendleft(worker)
                 del self._wanted[job.actor_urn]
                 continue
+            self._free_slots -= 1
             self._wanted[job.actor_urn] -= 1
             if self._wanted[job.actor_urn] > 0:
                 self._ring.append(job)

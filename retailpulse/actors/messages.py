@@ -21,6 +21,7 @@ __all__ = [
     "ImageDone",
     "JobFinished",
     "ProcessImage",
+    "SlotFreed",
     "SubmitJob",
     "WantWorkers",
     "WorkerGranted",
@@ -52,9 +53,19 @@ class ImageDone:
 
 @dataclass(frozen=True, slots=True)
 class WorkerIdle:
-    """Worker (or a job declining a grant) -> dispatcher: this worker can take work."""
+    """Worker (or a job declining a grant) -> dispatcher: this worker can take work.
+
+    ``frees_slot`` says whether the image slot of the grant is free too. It is not
+    when the image went on to the simulated GPU: the ``SlotFreed`` comes from there.
+    """
 
     worker: AnyRef
+    frees_slot: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SlotFreed:
+    """Simulated GPU -> dispatcher: an image left the GPU; its slot can be granted again."""
 
 
 @dataclass(frozen=True, slots=True)

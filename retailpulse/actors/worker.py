@@ -5,7 +5,7 @@ from typing import Any
 
 import pykka
 
-from retailpulse.actors.messages import AnyRef, ImageDone, ProcessImage, WorkerIdle
+from retailpulse.actors.messages import AnyRef, ImageDone, ProcessImage, SlotFreed, WorkerIdle
 from retailpulse.actors.refs import tell_quietly
 from retailpulse.fetching import FetchError
 from retailpulse.imaging import ImageError, measure
@@ -16,13 +16,17 @@ __all__ = ["ImageWorker"]
 
 
 class ImageWorker(pykka.ThreadingActor):
-    """One slot of image concurrency.
+    """Downloads and measures one image at a time, then hands it to the simulated GPU.
 
-    The worker holds no queue: it receives one ``ProcessImage``, replies to the job
-    with the outcome, and tells the dispatcher it is idle again (pull-based
-    dispatch). Expected failures (download, decoding) become failed outcomes; an
-    unexpected exception kills the actor, and ``on_failure`` still reports the image
-    so the job never waits for it, while the dispatcher replaces the dead worker.
+    The worker holds no queue: it receives one ``ProcessImage`` and tells the
+    dispatcher it is idle again as soon as the image is measured (pull-based
+    dispatch). A measured image goes to the ``Sleeper`` (the simulated GPU), which
+    tells the job its outcome and the dispatcher its freed slot when its random time
+    is up; the worker does not wait for it, so a few workers keep many images in
+    flight. Expected failures (download, decoding) skip the GPU and are reported at
+    once. An unexpected exception kills the actor, and ``on_failure`` still reports
+    the image so the job never waits for it, while the dispatcher replaces the dead
+    worker.
     """
 
     use_daemon_thread = True
@@ -47,20 +51,28 @@ class ImageWorker(pykka.ThreadingActor):
         if not isinstance(message, ProcessImage):
             return super().on_receive(message)
         self._current = message
-        outcome = self._process(message.url)
-        self._current = None
-        tell_quietly(message.job, ImageDone(message.index, outcome))
-        tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref))
+        outcome = self._measure(message.url)
+        if outcome.error is None:
+            self._sleeper.after(
+                self._rng.uniform(*self._sleep_range),
+                (message.job, ImageDone(message.index, outcome)),
+                (self._dispatcher, SlotFreed()),
+            )
+            self._current = None
+            tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref, frees_slot=False))
+        else:
+            self._current = None
+            tell_quietly(message.job, ImageDone(message.index, outcome))
+            tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref))
         return None
 
-    def _process(self, url: str) -> ImageOutcome:
+    def _measure(self, url: str) -> ImageOutcome:
         try:
             width, height = measure(self._fetcher.fetch(url))
         except FetchError as exc:
             return ImageOutcome.failed(str(exc))
         except ImageError as exc:
             return ImageOutcome.failed(f"{url}: {exc}")
-        self._sleeper(self._rng.uniform(*self._sleep_range))
         return ImageOutcome.measured(width, height)
 
     def on_failure(

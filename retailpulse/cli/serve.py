@@ -42,7 +42,13 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         "--workers",
         type=positive_int,
         default=defaults.workers,
-        help="images processed at once across all jobs (default %(default)s)",
+        help="images in flight at once across all jobs (default %(default)s)",
+    )
+    serve.add_argument(
+        "--downloaders",
+        type=positive_int,
+        default=None,
+        help="threads that download and measure; at most --workers (default min(workers, 32))",
     )
     serve.add_argument(
         "--max-active-jobs",
@@ -75,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
     except StoreMasterError as exc:
         print(f"retailpulse: {exc}", file=sys.stderr)
         return 2
-    settings: dict[str, Any] = {"workers": args.workers, "max_active_jobs": args.max_active_jobs}
+    settings: dict[str, Any] = {
+        "workers": args.workers,
+        "downloaders": args.downloaders,
+        "max_active_jobs": args.max_active_jobs,
+    }
     if args.allow_private_urls:
         settings["allow_private_urls"] = True
     stop_requested = threading.Event()

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 
 from PIL import Image
 
+from retailpulse.actors.refs import tell_quietly
 from retailpulse.fetching import FetchError
+from retailpulse.ports import Delivery
 
 __all__ = ["FakeFetcher", "InstantSleeper", "ManualClock", "SeededRandom", "image_bytes"]
 
@@ -46,13 +48,16 @@ class FakeFetcher:
 
 
 class InstantSleeper:
-    """Records requested sleeps instead of sleeping."""
+    """The simulated GPU with no waiting: records each requested time and delivers
+    the messages at once."""
 
     def __init__(self) -> None:
         self.sleeps: list[float] = []
 
-    def __call__(self, seconds: float) -> None:
+    def after(self, seconds: float, *deliveries: Delivery) -> None:
         self.sleeps.append(seconds)
+        for ref, message in deliveries:
+            tell_quietly(ref, message)
 
 
 class SeededRandom(random.Random):

@@ -7,7 +7,7 @@ import pykka
 import pytest
 
 from retailpulse.actors import Dispatcher, GetPoolStats, PoolStats
-from retailpulse.actors.messages import WantWorkers, WorkerGranted, WorkerIdle
+from retailpulse.actors.messages import SlotFreed, WantWorkers, WorkerGranted, WorkerIdle
 
 from .conftest import WAIT, Probe
 
@@ -38,9 +38,9 @@ def pool(probe: Callable[[str], Probe]) -> WorkerPool:
 
 
 @pytest.fixture
-def start_dispatcher(pool: WorkerPool) -> Callable[[int], Ref]:
-    def start(size: int) -> Ref:
-        dispatcher = Dispatcher.start(size, pool, stop_timeout=WAIT)
+def start_dispatcher(pool: WorkerPool) -> Callable[..., Ref]:
+    def start(size: int, slots: int | None = None) -> Ref:
+        dispatcher = Dispatcher.start(size, pool, stop_timeout=WAIT, slots=slots)
         stats(dispatcher)  # on_start has run: the pool is complete
         return dispatcher
 
@@ -59,29 +59,33 @@ def granted(job: Probe) -> list[Ref]:
 
 
 def test_dispatcher_starts_its_pool_through_the_worker_factory(
-    start_dispatcher: Callable[[int], Ref], pool: WorkerPool
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool
 ) -> None:
     dispatcher = start_dispatcher(3)
 
-    assert stats(dispatcher) == PoolStats(workers=3, idle=3, jobs_waiting=0, replaced=0)
+    assert stats(dispatcher) == PoolStats(
+        workers=3, idle=3, jobs_waiting=0, replaced=0, slots=3, free_slots=3
+    )
     assert len(pool.workers) == 3
     assert all(given is dispatcher for given in pool.dispatchers)
 
 
 def test_job_gets_idle_workers_up_to_the_number_it_wants(
-    start_dispatcher: Callable[[int], Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
     dispatcher = start_dispatcher(3)
     job = probe("job")
 
     dispatcher.tell(WantWorkers(job.ref, 2))
 
-    assert stats(dispatcher) == PoolStats(workers=3, idle=1, jobs_waiting=0, replaced=0)
+    assert stats(dispatcher) == PoolStats(
+        workers=3, idle=1, jobs_waiting=0, replaced=0, slots=3, free_slots=1
+    )
     assert granted(job) == pool.refs()[:2]
 
 
 def test_job_waits_in_the_ring_until_a_worker_is_idle(
-    start_dispatcher: Callable[[int], Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
     dispatcher = start_dispatcher(1)
     first, second = probe("first"), probe("second")
@@ -92,12 +96,14 @@ def test_job_waits_in_the_ring_until_a_worker_is_idle(
 
     dispatcher.tell(WorkerIdle(pool.refs()[0]))
 
-    assert stats(dispatcher) == PoolStats(workers=1, idle=0, jobs_waiting=0, replaced=0)
+    assert stats(dispatcher) == PoolStats(
+        workers=1, idle=0, jobs_waiting=0, replaced=0, slots=1, free_slots=0
+    )
     assert granted(second) == pool.refs()
 
 
 def test_demand_of_one_job_adds_up_and_it_holds_one_place_in_the_ring(
-    start_dispatcher: Callable[[int], Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
     dispatcher = start_dispatcher(1)
     busy, job = probe("busy"), probe("job")
@@ -111,25 +117,29 @@ def test_demand_of_one_job_adds_up_and_it_holds_one_place_in_the_ring(
     for _ in range(4):
         dispatcher.tell(WorkerIdle(worker))
 
-    assert stats(dispatcher) == PoolStats(workers=1, idle=1, jobs_waiting=0, replaced=0)
+    assert stats(dispatcher) == PoolStats(
+        workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1
+    )
     assert granted(job) == [worker] * 3
 
 
 @pytest.mark.parametrize("count", [0, -2])
 def test_demand_of_no_workers_is_ignored(
-    start_dispatcher: Callable[[int], Ref], probe: Callable[[str], Probe], count: int
+    start_dispatcher: Callable[..., Ref], probe: Callable[[str], Probe], count: int
 ) -> None:
     dispatcher = start_dispatcher(2)
     job = probe("job")
 
     dispatcher.tell(WantWorkers(job.ref, count))
 
-    assert stats(dispatcher) == PoolStats(workers=2, idle=2, jobs_waiting=0, replaced=0)
+    assert stats(dispatcher) == PoolStats(
+        workers=2, idle=2, jobs_waiting=0, replaced=0, slots=2, free_slots=2
+    )
     assert granted(job) == []
 
 
 def test_small_job_gets_workers_before_big_job_drains(
-    start_dispatcher: Callable[[int], Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
     dispatcher = start_dispatcher(2)
     big, small = probe("big"), probe("small")
@@ -149,7 +159,7 @@ def test_small_job_gets_workers_before_big_job_drains(
 
 
 def test_freed_workers_go_round_robin_over_the_jobs_with_demand(
-    start_dispatcher: Callable[[int], Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
     dispatcher = start_dispatcher(1)
     jobs = {name: probe(name) for name in "ABC"}
@@ -172,11 +182,13 @@ def test_freed_workers_go_round_robin_over_the_jobs_with_demand(
     # A took the idle worker at once; then the ring turns A, B, C until each had three.
     assert order == ["A", "B", "C", "A", "B", "C", "B", "C"]
     assert before == {"A": 3, "B": 3, "C": 3}
-    assert stats(dispatcher) == PoolStats(workers=1, idle=1, jobs_waiting=0, replaced=0)
+    assert stats(dispatcher) == PoolStats(
+        workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1
+    )
 
 
 def test_dispatcher_replaces_a_dead_worker(
-    start_dispatcher: Callable[[int], Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
     dispatcher = start_dispatcher(2)
     job = probe("job")
@@ -187,13 +199,15 @@ def test_dispatcher_replaces_a_dead_worker(
 
     dispatcher.tell(WorkerIdle(crashed.ref))
 
-    assert stats(dispatcher) == PoolStats(workers=2, idle=1, jobs_waiting=0, replaced=1)
+    assert stats(dispatcher) == PoolStats(
+        workers=2, idle=1, jobs_waiting=0, replaced=1, slots=2, free_slots=1
+    )
     assert len(pool.workers) == 3
     assert pool.dispatchers[-1] is dispatcher
 
 
 def test_the_replacement_not_the_dead_worker_is_granted_next(
-    start_dispatcher: Callable[[int], Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
     dispatcher = start_dispatcher(1)
     first, second = probe("first"), probe("second")
@@ -212,7 +226,7 @@ def test_the_replacement_not_the_dead_worker_is_granted_next(
 
 
 def test_grant_refused_by_a_stopped_job_goes_to_the_next_job(
-    start_dispatcher: Callable[[int], Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
     dispatcher = start_dispatcher(1)
     busy, gone, waiting = probe("busy"), probe("gone"), probe("waiting")
@@ -229,11 +243,52 @@ def test_grant_refused_by_a_stopped_job_goes_to_the_next_job(
     assert granted(waiting) == [worker]
     # The stopped job lost its place: nothing more is waiting for the freed worker.
     dispatcher.tell(WorkerIdle(worker))
-    assert stats(dispatcher) == PoolStats(workers=1, idle=1, jobs_waiting=0, replaced=0)
+    assert stats(dispatcher) == PoolStats(
+        workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1
+    )
+
+
+def test_worker_back_from_an_image_on_the_gpu_waits_for_a_free_slot(
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+) -> None:
+    dispatcher = start_dispatcher(1)
+    job = probe("job")
+    dispatcher.tell(WantWorkers(job.ref, 2))
+    [worker] = pool.refs()
+
+    dispatcher.tell(WorkerIdle(worker, frees_slot=False))
+
+    assert stats(dispatcher).free_slots == 0
+    assert granted(job) == [worker]
+    dispatcher.tell(SlotFreed())
+    stats(dispatcher)
+    assert granted(job) == [worker, worker]
+
+
+def test_a_few_workers_keep_more_slots_busy(
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+) -> None:
+    dispatcher = start_dispatcher(1, slots=3)
+    job = probe("job")
+    dispatcher.tell(WantWorkers(job.ref, 5))
+    [worker] = pool.refs()
+
+    for _ in range(3):
+        dispatcher.tell(WorkerIdle(worker, frees_slot=False))
+
+    # The worker was granted once per free slot, then sat idle with every slot on the GPU.
+    assert stats(dispatcher) == PoolStats(
+        workers=1, idle=1, jobs_waiting=1, replaced=0, slots=3, free_slots=0
+    )
+    assert granted(job) == [worker] * 3
+    dispatcher.tell(SlotFreed())
+    dispatcher.tell(SlotFreed())
+    assert stats(dispatcher).free_slots == 1
+    assert granted(job) == [worker] * 4
 
 
 def test_stopping_the_dispatcher_stops_its_workers(
-    start_dispatcher: Callable[[int], Ref], pool: WorkerPool
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool
 ) -> None:
     dispatcher = start_dispatcher(3)
     stats(dispatcher)

@@ -1,6 +1,5 @@
-"""ImageWorker alone: a fake fetcher, a recording sleeper, and probes for the job and dispatcher."""
+"""ImageWorker alone: a fake fetcher, a fake GPU (sleeper), probes for the job and dispatcher."""
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -8,10 +7,10 @@ import pykka
 import pytest
 
 from retailpulse.actors import ImageWorker
-from retailpulse.actors.messages import ImageDone, ProcessImage, WorkerIdle
+from retailpulse.actors.messages import ImageDone, ProcessImage, SlotFreed, WorkerIdle
 from retailpulse.fetching import FetchError
 from retailpulse.model import ImageOutcome
-from retailpulse.ports import Sleeper
+from retailpulse.ports import Delivery, Sleeper
 from retailpulse.testing import FakeFetcher, InstantSleeper, SeededRandom, image_bytes
 
 from .conftest import WAIT, Probe, wait_until_stopped
@@ -137,28 +136,52 @@ def test_worker_sleeps_a_random_time_in_the_configured_range_after_measuring(
     assert sleeper.sleeps[0] != sleeper.sleeps[1]
 
 
-def test_worker_reports_the_image_only_after_its_sleep(
+class HeldSleeper:
+    """A simulated GPU that keeps what it is given until the test releases it."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[float, tuple[Delivery, ...]]] = []
+
+    def after(self, seconds: float, *deliveries: Delivery) -> None:
+        self.held.append((seconds, deliveries))
+
+    def release(self) -> None:
+        for _, deliveries in self.held:
+            for ref, message in deliveries:
+                ref.tell(message)
+
+
+def test_worker_is_free_for_the_next_download_while_its_image_is_on_the_gpu(
     start_worker: StartWorker, job: Probe, dispatcher: Probe
 ) -> None:
-    fetcher = FakeFetcher({SHELF: (10, 20)})
-    sleeping, wake_up = threading.Event(), threading.Event()
-    fetched_before_sleep: list[list[str]] = []
+    gpu = HeldSleeper()
+    worker = start_worker({SHELF: (10, 20)}, sleep=gpu)
 
-    def sleep(seconds: float) -> None:
-        fetched_before_sleep.append(list(fetcher.calls))
-        sleeping.set()
-        wake_up.wait(timeout=WAIT)
-
-    worker = start_worker(fetcher, sleep=sleep)
     worker.tell(ProcessImage(job.ref, 0, SHELF))
 
-    assert sleeping.wait(timeout=WAIT), "the worker never slept"
-    assert fetched_before_sleep == [[SHELF]]
+    assert dispatcher.wait_for(WorkerIdle) == [WorkerIdle(worker, frees_slot=False)]
     assert job.messages() == []
-    assert dispatcher.messages() == []
-    wake_up.set()
+    assert dispatcher.messages(SlotFreed) == []
+    assert [deliveries for _, deliveries in gpu.held] == [
+        (
+            (job.ref, ImageDone(0, ImageOutcome.measured(10, 20))),
+            (dispatcher.ref, SlotFreed()),
+        )
+    ]
+
+
+def test_image_is_reported_and_its_slot_freed_only_when_the_gpu_is_done(
+    start_worker: StartWorker, job: Probe, dispatcher: Probe
+) -> None:
+    gpu = HeldSleeper()
+    worker = start_worker({SHELF: (10, 20)}, sleep=gpu)
+    worker.tell(ProcessImage(job.ref, 0, SHELF))
+    dispatcher.wait_for(WorkerIdle)
+
+    gpu.release()
+
     assert job.wait_for(ImageDone) == [ImageDone(0, ImageOutcome.measured(10, 20))]
-    assert len(dispatcher.wait_for(WorkerIdle)) == 1
+    assert dispatcher.wait_for(SlotFreed) == [SlotFreed()]
 
 
 def test_download_failure_is_reported_without_sleeping(
@@ -172,7 +195,7 @@ def test_download_failure_is_reported_without_sleeping(
     assert done == ImageDone(2, ImageOutcome.failed(f"{SHELF}: could not connect (refused)"))
     assert done.outcome.perimeter is None
     assert sleeper.sleeps == []
-    assert [idle.worker for idle in dispatcher.wait_for(WorkerIdle)] == [worker]
+    assert dispatcher.wait_for(WorkerIdle) == [WorkerIdle(worker, frees_slot=True)]
     assert worker.is_alive()
 
 
@@ -235,10 +258,11 @@ def test_crashed_worker_reports_its_image_as_failed(start_worker: StartWorker, j
 def test_crash_while_sleeping_also_reports_the_image_as_failed(
     start_worker: StartWorker, job: Probe
 ) -> None:
-    def broken_sleep(seconds: float) -> None:
-        raise ValueError("sleeper broke")
+    class BrokenGpu:
+        def after(self, seconds: float, *deliveries: Delivery) -> None:
+            raise ValueError("sleeper broke")
 
-    worker = start_worker({SHELF: (10, 20)}, sleep=broken_sleep)
+    worker = start_worker({SHELF: (10, 20)}, sleep=BrokenGpu())
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
 
@@ -257,6 +281,7 @@ def test_crashed_worker_tells_the_dispatcher_it_is_idle_with_its_dead_ref(
 
     [idle] = dispatcher.wait_for(WorkerIdle)
     assert idle.worker is worker
+    assert idle.frees_slot
     assert not idle.worker.is_alive()
     assert len(job.messages(ImageDone)) == 1
 

@@ -1,0 +1,100 @@
+"""A lean image server for benchmarks, meant to run in its own process.
+
+The threaded server in ``retailpulse.testing`` spends a thread and a good deal of
+Python per request; at a thousand requests a second it would be the bottleneck
+and the benchmark would measure it instead of the service. This one is a single
+asyncio loop that parses only the request line, answers every request from
+prebuilt bytes in one write (no Nagle stall) and keeps connections alive.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import io
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+
+from PIL import Image, ImageFilter
+
+__all__ = ["BENCH_IMAGES", "build_responses", "main", "photo_like", "serve"]
+
+BENCH_IMAGES: Mapping[str, tuple[int, int, str]] = {
+    "/img/shelf-1280x720.jpg": (1280, 720, "JPEG"),
+    "/img/aisle-1920x1080.jpg": (1920, 1080, "JPEG"),
+    "/img/front-800x600.jpg": (800, 600, "JPEG"),
+    "/img/label-640x480.png": (640, 480, "PNG"),
+}
+"""Paths served: store-visit photo sizes, JPEG and PNG."""
+
+NOT_FOUND = (
+    b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nnot found"
+)
+
+
+def photo_like(width: int, height: int, fmt: str) -> bytes:
+    """Blurred noise in three channels: it compresses like a photo (a 1280x720 JPEG is
+    about 85 KB), where a flat colour would make unrealistically tiny files."""
+    noise = Image.effect_noise((width, height), 64).filter(ImageFilter.GaussianBlur(2))
+    inverted = noise.point(lambda v: 255 - v)
+    halved = noise.point(lambda v: v // 2)
+    buffer = io.BytesIO()
+    Image.merge("RGB", (noise, inverted, halved)).save(buffer, format=fmt, quality=85)
+    return buffer.getvalue()
+
+
+def build_responses(images: Mapping[str, tuple[int, int, str]]) -> dict[bytes, bytes]:
+    """Whole HTTP responses, headers and body, keyed by request path."""
+    responses = {}
+    for path, (width, height, fmt) in images.items():
+        body = photo_like(width, height, fmt)
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: image/{fmt.lower()}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode("latin-1")
+        responses[path.encode()] = head + body
+    return responses
+
+
+async def _handle(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, responses: dict[bytes, bytes]
+) -> None:
+    try:
+        while True:
+            request = await reader.readuntil(b"\r\n\r\n")
+            parts = request.split(b" ", 2)
+            path = parts[1].split(b"?", 1)[0] if len(parts) > 1 else b""
+            writer.write(responses.get(path, NOT_FOUND))
+            await writer.drain()
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def serve(port: int, responses: dict[bytes, bytes]) -> None:
+    """Serve until SIGTERM/SIGINT, printing the port first so a parent can read it."""
+    server = await asyncio.start_server(
+        lambda r, w: _handle(r, w, responses), "127.0.0.1", port, backlog=4096
+    )
+    print(server.sockets[0].getsockname()[1], flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with server:
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m retailpulse.bench.imageserver")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    responses = build_responses(BENCH_IMAGES)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.port, responses))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
