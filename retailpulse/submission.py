@@ -6,7 +6,7 @@ job, and every error names the JSON path of the field to fix
 """
 
 import json
-import unicodedata
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -115,7 +115,7 @@ def _text_field(raw: dict[str, Any], key: str, where: str) -> str:
 def _check_url(url: Any, where: str) -> None:
     if not isinstance(url, str):
         raise ValidationError(where, "must be a string")
-    if any(ch.isspace() for ch in url):
+    if _WHITESPACE.search(url):
         raise ValidationError(where, "must be an http(s) URL without spaces")
     _check_text(url, where)
     try:
@@ -128,6 +128,13 @@ def _check_url(url: Any, where: str) -> None:
         raise ValidationError(where, f"must be an http or https URL with a host, not {url!r}")
 
 
+_WHITESPACE = re.compile(r"\s")
+"""Exactly what ``str.isspace`` accepts; a regex scans in C, a 10k-URL job in milliseconds."""
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""The Unicode category Cc (C0 and C1 control characters)."""
+
+
 def _check_text(value: str, where: str) -> None:
     """Refuse text that could not be written back out: JSON lets a client send lone
     surrogates and control characters that no response or log line can carry."""
@@ -135,5 +142,5 @@ def _check_text(value: str, where: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError(where, "must be valid Unicode (it holds a lone surrogate)") from None
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if _CONTROL.search(value):
         raise ValidationError(where, "must not contain control characters")

@@ -135,6 +135,16 @@ def test_serve_refuses_a_worker_count_below_one(served: Callable[..., Served]) -
     assert "--workers" in server.process.stderr.read()
 
 
+def test_serve_refuses_a_shortest_sleep_over_the_longest(served: Callable[..., Served]) -> None:
+    server = served("--min-sleep", "0.5", "--max-sleep", "0.2")
+
+    code = server.process.wait(timeout=15)
+
+    assert code == 2
+    assert server.process.stderr is not None
+    assert "min_sleep" in server.process.stderr.read()
+
+
 def test_version_prints_the_package_version() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "retailpulse", "--version"],

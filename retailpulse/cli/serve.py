@@ -51,6 +51,18 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help="threads that download and measure; at most --workers (default min(workers, 32))",
     )
     serve.add_argument(
+        "--min-sleep",
+        type=float,
+        default=defaults.min_sleep,
+        help="shortest simulated GPU time, seconds (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-sleep",
+        type=float,
+        default=defaults.max_sleep,
+        help="longest simulated GPU time, seconds (default %(default)s)",
+    )
+    serve.add_argument(
         "--max-active-jobs",
         type=positive_int,
         default=defaults.max_active_jobs,
@@ -85,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "downloaders": args.downloaders,
         "max_active_jobs": args.max_active_jobs,
+        "min_sleep": args.min_sleep,
+        "max_sleep": args.max_sleep,
     }
     if args.allow_private_urls:
         settings["allow_private_urls"] = True
@@ -93,7 +107,12 @@ def run(args: argparse.Namespace) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop_requested.set()
 
-    with start(store_master=store_master, **settings) as system:
+    try:
+        system = start(store_master=store_master, **settings)
+    except ValueError as exc:  # settings that contradict each other, e.g. min over max sleep
+        print(f"retailpulse: {exc}", file=sys.stderr)
+        return 2
+    with system:
         try:
             server = HttpServer(create_app(system), args.host, args.port, args.http_threads)
         except (OSError, ValueError) as exc:

@@ -1,0 +1,48 @@
+"""``retailpulse bench``: measure the service against the workload's limits and a baseline."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from retailpulse.bench.processes import ImageServerProcess
+from retailpulse.bench.report import machine, table, write_chart, write_json
+from retailpulse.bench.scenarios import Plan, run_plan
+
+__all__ = ["register", "run"]
+
+
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="benchmark the service over HTTP against a thread-pool baseline",
+        description=(
+            "Starts an image server and the service as separate processes on 127.0.0.1, "
+            "runs the scenarios through the HTTP API, and prints a table."
+        ),
+    )
+    bench.set_defaults(handler=run)
+    bench.add_argument(
+        "--quick", action="store_true", help="small sizes: a smoke test of well under a minute"
+    )
+    bench.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    bench.add_argument(
+        "--chart", type=Path, metavar="PATH", help="also draw img/s against W as a PNG (matplotlib)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = Plan.quick() if args.quick else Plan.full()
+    about = machine()
+    print(f"retailpulse bench ({'quick' if args.quick else 'full'}): {about}", flush=True)
+
+    def say(line: str) -> None:
+        print(f"  {line}", file=sys.stderr, flush=True)
+
+    with ImageServerProcess() as images:
+        rows = run_plan(plan, images.base_url, say)
+    print(table(rows), flush=True)
+    if args.json:
+        write_json(args.json, rows, about)
+    if args.chart:
+        write_chart(args.chart, rows, about)
+    return 0

@@ -1,0 +1,88 @@
+"""``retailpulse bench``: its arithmetic alone, and ``--quick`` run for real as a smoke test."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retailpulse.bench import Row, table
+from retailpulse.bench.client import make_payload, percentile
+from retailpulse.submission import parse_submission
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    values = [float(n) for n in range(1, 101)]
+
+    assert percentile(values, 0.50) == 50.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile([7.0], 0.99) == 7.0
+    assert math.isnan(percentile([], 0.5))
+
+
+def test_payload_splits_urls_into_valid_visits_of_real_stores() -> None:
+    urls = [f"http://127.0.0.1:1/img/{n}.jpg" for n in range(25)]
+
+    payload = make_payload(urls, images_per_visit=10)
+
+    submission = parse_submission(payload)
+    assert [len(visit["image_url"]) for visit in payload["visits"]] == [10, 10, 5]
+    assert [spec.url for spec in submission.images()] == urls
+
+
+def test_ratio_is_against_the_lower_of_the_ideal_and_the_baseline() -> None:
+    sleep_bound = Row("throughput", 100, 16, 2.0, 50.0, ideal_per_s=64.0, baseline_per_s=80.0)
+    cpu_bound = Row("throughput", 100, 256, 2.0, 300.0, ideal_per_s=1024.0, baseline_per_s=250.0)
+    no_baseline = Row("fairness", 10, 64, 1.0, 10.0, ideal_per_s=256.0)
+
+    assert sleep_bound.ratio == 50.0 / 64.0
+    assert cpu_bound.ratio == 300.0 / 250.0
+    assert no_baseline.ratio == 10.0 / 256.0
+
+
+def test_table_has_a_line_per_row_and_the_notes_after_it() -> None:
+    rows = [
+        Row("throughput", 1000, 64, 4.0, 250.0, 256.0, 240.0, 2.0, 9.5, 50.0),
+        Row("memory", 5000, 64, 2.0, 200.0, 256.0, notes=["watched 2 s"]),
+    ]
+
+    lines = table(rows).splitlines()
+
+    assert lines[0].startswith("| scenario | images | W |")
+    assert lines[2].split(" | ")[:5] == ["| throughput", "1,000", "64", "4.00", "250.0"]
+    assert "2.0 / 9.5" in lines[2]
+    assert lines[-1] == "- memory: watched 2 s"
+
+
+@pytest.mark.timeout(120)
+def test_quick_bench_runs_every_scenario_with_sane_figures(tmp_path: Path) -> None:
+    record = tmp_path / "bench.json"
+
+    run = subprocess.run(
+        [sys.executable, "-m", "retailpulse", "bench", "--quick", "--json", str(record)],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = json.loads(record.read_text())["rows"]
+    assert [row["scenario"] for row in rows] == [
+        "throughput",
+        "throughput",
+        "one big job",
+        "3 concurrent jobs",
+        "small job behind two big",
+        "memory, one huge job",
+    ]
+    for row in rows:
+        # Sane, not fast: a shared machine says nothing reliable about speed in a test.
+        assert 0 < row["images_per_s"] <= row["ideal_per_s"] * 1.2, row
+        assert 0 < row["peak_rss_mib"] < 2048, row
+    sweep = [row for row in rows if row["scenario"] == "throughput"]
+    assert all(row["baseline_per_s"] > 0 and row["status_p99_ms"] > 0 for row in sweep)
+    assert 0 < rows[-1]["rss_per_image_kib"] < 64
+    assert "| throughput |" in run.stdout
