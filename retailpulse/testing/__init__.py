@@ -2,7 +2,8 @@
 
 The project's own tests use exactly these: a fetcher that serves images of given
 sizes or errors without a network, an instant sleeper, a seeded random source, a
-manual clock, and a real HTTP image server on 127.0.0.1.
+manual clock, a real HTTP image server on 127.0.0.1, and a reader for the
+``/metrics`` page.
 """
 
 from retailpulse.testing.fakes import (
@@ -13,6 +14,7 @@ from retailpulse.testing.fakes import (
     image_bytes,
 )
 from retailpulse.testing.imageserver import SAMPLE_IMAGES, ImageServer, Route, sample_routes
+from retailpulse.testing.metrics import metric_samples, metric_value
 
 __all__ = [
     "SAMPLE_IMAGES",
@@ -23,5 +25,7 @@ __all__ = [
     "Route",
     "SeededRandom",
     "image_bytes",
+    "metric_samples",
+    "metric_value",
     "sample_routes",
 ]
