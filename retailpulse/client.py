@@ -85,6 +85,18 @@ class Client:
     def results(self, job_id: int) -> dict[str, Any]:
         return self._call("GET", "/api/results", job_id=job_id)
 
+    def metrics(self) -> str:
+        """The ``/metrics`` page (Prometheus text format)."""
+        try:
+            response = self._session.get(self.base_url + "/metrics", timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise UnreachableError(f"cannot reach {self.base_url}/metrics ({exc})") from None
+        if response.status_code != 200:
+            raise ServerError(
+                f"GET /metrics answered HTTP {response.status_code}", response.status_code
+            )
+        return response.text
+
     def wait(
         self,
         job_id: int,

@@ -10,13 +10,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from retailpulse import __version__
-from retailpulse.cli import client, serve
+from retailpulse.cli import client, demo, serve
 
 __all__ = ["build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 
-COMMANDS = (serve, client)
+COMMANDS = (serve, client, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -144,7 +144,9 @@ class _ProgressBar:
                 file=self._err,
                 disable=not self._enabled,
                 mininterval=0,
-                smoothing=0,  # the average rate so far: polls are too few for a moving one
+                # No rate: polls are too few for one, and a store missing from the store
+                # master fails its images at once, which would show thousands per second.
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
             )
         self._bar.set_description(f"job {self._job_id}{queued}", refresh=False)
         self._bar.set_postfix(failed=progress.get("failed", 0), refresh=False)
