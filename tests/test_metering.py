@@ -9,19 +9,9 @@ import pytest
 from retailpulse.actors.metrics import MetricsActor, RenderMetrics
 from retailpulse.fetching import FetchError
 from retailpulse.metering import MeteredFetcher
-from retailpulse.testing import FakeFetcher, metric_value
+from retailpulse.testing import FakeFetcher, SteppingTimer, metric_value
 
 Ref = pykka.ActorRef[Any]
-
-
-class StepTimer:
-    def __init__(self, step: float) -> None:
-        self.now = 0.0
-        self.step = step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
 
 
 @pytest.fixture
@@ -39,7 +29,7 @@ def page(metrics: Ref) -> bytes:
 def test_a_successful_download_returns_the_body_and_reports_its_size_and_time(
     metrics: Ref,
 ) -> None:
-    fetcher = MeteredFetcher(FakeFetcher({"https://x/a": b"12345"}), metrics, StepTimer(0.5))
+    fetcher = MeteredFetcher(FakeFetcher({"https://x/a": b"12345"}), metrics, SteppingTimer(0.5))
 
     body = fetcher.fetch("https://x/a")
 
@@ -50,7 +40,7 @@ def test_a_successful_download_returns_the_body_and_reports_its_size_and_time(
 
 
 def test_a_failed_download_still_raises_and_is_timed_without_bytes(metrics: Ref) -> None:
-    fetcher = MeteredFetcher(FakeFetcher(), metrics, StepTimer(0.25))
+    fetcher = MeteredFetcher(FakeFetcher(), metrics, SteppingTimer(0.25))
 
     with pytest.raises(FetchError, match="404"):
         fetcher.fetch("https://x/missing")

@@ -8,7 +8,14 @@ from PIL import Image
 
 from retailpulse.fetching import FetchError
 
-__all__ = ["FakeFetcher", "InstantSleeper", "ManualClock", "SeededRandom", "image_bytes"]
+__all__ = [
+    "FakeFetcher",
+    "InstantSleeper",
+    "ManualClock",
+    "SeededRandom",
+    "SteppingTimer",
+    "image_bytes",
+]
 
 Answer = bytes | tuple[int, int] | BaseException
 
@@ -73,3 +80,16 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class SteppingTimer:
+    """A duration timer (like ``time.perf_counter``) that moves ``step`` seconds per read,
+    so every measured duration is exactly ``step``."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now

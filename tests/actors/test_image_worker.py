@@ -13,7 +13,13 @@ from retailpulse.actors.messages import ImageDone, ProcessImage, WorkerIdle
 from retailpulse.fetching import FetchError
 from retailpulse.model import ImageOutcome
 from retailpulse.ports import Sleeper
-from retailpulse.testing import FakeFetcher, InstantSleeper, SeededRandom, image_bytes
+from retailpulse.testing import (
+    FakeFetcher,
+    InstantSleeper,
+    SeededRandom,
+    SteppingTimer,
+    image_bytes,
+)
 
 from .conftest import WAIT, Probe, wait_until_stopped
 
@@ -286,18 +292,6 @@ def test_worker_ignores_messages_it_does_not_know(start_worker: StartWorker, job
     assert job.wait_for(ImageDone) == [ImageDone(0, ImageOutcome.measured(10, 20))]
 
 
-class StepTimer:
-    """A timer that advances by ``step`` seconds each time it is read."""
-
-    def __init__(self, step: float) -> None:
-        self.now = 0.0
-        self.step = step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
-
-
 def test_worker_tells_the_events_ref_of_each_image_with_its_outcome_and_time(
     dispatcher: Probe, job: Probe, probe: Callable[[str], Probe]
 ) -> None:
@@ -309,7 +303,7 @@ def test_worker_tells_the_events_ref_of_each_image_with_its_outcome_and_time(
         InstantSleeper(),
         SeededRandom(),
         events=events.ref,
-        timer=StepTimer(0.25),
+        timer=SteppingTimer(0.25),
     )
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
