@@ -97,13 +97,15 @@ def run(args: argparse.Namespace) -> int:
         ) as system,
         HttpServer(create_app(system), "127.0.0.1", 0) as server,
     ):
-        sizes = ", ".join(f"{path} {w}x{h}" for path, (w, h, _) in SAMPLE_IMAGES.items())
         print(
             "Retail Pulse demo: everything runs on 127.0.0.1, nothing is downloaded from", file=out
         )
         print("the internet, and everything stops when it ends.\n", file=out)
-        print(f"  image server  {images.base_url}  {sizes},", file=out)
-        print(f"                {' ' * len(images.base_url)}  other paths answer 404", file=out)
+        print(
+            f"  image server  {images.base_url}  {len(SAMPLE_IMAGES)} generated images; "
+            "other paths answer 404",
+            file=out,
+        )
         print(
             f"  service       {server.url}  {len(system.store_master):,} stores, "
             f"{config.workers} workers; downloads from the image server only",
@@ -134,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
     if expected:
         print(
             f"\nThe job failed as intended: {UNKNOWN_STORE} and {BROKEN_STORE} are reported, "
-            "every other\nimage was measured. Next: `retailpulse serve`, then "
-            "`retailpulse submit FILE.json --wait`.",
+            "every other\nimage was measured. Next, in the README: `retailpulse serve`, "
+            "then\n`retailpulse submit FILE.json --wait`.",
             file=out,
         )
     return EXIT_OK if expected else EXIT_FAILED
