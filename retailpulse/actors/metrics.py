@@ -109,6 +109,7 @@ class MetricsActor(pykka.ThreadingActor):
         self._update_jobs()
 
     def on_receive(self, message: Any) -> Any:
+        # Image events come several per image: they touch only their own series.
         if isinstance(message, ImageDownloaded):
             self._download_seconds.observe(message.seconds)
             if message.size is not None:
@@ -129,7 +130,8 @@ class MetricsActor(pykka.ThreadingActor):
             return self._render(message.pool)
         else:
             return super().on_receive(message)
-        self._update_jobs()
+        if not isinstance(message, ImageDownloaded | ImageProcessed):
+            self._update_jobs()
         return None
 
     def _image_processed(self, event: ImageProcessed) -> None:
@@ -139,6 +141,7 @@ class MetricsActor(pykka.ThreadingActor):
         # always comes after its last image and the count never goes stale.
         if event.job in self._running:
             self._running[event.job] -= 1
+            self._pending.dec()
 
     def _update_jobs(self) -> None:
         self._jobs.labels("queued").set(len(self._queued))
