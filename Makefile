@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 ARGS ?=
 
-.PHONY: run test lint typecheck unit clean
+.PHONY: run demo test lint typecheck unit clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): setup.cfg pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/retailpulse serve --host $(HOST) --port $(PORT) $(ARGS)
+
+demo: $(STAMP)
+	$(BIN)/retailpulse demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check retailpulse tests examples

@@ -24,10 +24,12 @@ from retailpulse.actors import (
 )
 from retailpulse.actors.delayline import DelayLine
 from retailpulse.actors.messages import AnyRef, AwaitJob, FindJob, GetResults, GetStatus, SubmitJob
+from retailpulse.actors.metrics import MetricsActor, RenderMetrics
 from retailpulse.config import ServiceConfig, env_flag
 from retailpulse.errors import ServiceBusyError, UnknownJobError
 from retailpulse.fetching import HttpFetcher
 from retailpulse.lifecycle import Service
+from retailpulse.metering import MeteredFetcher
 from retailpulse.model import JobResults, JobStatus
 from retailpulse.ports import (
     Clock,
@@ -60,12 +62,15 @@ class System(Service):
         store_master: StoreMaster,
         manager: AnyRef,
         dispatcher: AnyRef,
+        *,
+        metrics: AnyRef | None = None,
         delay_line: DelayLine | None = None,
     ) -> None:
         self.config = config
         self.store_master = store_master
         self._manager = manager
         self._dispatcher = dispatcher
+        self._metrics = metrics
         self._delay_line = delay_line
 
     def submit(self, payload: Mapping[str, Any] | Submission) -> int:
@@ -119,13 +124,26 @@ class System(Service):
         stats: PoolStats = self._ask(self._dispatcher, GetPoolStats())
         return stats
 
+    def metrics(self) -> bytes:
+        """The Prometheus text exposition of this service's metrics (empty without them).
+
+        Worker figures are read from the dispatcher here, on the caller's thread, and
+        handed to the metrics actor, which renders on its own thread.
+        """
+        if self._metrics is None:
+            return b""
+        text: bytes = self._ask(self._metrics, RenderMetrics(self.pool_stats()))
+        return text
+
     def stop(self) -> None:
         """Stop jobs first, then the workers, each bounded by ``config.stop_timeout``.
 
         Idempotent. Threads that do not finish in time are daemons and cannot keep
         the process alive.
         """
-        for ref in (self._manager, self._dispatcher):
+        # Metrics last: the jobs and workers stopping before it may still report to it.
+        refs = (self._manager, self._dispatcher, self._metrics)
+        for ref in (r for r in refs if r is not None):
             try:
                 ref.stop(timeout=self.config.stop_timeout)
             except pykka.Timeout:
@@ -192,6 +210,7 @@ def start(
     if not isinstance(store_master, StoreMaster):
         store_master = load_store_master(store_master or DEFAULT_STORE_MASTER)
     make_fetcher = fetcher_factory or (lambda: HttpFetcher(config))
+    metrics = MetricsActor.start()
     delay_line = None
     if sleeper is None:
         delay_line = sleeper = DelayLine().start()
@@ -201,7 +220,10 @@ def start(
     sleep_range = (config.min_sleep, config.max_sleep)
 
     def start_worker(dispatcher: AnyRef) -> AnyRef:
-        return ImageWorker.start(dispatcher, make_fetcher(), sleep, make_random(), sleep_range)
+        fetcher = MeteredFetcher(make_fetcher(), metrics)
+        return ImageWorker.start(
+            dispatcher, fetcher, sleep, make_random(), sleep_range, events=metrics
+        )
 
     dispatcher = Dispatcher.start(
         config.download_threads, start_worker, config.stop_timeout, slots=config.workers
@@ -216,6 +238,7 @@ def start(
             dispatcher=dispatcher,
             store_master=store_master,
             clock=now,
+            events=metrics,
         )
 
     manager = JobManager.start(
@@ -223,5 +246,6 @@ def start(
         clock=now,
         max_active_jobs=config.max_active_jobs,
         stop_timeout=config.stop_timeout,
+        events=metrics,
     )
-    return System(config, store_master, manager, dispatcher, delay_line)
+    return System(config, store_master, manager, dispatcher, metrics=metrics, delay_line=delay_line)

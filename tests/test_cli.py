@@ -1,5 +1,6 @@
 """The ``retailpulse serve`` command as a user runs it: a real process, real signals."""
 
+import json
 import queue
 import signal
 import socket
@@ -169,3 +170,21 @@ def test_serve_on_a_port_already_in_use_says_so_and_exits_1(
     assert code == 1
     assert server.process.stderr is not None
     assert f"cannot listen on 127.0.0.1:{port}" in server.process.stderr.read()
+
+
+def test_serve_with_json_logs_writes_one_object_per_line_with_the_job_events(
+    served: Callable[..., Served], spec_payload: dict[str, Any], poll_until_done: Poll
+) -> None:
+    server = served("--allow-private-urls", "--workers", "2", "--log-format", "json")
+    base_url = server.url()
+    job_id = requests.post(f"{base_url}/api/submit", json=spec_payload, timeout=5).json()["job_id"]
+    poll_until_done(base_url, job_id)
+    assert server.stop(signal.SIGTERM) == 0
+
+    assert server.process.stderr is not None
+    lines = [json.loads(line) for line in server.process.stderr.read().splitlines()]
+    events = {line["event"]: line for line in lines if "event" in line}
+    assert events["job_started"]["job"] == job_id
+    assert events["job_finished"]["job"] == job_id
+    assert events["job_finished"]["status"] == "completed"
+    assert all({"time", "level", "logger"} <= line.keys() for line in lines)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pykka
 
+from retailpulse.actors.events import JobEnded, JobStarted
 from retailpulse.actors.messages import (
     AnyRef,
     GetResults,
@@ -19,6 +20,7 @@ from retailpulse.actors.messages import (
     WorkerIdle,
 )
 from retailpulse.actors.refs import tell_quietly
+from retailpulse.logs import log_event
 from retailpulse.model import (
     ImageOutcome,
     JobResults,
@@ -58,6 +60,7 @@ class JobActor(pykka.ThreadingActor):
         dispatcher: AnyRef,
         store_master: StoreMaster,
         clock: Clock,
+        events: AnyRef | None = None,
     ) -> None:
         super().__init__()
         self._job_id = job_id
@@ -67,6 +70,7 @@ class JobActor(pykka.ThreadingActor):
         self._dispatcher = dispatcher
         self._store_master = store_master
         self._clock = clock
+        self._events = events  # the metrics actor; None tells nobody
         self._outcomes: list[ImageOutcome | None] = [None] * len(images)
         self._todo: list[int] = []
         self._cursor = 0
@@ -84,21 +88,27 @@ class JobActor(pykka.ThreadingActor):
             raise
 
     def _begin(self) -> None:
+        self._todo = [
+            i for i, spec in enumerate(self._images) if spec.store_id in self._store_master
+        ]
+        log_event(
+            logger,
+            logging.INFO,
+            "job_started",
+            job=self._job_id,
+            images=len(self._images),
+            to_download=len(self._todo),
+        )
+        self._tell_events(
+            JobStarted(self._job_id, self.actor_ref.actor_urn, len(self._images), len(self._todo))
+        )
         for index, spec in enumerate(self._images):
-            if spec.store_id in self._store_master:
-                self._todo.append(index)
-            else:
+            if spec.store_id not in self._store_master:
                 reason = (
                     f"store_id {spec.store_id} is not in the store master; "
                     "its images were not downloaded"
                 )
                 self._record(index, ImageOutcome.failed(reason))
-        logger.info(
-            "job %d started: %d images, %d to download",
-            self._job_id,
-            len(self._images),
-            len(self._todo),
-        )
         if self._todo:
             tell_quietly(self._dispatcher, WantWorkers(self.actor_ref, len(self._todo)))
         self._finish_if_done()
@@ -151,22 +161,43 @@ class JobActor(pykka.ThreadingActor):
         self._done += 1
         if outcome.error is not None:
             self._failed += 1
+            spec = self._images[index]
+            log_event(
+                logger,
+                logging.WARNING,
+                "image_failed",
+                job=self._job_id,
+                store=spec.store_id,
+                url=spec.url,
+                reason=outcome.error,
+            )
 
     def _finish_if_done(self) -> None:
         if self._finished_at is not None or self._done < len(self._images):
             return
         self._finished_at = self._clock()
         results = self._results()
-        logger.info(
-            "job %d %s: %d images, %d failed",
-            self._job_id,
-            results.status.state.value,
-            len(self._images),
-            self._failed,
+        state = results.status.state.value
+        log_event(
+            logger,
+            logging.INFO,
+            "job_finished",
+            job=self._job_id,
+            status=state,
+            images=len(self._images),
+            failed=self._failed,
+            seconds=self._finished_at - self._submitted_at,
         )
+        # Metrics first: once the manager has the record, a waiter may scrape at once.
+        urn = self.actor_ref.actor_urn
+        self._tell_events(JobEnded(self._job_id, urn, state, len(self._images), self._failed))
         tell_quietly(self._manager, JobFinished(self._job_id, results))
         if self.actor_ref.is_alive():  # not so when on_failure finishes the job
             self.stop()
+
+    def _tell_events(self, event: object) -> None:
+        if self._events is not None:
+            tell_quietly(self._events, event)
 
     def _status(self) -> JobStatus:
         progress = Progress(len(self._images), self._done, self._failed)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pykka
 
+from retailpulse.actors.events import JobAccepted
 from retailpulse.actors.messages import AnyRef, AwaitJob, FindJob, JobFinished, SubmitJob
-from retailpulse.actors.refs import stop_and_wait
+from retailpulse.actors.refs import stop_and_wait, tell_quietly
 from retailpulse.model import JobResults, JobState, JobStatus, Progress
 from retailpulse.ports import Clock
 from retailpulse.submission import ImageSpec, Submission
@@ -50,12 +51,14 @@ class JobManager(pykka.ThreadingActor):
         clock: Clock,
         max_active_jobs: int = 32,
         stop_timeout: float = 10.0,
+        events: AnyRef | None = None,
     ) -> None:
         super().__init__()
         self._job_factory = job_factory
         self._clock = clock
         self._max_active = max_active_jobs
         self._stop_timeout = stop_timeout
+        self._events = events  # the metrics actor; None tells nobody
         self._next_id = 1
         self._live: dict[int, AnyRef] = {}
         self._queued: dict[int, JobOrder] = {}
@@ -89,6 +92,8 @@ class JobManager(pykka.ThreadingActor):
         self._next_id += 1
         order = JobOrder(job_id, tuple(submission.images()), self._clock())
         self._queued[job_id] = order
+        if self._events is not None:  # before the job starts, so metrics see it queued first
+            tell_quietly(self._events, JobAccepted(job_id, len(order.images)))
         self._admit()
         return job_id
 

@@ -1,10 +1,13 @@
 """ImageWorker: downloads, measures and "GPU-processes" one image at a time."""
 
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 import pykka
 
+from retailpulse.actors.events import ImageProcessed
 from retailpulse.actors.messages import AnyRef, ImageDone, ProcessImage, SlotFreed, WorkerIdle
 from retailpulse.actors.refs import tell_quietly
 from retailpulse.fetching import FetchError
@@ -38,6 +41,9 @@ class ImageWorker(pykka.ThreadingActor):
         sleeper: Sleeper,
         rng: RandomSource,
         sleep_range: tuple[float, float] = (0.1, 0.4),
+        *,
+        events: AnyRef | None = None,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         super().__init__()
         self._dispatcher = dispatcher
@@ -46,15 +52,24 @@ class ImageWorker(pykka.ThreadingActor):
         self._rng = rng
         self._sleep_range = sleep_range
         self._current: ProcessImage | None = None
+        self._events = events  # the metrics actor, told of each image; None tells nobody
+        self._timer = timer
 
     def on_receive(self, message: Any) -> Any:
         if not isinstance(message, ProcessImage):
             return super().on_receive(message)
         self._current = message
+        started = self._timer()
         outcome = self._measure(message.url)
+        gpu_seconds = self._rng.uniform(*self._sleep_range) if outcome.error is None else 0.0
+        if self._events is not None:  # before ImageDone, so metrics see it before the job ends
+            seconds = self._timer() - started + gpu_seconds
+            tell_quietly(
+                self._events, ImageProcessed(message.job.actor_urn, outcome.error is None, seconds)
+            )
         if outcome.error is None:
             self._sleeper.after(
-                self._rng.uniform(*self._sleep_range),
+                gpu_seconds,
                 (message.job, ImageDone(message.index, outcome)),
                 (self._dispatcher, SlotFreed()),
             )
@@ -84,6 +99,8 @@ class ImageWorker(pykka.ThreadingActor):
         current, self._current = self._current, None
         if current is not None:
             reason = f"{current.url}: internal error while processing ({exception_value!r})"
+            if self._events is not None:
+                tell_quietly(self._events, ImageProcessed(current.job.actor_urn, False, 0.0))
             tell_quietly(current.job, ImageDone(current.index, ImageOutcome.failed(reason)))
         # The dispatcher sees that this ref is dead and starts a replacement.
         tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref))

@@ -10,6 +10,7 @@ from typing import Any
 
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpServer, create_app
+from retailpulse.logs import LOG_FORMATS, configure_logging
 from retailpulse.stores import DEFAULT_STORE_MASTER, StoreMasterError, load_store_master
 from retailpulse.system import ALLOW_PRIVATE_ENV, start
 
@@ -82,12 +83,16 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="(default %(default)s)",
     )
+    serve.add_argument(
+        "--log-format",
+        default="text",
+        choices=LOG_FORMATS,
+        help="key=value text lines or one JSON object per line (default %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level, args.log_format)
     try:
         store_master = load_store_master(args.store_master)
     except StoreMasterError as exc:

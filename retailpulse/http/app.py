@@ -6,6 +6,7 @@ from typing import Any
 import falcon
 
 from retailpulse.errors import ServiceBusyError, UnknownJobError, ValidationError
+from retailpulse.http.metrics import MetricsResource
 from retailpulse.http.resources import (
     HealthResource,
     ResultsResource,
@@ -28,6 +29,7 @@ def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     app.add_route("/api/status", StatusResource(system))
     app.add_route("/api/results", ResultsResource(system))
     app.add_route("/healthz", HealthResource(system))
+    app.add_route("/metrics", MetricsResource(system))
     app.add_error_handler(ValidationError, _invalid)
     app.add_error_handler(UnknownJobError, _unknown_job)
     app.add_error_handler(ServiceBusyError, _busy)

@@ -10,7 +10,14 @@ from retailpulse.actors.refs import tell_quietly
 from retailpulse.fetching import FetchError
 from retailpulse.ports import Delivery
 
-__all__ = ["FakeFetcher", "InstantSleeper", "ManualClock", "SeededRandom", "image_bytes"]
+__all__ = [
+    "FakeFetcher",
+    "InstantSleeper",
+    "ManualClock",
+    "SeededRandom",
+    "SteppingTimer",
+    "image_bytes",
+]
 
 Answer = bytes | tuple[int, int] | BaseException
 
@@ -78,3 +85,16 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class SteppingTimer:
+    """A duration timer (like ``time.perf_counter``) that moves ``step`` seconds per read,
+    so every measured duration is exactly ``step``."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now

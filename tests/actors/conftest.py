@@ -1,95 +1,14 @@
-"""Shared helpers for driving one actor in isolation: recording probes and bounded waits."""
+"""Shared fixtures for driving one actor in isolation, with the public probes of
+``retailpulse.testing``."""
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
 
-import pykka
 import pytest
 
 from retailpulse.stores import Store, StoreMaster
+from retailpulse.testing import WAIT, Probe, wait_until, wait_until_stopped
 
-T = TypeVar("T")
-
-WAIT = 3.0
-"""Upper bound, in seconds, for any wait on an asynchronous message."""
-
-POLL = 0.005
-"""Pause between two looks at a probe while waiting."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Recorded:
-    """Ask a probe for every message it has received so far."""
-
-
-class ProbeActor(pykka.ThreadingActor):
-    """A stand-in for any actor: it records every message told to it, in order."""
-
-    use_daemon_thread = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._received: list[Any] = []
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, _Recorded):
-            return tuple(self._received)
-        self._received.append(message)
-        return None
-
-
-class Probe:
-    """Test-side handle of a ``ProbeActor``: its ref, and the messages it received."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.ref: pykka.ActorRef[Any] = ProbeActor.start()
-
-    def __repr__(self) -> str:
-        return f"Probe({self.name})"
-
-    def messages(self, kind: type[T] | None = None) -> list[T]:
-        """Everything received so far (of type ``kind``, when given), oldest first.
-
-        The probe answers after handling every message already in its inbox, so a
-        message told to it before this call is always included.
-        """
-        received: tuple[Any, ...] = self.ref.ask(_Recorded(), block=True, timeout=WAIT)
-        return [m for m in received if kind is None or isinstance(m, kind)]
-
-    def wait_for(self, kind: type[T], count: int = 1, timeout: float = WAIT) -> list[T]:
-        """Wait until at least ``count`` messages of type ``kind`` arrived; return them all."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.messages(kind)
-            if len(found) >= count:
-                return found
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    f"{self} got {len(found)} {kind.__name__} in {timeout} s, expected {count}; "
-                    f"all messages: {self.messages()!r}"
-                )
-            time.sleep(POLL)
-
-    def kill(self) -> None:
-        """Stop the probe, so that it stands for an actor that has died."""
-        self.ref.stop(timeout=WAIT)
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
-        time.sleep(POLL)
-
-
-def wait_until_stopped(ref: pykka.ActorRef[Any], timeout: float = WAIT) -> None:
-    """Wait until the actor behind ``ref`` has stopped by itself."""
-    wait_until(lambda: not ref.is_alive(), f"{ref} has stopped", timeout)
+__all__ = ["WAIT", "Probe", "wait_until", "wait_until_stopped"]
 
 
 @pytest.fixture

@@ -7,11 +7,18 @@ import pykka
 import pytest
 
 from retailpulse.actors import ImageWorker
+from retailpulse.actors.events import ImageProcessed
 from retailpulse.actors.messages import ImageDone, ProcessImage, SlotFreed, WorkerIdle
 from retailpulse.fetching import FetchError
 from retailpulse.model import ImageOutcome
 from retailpulse.ports import Delivery, Sleeper
-from retailpulse.testing import FakeFetcher, InstantSleeper, SeededRandom, image_bytes
+from retailpulse.testing import (
+    FakeFetcher,
+    InstantSleeper,
+    SeededRandom,
+    SteppingTimer,
+    image_bytes,
+)
 
 from .conftest import WAIT, Probe, wait_until_stopped
 
@@ -308,3 +315,44 @@ def test_worker_ignores_messages_it_does_not_know(start_worker: StartWorker, job
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
     assert job.wait_for(ImageDone) == [ImageDone(0, ImageOutcome.measured(10, 20))]
+
+
+def test_worker_tells_the_events_ref_of_each_image_with_its_outcome_and_time(
+    dispatcher: Probe, job: Probe, probe: Callable[[str], Probe]
+) -> None:
+    events = probe("events")
+    fetcher = FakeFetcher({SHELF: (10, 20)})
+    worker = ImageWorker.start(
+        dispatcher.ref,
+        fetcher,
+        InstantSleeper(),
+        SeededRandom(),
+        events=events.ref,
+        timer=SteppingTimer(0.25),
+    )
+
+    worker.tell(ProcessImage(job.ref, 0, SHELF))
+    worker.tell(ProcessImage(job.ref, 1, AISLE))
+
+    reported = events.wait_for(ImageProcessed, count=2)
+    # A measured image's time includes its simulated GPU time; a failed one skips the GPU.
+    gpu_seconds = SeededRandom().uniform(0.1, 0.4)
+    assert reported == [
+        ImageProcessed(job.ref.actor_urn, ok=True, seconds=0.25 + gpu_seconds),
+        ImageProcessed(job.ref.actor_urn, ok=False, seconds=0.25),
+    ]
+
+
+def test_crashed_worker_still_tells_the_events_ref_its_image_failed(
+    dispatcher: Probe, job: Probe, probe: Callable[[str], Probe]
+) -> None:
+    events = probe("events")
+    fetcher = FakeFetcher({SHELF: RuntimeError("bug")})
+    worker = ImageWorker.start(
+        dispatcher.ref, fetcher, InstantSleeper(), SeededRandom(), events=events.ref
+    )
+
+    worker.tell(ProcessImage(job.ref, 0, SHELF))
+
+    [reported] = events.wait_for(ImageProcessed)
+    assert (reported.job, reported.ok) == (job.ref.actor_urn, False)

@@ -7,6 +7,7 @@ import pykka
 import pytest
 
 from retailpulse.actors import JobActor
+from retailpulse.actors.events import JobEnded, JobStarted
 from retailpulse.actors.messages import (
     GetResults,
     GetStatus,
@@ -61,7 +62,7 @@ def start_job(
 ) -> StartJob:
     """Start job 7 over the given images; S1, S2 and S3 are the known stores."""
 
-    def start(images: tuple[ImageSpec, ...], job_id: int = 7) -> Ref:
+    def start(images: tuple[ImageSpec, ...], job_id: int = 7, events: Ref | None = None) -> Ref:
         return JobActor.start(
             job_id,
             images,
@@ -70,6 +71,7 @@ def start_job(
             dispatcher=dispatcher.ref,
             store_master=store_master,
             clock=clock,
+            events=events,
         )
 
     return start
@@ -356,3 +358,37 @@ def test_job_still_stops_when_its_manager_is_gone(
     job.tell(ImageDone(work.index, OK))
 
     wait_until_stopped(job)
+
+
+def test_job_tells_the_events_ref_when_it_starts_and_when_it_ends(
+    start_job: StartJob, probe: Callable[[str], Probe], manager: Probe
+) -> None:
+    events = probe("events")
+    job = start_job(specs("S1", "S9", "S2"), events=events.ref)
+    [started] = events.wait_for(JobStarted)
+    urn = job.actor_urn
+
+    for worker in (probe("w1"), probe("w2")):
+        work = hand_out(job, worker)
+        job.tell(ImageDone(work.index, OK))
+
+    manager.wait_for(JobFinished)
+    assert started == JobStarted(7, urn, images=3, to_download=2)
+    assert events.messages(JobEnded) == [JobEnded(7, urn, "failed", images=3, failed=1)]
+
+
+def test_job_logs_its_start_each_failed_image_and_its_end_as_key_value_lines(
+    start_job: StartJob, manager: Probe, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="retailpulse.actors.job")
+    clock.advance(1.5)
+    start_job(specs("S9"))
+
+    manager.wait_for(JobFinished)
+    lines = [r.getMessage() for r in caplog.records if r.name == "retailpulse.actors.job"]
+    assert lines == [
+        "job=7 event=job_started images=1 to_download=0",
+        f"job=7 store=S9 event=image_failed url={url(0)} reason="
+        '"store_id S9 is not in the store master; its images were not downloaded"',
+        "job=7 event=job_finished status=failed images=1 failed=1 seconds=1.500",
+    ]

@@ -7,6 +7,7 @@ import pykka
 import pytest
 
 from retailpulse.actors import JobManager, JobOrder
+from retailpulse.actors.events import JobAccepted
 from retailpulse.actors.messages import AwaitJob, FindJob, JobFinished, SubmitJob
 from retailpulse.model import ImageOutcome, JobResults, JobState, JobStatus, Progress
 from retailpulse.submission import ImageSpec, Submission, Visit
@@ -287,3 +288,19 @@ def test_stopping_the_manager_releases_callers_waiting_for_unfinished_jobs(
     for future in futures:
         with pytest.raises(pykka.ActorDeadError):
             future.get(timeout=WAIT)
+
+
+def test_manager_tells_the_events_ref_of_each_accepted_job_even_when_it_queues(
+    starter: JobStarter, clock: ManualClock, probe: Callable[[str], Probe]
+) -> None:
+    events = probe("events")
+    manager = JobManager.start(starter, clock=clock, max_active_jobs=1, events=events.ref)
+
+    first = submit(manager, submission(("S1", 2)))
+    second = submit(manager, submission(("S1", 1), ("S2", 3)))
+
+    assert events.wait_for(JobAccepted, count=2) == [
+        JobAccepted(first, images=2),
+        JobAccepted(second, images=4),
+    ]
+    assert starter.started() == [first]

@@ -1,0 +1,168 @@
+"""MetricsActor: turns events told by the other actors into Prometheus metrics.
+
+The metrics live in a ``CollectorRegistry`` of their own, owned by this actor and
+touched only on its thread: counters are fed by messages, not by locks around
+shared state, and several services in one process (tests, embedding programs) do
+not mix their figures as they would in prometheus-client's global registry.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from retailpulse.actors.dispatcher import PoolStats
+from retailpulse.actors.events import (
+    ImageDownloaded,
+    ImageProcessed,
+    JobAccepted,
+    JobEnded,
+    JobStarted,
+)
+
+__all__ = ["CONTENT_TYPE", "MetricsActor", "RenderMetrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The classic Prometheus text format, which every scraper reads."""
+
+KIB = 1024
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+PROCESSING_BUCKETS = (0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 1.0, 2.5, 5.0, 60.0)
+"""Fine steps across 0.1-0.4 s, where the simulated GPU time falls."""
+BYTES_BUCKETS = tuple(float(KIB * n) for n in (1, 10, 100, 1024, 5 * 1024, 10 * 1024, 20 * 1024))
+
+
+@dataclass(frozen=True, slots=True)
+class RenderMetrics:
+    """Ask the metrics actor for the exposition text (bytes).
+
+    ``pool`` is the dispatcher's answer to ``GetPoolStats``, read by the asking
+    thread just before: worker figures are owned by the dispatcher and read at
+    scrape time rather than reported on every grant, which would double the
+    messages on the busiest path of the service.
+    """
+
+    pool: PoolStats | None = None
+
+
+class MetricsActor(pykka.ThreadingActor):
+    """Owns the service's metrics; receives events, renders them when asked."""
+
+    use_daemon_thread = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._registry = CollectorRegistry(auto_describe=True)
+        r = self._registry
+        self._submitted = Counter(
+            "retailpulse_jobs_submitted", "Jobs accepted since the service started.", registry=r
+        )
+        self._jobs = Gauge(
+            "retailpulse_jobs",
+            "Jobs by status: queued (waiting for a run slot), running, completed, failed.",
+            ["status"],
+            registry=r,
+        )
+        self._images = Counter(
+            "retailpulse_images_processed",
+            "Images a worker handled, by outcome (measured or failed).",
+            ["outcome"],
+            registry=r,
+        )
+        self._skipped = Counter(
+            "retailpulse_images_skipped",
+            "Images not downloaded because their store is not in the store master.",
+            registry=r,
+        )
+        self._pending = Gauge(
+            "retailpulse_images_pending",
+            "Images of running jobs without an outcome yet: waiting for a worker or in work.",
+            registry=r,
+        )
+        self._slots = Gauge(
+            "retailpulse_image_slots",
+            "Image slots (--workers): busy ones hold an image downloading or on the GPU.",
+            ["state"],
+            registry=r,
+        )
+        self._download_seconds = Histogram(
+            "retailpulse_download_seconds",
+            "Time of each download attempt, successful or not.",
+            buckets=SECONDS_BUCKETS,
+            registry=r,
+        )
+        self._download_bytes = Histogram(
+            "retailpulse_download_bytes",
+            "Size of each downloaded image body.",
+            buckets=BYTES_BUCKETS,
+            registry=r,
+        )
+        self._processing_seconds = Histogram(
+            "retailpulse_image_processing_seconds",
+            "A worker's whole time on one image: download, measurement, simulated GPU work.",
+            buckets=PROCESSING_BUCKETS,
+            registry=r,
+        )
+        self._workers = Gauge(
+            "retailpulse_workers",
+            "Download workers (threads) by state (busy or idle).",
+            ["state"],
+            registry=r,
+        )
+        self._queued: set[int] = set()
+        self._running: dict[str, int] = {}
+        self._ended = {"completed": 0, "failed": 0}
+        for outcome in ("measured", "failed"):
+            self._images.labels(outcome)  # present at 0 before the first image
+        self._update_jobs()
+
+    def on_receive(self, message: Any) -> Any:
+        # Image events come several per image: they touch only their own series.
+        if isinstance(message, ImageDownloaded):
+            self._download_seconds.observe(message.seconds)
+            if message.size is not None:
+                self._download_bytes.observe(message.size)
+        elif isinstance(message, ImageProcessed):
+            self._image_processed(message)
+        elif isinstance(message, JobAccepted):
+            self._submitted.inc()
+            self._queued.add(message.job_id)
+        elif isinstance(message, JobStarted):
+            self._queued.discard(message.job_id)
+            self._running[message.job] = message.to_download
+            self._skipped.inc(message.images - message.to_download)
+        elif isinstance(message, JobEnded):
+            self._running.pop(message.job, None)
+            self._ended[message.state] = self._ended.get(message.state, 0) + 1
+        elif isinstance(message, RenderMetrics):
+            return self._render(message.pool)
+        else:
+            return super().on_receive(message)
+        if not isinstance(message, ImageDownloaded | ImageProcessed):
+            self._update_jobs()
+        return None
+
+    def _image_processed(self, event: ImageProcessed) -> None:
+        self._images.labels("measured" if event.ok else "failed").inc()
+        self._processing_seconds.observe(event.seconds)
+        # The worker tells this event before it tells the job, so the job's JobEnded
+        # always comes after its last image and the count never goes stale.
+        if event.job in self._running:
+            self._running[event.job] -= 1
+            self._pending.dec()
+
+    def _update_jobs(self) -> None:
+        self._jobs.labels("queued").set(len(self._queued))
+        self._jobs.labels("running").set(len(self._running))
+        for state, count in self._ended.items():
+            self._jobs.labels(state).set(count)
+        self._pending.set(sum(self._running.values()))
+
+    def _render(self, pool: PoolStats | None) -> bytes:
+        if pool is not None:
+            self._workers.labels("busy").set(pool.workers - pool.idle)
+            self._workers.labels("idle").set(pool.idle)
+            self._slots.labels("busy").set(pool.slots - pool.free_slots)
+            self._slots.labels("free").set(pool.free_slots)
+        return generate_latest(self._registry)

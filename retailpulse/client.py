@@ -1,0 +1,169 @@
+"""A small HTTP client for the Retail Pulse API, used by the command line and the demo.
+
+It speaks only the documented HTTP contract, so it works against any running
+service, and turns each way a call can go wrong into one exception class that a
+caller (the CLI) can map to a message and an exit code.
+"""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+__all__ = [
+    "DEFAULT_URL",
+    "URL_ENV",
+    "Client",
+    "ClientError",
+    "JobNotFoundError",
+    "RejectedError",
+    "ServerError",
+    "UnreachableError",
+]
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+URL_ENV = "RETAILPULSE_URL"
+
+StatusCallback = Callable[[dict[str, Any]], None]
+
+
+class ClientError(Exception):
+    """A call to the service did not give the answer asked for; the message says why."""
+
+
+class UnreachableError(ClientError):
+    """No connection, or no answer in time."""
+
+
+class ServerError(ClientError):
+    """The service answered, but not as the contract says (5xx, not JSON...)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RejectedError(ClientError):
+    """The service refused the payload (HTTP 400); ``field`` names the offending part."""
+
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class JobNotFoundError(ClientError):
+    """The service knows no job with this id."""
+
+
+class Client:
+    """Calls one service at ``base_url`` (e.g. ``http://127.0.0.1:8080``)."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._session = requests.Session()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def submit(self, body: bytes) -> int:
+        """Submit a payload, as JSON bytes, and return the new job's id.
+
+        The bytes go to the service as they are, so the service's own validation
+        (and its messages naming the field) applies, not a second copy of it here.
+        """
+        answer = self._call("POST", "/api/submit/", data=body)
+        job_id = answer.get("job_id")
+        if not isinstance(job_id, int):
+            raise ServerError(f"{self.base_url} answered the submission without a job id")
+        return job_id
+
+    def status(self, job_id: int) -> dict[str, Any]:
+        return self._call("GET", "/api/status", job_id=job_id)
+
+    def results(self, job_id: int) -> dict[str, Any]:
+        return self._call("GET", "/api/results", job_id=job_id)
+
+    def metrics(self) -> str:
+        """The ``/metrics`` page (Prometheus text format)."""
+        try:
+            response = self._session.get(self.base_url + "/metrics", timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise UnreachableError(f"cannot reach {self.base_url}/metrics ({exc})") from None
+        if response.status_code != 200:
+            raise ServerError(
+                f"GET /metrics answered HTTP {response.status_code}", response.status_code
+            )
+        return response.text
+
+    def wait(
+        self,
+        job_id: int,
+        *,
+        interval: float = 0.25,
+        timeout: float | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> dict[str, Any]:
+        """Poll the status every ``interval`` seconds until the job ends; return the last.
+
+        ``on_status`` sees every status read (for a progress bar). A busy service
+        (503) is asked again at the next interval. Raises ``TimeoutError`` when the
+        job is still running after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                status = self.status(job_id)
+            except ServerError as exc:
+                if exc.status != 503:  # overloaded for a moment: ask again next time
+                    raise
+            else:
+                if on_status is not None:
+                    on_status(status)
+                if status.get("status") != "ongoing":
+                    return status
+            if deadline is not None and time.monotonic() + interval > deadline:
+                raise TimeoutError(f"job {job_id} is still running after {timeout:g} s")
+            time.sleep(interval)
+
+    def _call(
+        self, method: str, path: str, *, job_id: int | None = None, data: bytes | None = None
+    ) -> dict[str, Any]:
+        url = self.base_url + path
+        params = None if job_id is None else {"jobid": str(job_id)}
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        try:
+            response = self._session.request(
+                method, url, params=params, data=data, headers=headers, timeout=self._timeout
+            )
+        except requests.Timeout:
+            message = f"{self.base_url} did not answer within {self._timeout:g} s"
+            raise UnreachableError(message) from None
+        except requests.RequestException as exc:
+            raise UnreachableError(
+                f"cannot reach the service at {self.base_url} ({type(exc).__name__}); "
+                f"is `retailpulse serve` running there? (set --url or {URL_ENV})"
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ServerError(
+                f"{method} {url} answered HTTP {response.status_code} with no JSON object",
+                response.status_code,
+            )
+        if response.status_code == 400 and job_id is not None:
+            raise JobNotFoundError(f"the service at {self.base_url} has no job {job_id}")
+        if response.status_code == 400:
+            raise RejectedError(
+                str(body.get("error", "the payload was rejected")), body.get("field")
+            )
+        if response.status_code >= 300:
+            reason = body.get("error", response.reason)
+            raise ServerError(
+                f"{method} {url} answered HTTP {response.status_code}: {reason}",
+                response.status_code,
+            )
+        return body

@@ -1,0 +1,129 @@
+"""MetricsActor alone: the test tells it events and reads the page it renders."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pykka
+import pytest
+
+from retailpulse.actors import PoolStats
+from retailpulse.actors.events import (
+    ImageDownloaded,
+    ImageProcessed,
+    JobAccepted,
+    JobEnded,
+    JobStarted,
+)
+from retailpulse.actors.metrics import MetricsActor, RenderMetrics
+from retailpulse.testing import metric_value
+
+from .conftest import WAIT
+
+Ref = pykka.ActorRef[Any]
+
+
+@pytest.fixture
+def metrics() -> Iterator[Ref]:
+    ref = MetricsActor.start()
+    yield ref
+    ref.stop(timeout=WAIT)
+
+
+def page(metrics: Ref, pool: PoolStats | None = None) -> bytes:
+    text: bytes = metrics.ask(RenderMetrics(pool), block=True, timeout=WAIT)
+    return text
+
+
+def jobs(text: bytes, status: str) -> float:
+    return metric_value(text, "retailpulse_jobs", status=status)
+
+
+def test_a_fresh_service_shows_every_series_at_zero(metrics: Ref) -> None:
+    text = page(metrics)
+
+    for status in ("queued", "running", "completed", "failed"):
+        assert jobs(text, status) == 0
+    assert metric_value(text, "retailpulse_images_processed_total", outcome="measured") == 0
+    assert metric_value(text, "retailpulse_images_processed_total", outcome="failed") == 0
+    assert metric_value(text, "retailpulse_jobs_submitted_total") == 0
+
+
+def test_a_job_moves_from_queued_to_running_to_its_final_status(metrics: Ref) -> None:
+    metrics.tell(JobAccepted(1, images=3))
+    metrics.tell(JobAccepted(2, images=1))
+    queued = page(metrics)
+    metrics.tell(JobStarted(1, "urn:1", images=3, to_download=2))
+    running = page(metrics)
+    metrics.tell(JobEnded(1, "urn:1", "failed", images=3, failed=1))
+    ended = page(metrics)
+
+    assert (jobs(queued, "queued"), jobs(queued, "running")) == (2, 0)
+    assert (jobs(running, "queued"), jobs(running, "running")) == (1, 1)
+    assert (jobs(ended, "queued"), jobs(ended, "running"), jobs(ended, "failed")) == (1, 0, 1)
+    assert jobs(ended, "completed") == 0
+    assert metric_value(ended, "retailpulse_jobs_submitted_total") == 2
+
+
+def test_images_of_unknown_stores_count_as_skipped(metrics: Ref) -> None:
+    metrics.tell(JobStarted(1, "urn:1", images=5, to_download=2))
+
+    assert metric_value(page(metrics), "retailpulse_images_skipped_total") == 3
+
+
+def test_pending_images_fall_as_workers_report_them(metrics: Ref) -> None:
+    metrics.tell(JobStarted(1, "urn:1", images=3, to_download=3))
+    metrics.tell(JobStarted(2, "urn:2", images=4, to_download=4))
+    metrics.tell(ImageProcessed("urn:1", ok=True, seconds=0.2))
+    metrics.tell(ImageProcessed("urn:2", ok=False, seconds=0.1))
+    before_end = page(metrics)
+    metrics.tell(JobEnded(2, "urn:2", "failed", images=4, failed=4))
+
+    assert metric_value(before_end, "retailpulse_images_pending") == 5
+    assert metric_value(page(metrics), "retailpulse_images_pending") == 2
+
+
+def test_processed_images_are_counted_by_outcome_and_timed(metrics: Ref) -> None:
+    for ok, seconds in ((True, 0.25), (True, 0.5), (False, 0.25)):
+        metrics.tell(ImageProcessed("urn:1", ok=ok, seconds=seconds))
+
+    text = page(metrics)
+
+    assert metric_value(text, "retailpulse_images_processed_total", outcome="measured") == 2
+    assert metric_value(text, "retailpulse_images_processed_total", outcome="failed") == 1
+    assert metric_value(text, "retailpulse_image_processing_seconds_count") == 3
+    assert metric_value(text, "retailpulse_image_processing_seconds_sum") == 1.0
+    assert metric_value(text, "retailpulse_image_processing_seconds_bucket", le="0.25") == 2
+
+
+def test_downloads_are_timed_and_only_successful_ones_add_bytes(metrics: Ref) -> None:
+    metrics.tell(ImageDownloaded(0.5, 1000))
+    metrics.tell(ImageDownloaded(0.25, 24))
+    metrics.tell(ImageDownloaded(2.0, None))
+
+    text = page(metrics)
+
+    assert metric_value(text, "retailpulse_download_seconds_count") == 3
+    assert metric_value(text, "retailpulse_download_seconds_sum") == 2.75
+    assert metric_value(text, "retailpulse_download_bytes_count") == 2
+    assert metric_value(text, "retailpulse_download_bytes_sum") == 1024
+
+
+def test_worker_figures_come_from_the_pool_stats_given_at_scrape_time(metrics: Ref) -> None:
+    stats = PoolStats(workers=8, idle=3, jobs_waiting=1, replaced=0, slots=64, free_slots=4)
+    text = page(metrics, stats)
+
+    assert metric_value(text, "retailpulse_workers", state="busy") == 5
+    assert metric_value(text, "retailpulse_workers", state="idle") == 3
+    assert metric_value(text, "retailpulse_image_slots", state="busy") == 60
+    assert metric_value(text, "retailpulse_image_slots", state="free") == 4
+
+
+def test_two_metrics_actors_keep_separate_figures(metrics: Ref) -> None:
+    other = MetricsActor.start()
+    try:
+        metrics.tell(JobAccepted(1, images=1))
+
+        assert metric_value(page(metrics), "retailpulse_jobs_submitted_total") == 1
+        assert metric_value(page(other), "retailpulse_jobs_submitted_total") == 0
+    finally:
+        other.stop(timeout=WAIT)
