@@ -175,8 +175,8 @@ class System(Service):
 
         A running job stops getting images at once; images in flight finish, then the
         job ends ``cancelled`` (its status says ``ongoing`` until then). A queued job
-        ends without starting. ``cancelled`` is false when the job had already ended
-        (or was already cancelled): the status then is its final one.
+        ends without starting. ``cancelled`` is false when there was nothing to do:
+        the job had ended (the status is its final one), or a cancel came before.
         """
         answer = self.cancel_job(job_id)
         return {**answer.status.to_dict(), "cancelled": answer.cancelled}
@@ -185,9 +185,9 @@ class System(Service):
         """Typed form of ``cancel()``."""
         _check_job_id(job_id)
         answer = self._cancel_once(job_id)
-        if answer.cancelled or answer.status.terminal:
+        if answer.cancelled or not answer.status.terminal:
             return answer
-        # The job was already ending (or cancelled) when the cancel came: say how it ended.
+        # Too late: the job had ended. Answer once that end is committed (a moment).
         try:
             final = self.wait_status(job_id, self.config.ask_timeout)
         except TimeoutError:

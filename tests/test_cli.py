@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +23,13 @@ Poll = Callable[[str, int], dict[str, Any]]
 class Served:
     """A ``retailpulse serve`` subprocess and the URL it printed."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, cwd: Path) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "retailpulse", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            cwd=cwd,  # where the default ./retailpulse.db goes
         )
         self._lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read_stdout, daemon=True).start()
@@ -49,11 +51,11 @@ class Served:
 
 
 @pytest.fixture
-def served() -> Iterator[Callable[..., Served]]:
+def served(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     started: list[Served] = []
 
     def serve(*args: str) -> Served:
-        started.append(Served(*args))
+        started.append(Served(*args, cwd=tmp_path))
         return started[-1]
 
     yield serve

@@ -82,7 +82,8 @@ class JobActor(pykka.ThreadingActor):
         self._done = 0
         self._failed = 0
         self._cancelled = False
-        self._ending = False
+        self._ending: JobStatus | None = None
+        """The final status, once sent to the store (reported when it is committed)."""
         self._crashed = False
 
     def on_start(self) -> None:
@@ -172,8 +173,14 @@ class JobActor(pykka.ThreadingActor):
             tell_quietly(self._dispatcher, WantWorkers(self.actor_ref, 1))
 
     def _cancel(self) -> CancelAnswer:
-        """Stop handing out images; those in flight finish, then the job ends cancelled."""
-        if self._cancelled or self._ending:
+        """Stop handing out images; those in flight finish, then the job ends cancelled.
+
+        Too late when the job has already ended: the answer then carries its final
+        status, which is moments from being committed.
+        """
+        if self._ending is not None:
+            return CancelAnswer(self._ending, cancelled=False)
+        if self._cancelled:
             return CancelAnswer(self._status(), cancelled=False)
         self._cancelled = True
         logger.info(
@@ -202,13 +209,12 @@ class JobActor(pykka.ThreadingActor):
         return True
 
     def _finish_if_done(self) -> None:
-        if self._ending:
+        if self._ending is not None:
             return
         stopped_early = self._cancelled and not self._in_flight
         if self._done < len(self._images) and not stopped_early:
             return
-        self._ending = True
-        final = self._final_status()
+        final = self._ending = self._final_status()
         logger.info(
             "job %d %s: %d images, %d done, %d failed",
             self._job_id,

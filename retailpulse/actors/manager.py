@@ -63,8 +63,9 @@ class JobManager(pykka.ThreadingActor):
         self._stop_timeout = stop_timeout
         self._live: dict[int, AnyRef] = {}
         self._queued: dict[int, JobOrder] = {}
-        self._closing: dict[int, JobResults] = {}
-        """Queued jobs cancelled, until the store has committed their end."""
+        self._closing: dict[int, tuple[JobResults, JobStatus]] = {}
+        """Queued jobs cancelled, until the store has committed their end: what they
+        report until then, and their final status."""
         self._waiters: dict[int, list[pykka.Future[JobStatus | None]]] = {}
 
     def on_receive(self, message: Any) -> Any:
@@ -105,7 +106,7 @@ class JobManager(pykka.ThreadingActor):
         if job_id in self._live:
             return self._live[job_id]
         if job_id in self._closing:
-            return self._closing[job_id]
+            return self._closing[job_id][0]
         order = self._queued.get(job_id)
         return None if order is None else _queued_results(order)
 
@@ -113,17 +114,17 @@ class JobManager(pykka.ThreadingActor):
         if job_id in self._live:
             return self._live[job_id]
         if job_id in self._closing:
-            return CancelAnswer(self._closing[job_id].status, cancelled=False)
+            return CancelAnswer(self._closing[job_id][1], cancelled=False)
         order = self._queued.pop(job_id, None)
         if order is None:
             return None
         # Never started: it ends at once, with the outcomes it had (if resumed).
         snapshot = _queued_results(order)
-        self._closing[job_id] = snapshot
         progress = snapshot.status.progress
         final = JobStatus(
             job_id, JobState.CANCELLED, progress, order.submitted_at, finished_at=self._clock()
         )
+        self._closing[job_id] = (snapshot, final)
         self._store.tell(FinishJob(job_id, final, self.actor_ref))
         logger.info("job %d cancelled while queued", job_id)
         return CancelAnswer(snapshot.status, cancelled=True)

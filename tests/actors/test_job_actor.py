@@ -544,4 +544,5 @@ def test_cancel_after_the_last_outcome_does_not_change_how_the_job_ended(
     answer = cancel(job)
 
     assert not answer.cancelled
-    assert commit(store).status.state is JobState.COMPLETED
+    assert answer.status.state is JobState.COMPLETED
+    assert commit(store).status == answer.status

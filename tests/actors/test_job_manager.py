@@ -316,7 +316,7 @@ def test_a_queued_job_cancelled_never_starts_and_ends_cancelled_once_stored(
     found = find(manager, 2)  # not terminal before the store has committed it
     assert isinstance(found, JobResults)
     assert found.status == queued
-    assert cancel(manager, 2) == CancelAnswer(queued, cancelled=False)
+    assert cancel(manager, 2) == CancelAnswer(ending.status, cancelled=False)
 
     manager.tell(JobFinished(2, ending.status))
 
