@@ -40,6 +40,8 @@ class ServiceConfig:
     ask_timeout: float = 10.0
     stop_timeout: float = 10.0
     max_body_bytes: int = 32 * MIB
+    retention: float = 7 * 24 * 3600.0
+    """Seconds a finished job is kept (status, results) before it is purged."""
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -50,6 +52,8 @@ class ServiceConfig:
             raise ValueError("max_active_jobs must be at least 1")
         if not 0 <= self.min_sleep <= self.max_sleep:
             raise ValueError("need 0 <= min_sleep <= max_sleep")
+        if self.retention <= 0:
+            raise ValueError("retention must be positive")
 
     @property
     def download_threads(self) -> int:

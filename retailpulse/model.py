@@ -15,6 +15,7 @@ from retailpulse.submission import ImageSpec
 
 __all__ = [
     "ImageOutcome",
+    "JobOrder",
     "JobResults",
     "JobState",
     "JobStatus",
@@ -30,6 +31,8 @@ class JobState(StrEnum):
     ONGOING = "ongoing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    """Stopped on request: images not started then never get an outcome."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,20 @@ class JobResults:
             for spec, outcome in zip(self.images, self.outcomes, strict=True)
         ]
         return body
+
+
+@dataclass(frozen=True, slots=True)
+class JobOrder:
+    """Everything a job actor needs to start, fixed when the job is accepted.
+
+    ``preloaded`` holds the outcomes a job already had when it is resumed after a
+    restart, as ``(index, outcome)`` pairs: those images are not processed again.
+    """
+
+    job_id: int
+    images: tuple[ImageSpec, ...]
+    submitted_at: float
+    preloaded: tuple[tuple[int, ImageOutcome], ...] = ()
 
 
 def _iso(timestamp: float) -> str:

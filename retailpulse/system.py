@@ -6,6 +6,7 @@ thin adapter over this class, so embedding programs get the same behaviour.
 """
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -19,18 +20,34 @@ from retailpulse.actors import (
     ImageWorker,
     JobActor,
     JobManager,
-    JobOrder,
+    JobStoreActor,
     PoolStats,
+    StoreFactory,
 )
 from retailpulse.actors.delayline import DelayLine
-from retailpulse.actors.messages import AnyRef, AwaitJob, FindJob, GetResults, GetStatus, SubmitJob
+from retailpulse.actors.messages import (
+    AnyRef,
+    AwaitJob,
+    CancelAnswer,
+    CancelJob,
+    ClaimUnfinished,
+    CreateJob,
+    FindJob,
+    GetResults,
+    GetStatus,
+    ListJobs,
+    QueuedJobs,
+    ReadResults,
+    ReadStatus,
+    RunJob,
+)
 from retailpulse.actors.metrics import MetricsActor, RenderMetrics
 from retailpulse.config import ServiceConfig, env_flag
-from retailpulse.errors import ServiceBusyError, UnknownJobError
+from retailpulse.errors import ServiceBusyError, UnknownJobError, ValidationError
 from retailpulse.fetching import HttpFetcher
 from retailpulse.lifecycle import Service
 from retailpulse.metering import MeteredFetcher
-from retailpulse.model import JobResults, JobStatus
+from retailpulse.model import JobOrder, JobResults, JobStatus
 from retailpulse.ports import (
     Clock,
     FetcherFactory,
@@ -39,21 +56,38 @@ from retailpulse.ports import (
     default_clock,
     default_random,
 )
-from retailpulse.stores import DEFAULT_STORE_MASTER, StoreMaster, load_store_master
+from retailpulse.stores import (
+    DEFAULT_STORE_MASTER,
+    JobStoreError,
+    MemoryJobStore,
+    SqliteJobStore,
+    StoreMaster,
+    load_store_master,
+)
 from retailpulse.submission import Submission, parse_submission
 
-__all__ = ["ALLOW_PRIVATE_ENV", "System", "start"]
+__all__ = ["ALLOW_PRIVATE_ENV", "MAX_PAGE", "System", "start"]
 
 logger = logging.getLogger(__name__)
 
 ALLOW_PRIVATE_ENV = "RETAILPULSE_ALLOW_PRIVATE_URLS"
+
+MAX_PAGE = 500
+"""Most jobs one ``jobs()`` call lists."""
+
+CLAIM_PAGE = 100
+"""Unfinished jobs read from the store per request when resuming at start."""
+
+RESUME_TIMEOUT = 120.0
+"""Bound on reading one page of unfinished jobs at start (large jobs take a while)."""
 
 
 class System(Service):
     """A running Retail Pulse service: submit jobs, read their status and results.
 
     Use ``retailpulse.start()`` to make one; use it as a context manager or call
-    ``stop()`` so its threads end.
+    ``stop()`` so its threads end. ``data`` is the job store's file, or ``None``
+    when jobs live in memory only.
     """
 
     def __init__(
@@ -63,24 +97,31 @@ class System(Service):
         manager: AnyRef,
         dispatcher: AnyRef,
         *,
+        store: AnyRef,
+        data: Path | None = None,
         metrics: AnyRef | None = None,
         delay_line: DelayLine | None = None,
     ) -> None:
         self.config = config
         self.store_master = store_master
+        self.data = data
         self._manager = manager
         self._dispatcher = dispatcher
+        self._store = store
         self._metrics = metrics
         self._delay_line = delay_line
 
     def submit(self, payload: Mapping[str, Any] | Submission) -> int:
         """Validate ``payload`` (the submit JSON as a dict) and start a job; return its id.
 
-        Raises ``ValidationError`` naming the field when the payload is malformed.
+        The job is stored (durably, with a data file) before this returns, so an
+        accepted job survives a crash. Raises ``ValidationError`` naming the field
+        when the payload is malformed.
         """
         submission = payload if isinstance(payload, Submission) else parse_submission(payload)
-        job_id: int = self._ask(self._manager, SubmitJob(submission))
-        return job_id
+        order: JobOrder = self._ask(self._store, CreateJob(tuple(submission.images())))
+        self._ask(self._manager, RunJob(order))
+        return order.job_id
 
     def status(self, job_id: int) -> dict[str, Any]:
         """The status document: ``{"status", "job_id", ["error"], "progress", ...}``."""
@@ -92,12 +133,12 @@ class System(Service):
 
     def job_status(self, job_id: int) -> JobStatus:
         """Typed form of ``status()``."""
-        found = self._find(job_id, GetStatus())
+        found = self._find(job_id, results=False)
         return found.status if isinstance(found, JobResults) else found
 
     def job_results(self, job_id: int) -> JobResults:
         """Typed form of ``results()``."""
-        found = self._find(job_id, GetResults())
+        found = self._find(job_id, results=True)
         assert isinstance(found, JobResults)
         return found
 
@@ -106,18 +147,104 @@ class System(Service):
 
         Raises ``TimeoutError`` if it is still running after ``timeout`` seconds.
         """
+        return self.wait_status(job_id, timeout).to_dict()
+
+    def wait_status(self, job_id: int, timeout: float | None = None) -> JobStatus:
+        """Typed form of ``wait()``."""
         _check_job_id(job_id)
-        future: pykka.Future[JobStatus | None] = pykka.ThreadingFuture()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            future: pykka.Future[JobStatus | None] = pykka.ThreadingFuture()
+            try:
+                self._manager.tell(AwaitJob(job_id, future))
+                status = future.get(timeout=remaining)
+            except pykka.Timeout:
+                raise TimeoutError(f"job {job_id} still running after {timeout} s") from None
+            except pykka.ActorDeadError:
+                raise ServiceBusyError("the service has stopped") from None
+            if status is not None:
+                return status
+            # The manager does not run it: finished, unknown, or a submit between
+            # storing the job and handing it to the manager.
+            stored: JobStatus | None = self._ask(self._store, ReadStatus(job_id))
+            if stored is None:
+                raise UnknownJobError(job_id)
+            if stored.terminal:
+                return stored
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} still running after {timeout} s")
+            time.sleep(0.01)
+
+    def cancel(self, job_id: int) -> dict[str, Any]:
+        """Cancel a job: ``{"status", "job_id", ..., "cancelled": true|false}``.
+
+        A running job stops getting images at once; images in flight finish, then the
+        job ends ``cancelled`` (its status says ``ongoing`` until then). A queued job
+        ends without starting. ``cancelled`` is false when there was nothing to do:
+        the job had ended (the status is its final one), or a cancel came before.
+        """
+        answer = self.cancel_job(job_id)
+        return {**answer.status.to_dict(), "cancelled": answer.cancelled}
+
+    def cancel_job(self, job_id: int) -> CancelAnswer:
+        """Typed form of ``cancel()``."""
+        _check_job_id(job_id)
+        answer = self._cancel_once(job_id)
+        if answer.cancelled or not answer.status.terminal:
+            return answer
+        # Too late: the job had ended. Answer once that end is committed (a moment).
         try:
-            self._manager.tell(AwaitJob(job_id, future))
-            status = future.get(timeout=timeout)
-        except pykka.Timeout:
-            raise TimeoutError(f"job {job_id} still running after {timeout} s") from None
-        except pykka.ActorDeadError:
-            raise ServiceBusyError("the service has stopped") from None
-        if status is None:
-            raise UnknownJobError(job_id)
-        return status.to_dict()
+            final = self.wait_status(job_id, self.config.ask_timeout)
+        except TimeoutError:
+            return answer
+        return CancelAnswer(final, cancelled=False)
+
+    def _cancel_once(self, job_id: int) -> CancelAnswer:
+        for _ in range(3):
+            found = self._ask(self._manager, CancelJob(job_id))
+            if isinstance(found, CancelAnswer):
+                return found
+            if found is None:
+                stored: JobStatus | None = self._ask(self._store, ReadStatus(job_id))
+                if stored is None:
+                    raise UnknownJobError(job_id)
+                if stored.terminal:
+                    return CancelAnswer(stored, cancelled=False)
+                raise ServiceBusyError(f"job {job_id} is being accepted; retry")
+            try:
+                answer: CancelAnswer = found.ask(CancelJob(job_id), timeout=self.config.ask_timeout)
+            except pykka.ActorDeadError:
+                continue  # it just finished: the manager no longer runs it
+            except pykka.Timeout:
+                raise ServiceBusyError(f"job {job_id} did not answer in time") from None
+            return answer
+        raise ServiceBusyError(f"job {job_id} could not be cancelled")
+
+    def jobs(self, limit: int = 50, after: int | None = None) -> dict[str, Any]:
+        """Recent jobs, newest first: ``{"jobs": [status documents], "next": cursor}``.
+
+        ``after`` is the ``next`` of the previous page (a job id: the page holds
+        jobs with smaller ids); ``next`` is ``None`` on the last page. ``limit`` is
+        1 to ``MAX_PAGE``. Progress of running jobs is as of the store's last commit.
+        """
+        statuses, next_cursor = self.job_page(limit, after)
+        return {"jobs": [status.to_dict() for status in statuses], "next": next_cursor}
+
+    def job_page(
+        self, limit: int = 50, after: int | None = None
+    ) -> tuple[list[JobStatus], int | None]:
+        """Typed form of ``jobs()``: the statuses and the next cursor."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise ValidationError("limit", f"must be an integer from 1 to {MAX_PAGE}")
+        if after is not None and (
+            isinstance(after, bool) or not isinstance(after, int) or after < 1
+        ):
+            raise ValidationError("after", "must be a job id (a positive integer)")
+        found: list[JobStatus] = self._ask(self._store, ListJobs(limit + 1, after))
+        queued: frozenset[int] = self._ask(self._manager, QueuedJobs())
+        page = [replace(s, queued=True) if s.job_id in queued else s for s in found[:limit]]
+        return page, (page[-1].job_id if len(found) > limit else None)
 
     def pool_stats(self) -> PoolStats:
         """Worker pool figures: size, idle workers, jobs waiting, workers replaced."""
@@ -136,13 +263,15 @@ class System(Service):
         return text
 
     def stop(self) -> None:
-        """Stop jobs first, then the workers, each bounded by ``config.stop_timeout``.
+        """Stop jobs first, then the workers, then the job store (which commits what it
+        holds), each bounded by ``config.stop_timeout``.
 
         Idempotent. Threads that do not finish in time are daemons and cannot keep
-        the process alive.
+        the process alive. Unfinished jobs stay in the store and resume on the next
+        start with the same data.
         """
         # Metrics last: the jobs and workers stopping before it may still report to it.
-        refs = (self._manager, self._dispatcher, self._metrics)
+        refs = (self._manager, self._dispatcher, self._store, self._metrics)
         for ref in (r for r in refs if r is not None):
             try:
                 ref.stop(timeout=self.config.stop_timeout)
@@ -151,19 +280,24 @@ class System(Service):
         if self._delay_line is not None:
             self._delay_line.stop(self.config.stop_timeout)
 
-    def _find(self, job_id: int, question: GetStatus | GetResults) -> JobStatus | JobResults:
+    def _find(self, job_id: int, *, results: bool) -> JobStatus | JobResults:
         _check_job_id(job_id)
-        # A job that finishes between the two asks has stopped its actor and left its
-        # record with the manager; asking the manager again then finds the record.
+        # A job that finishes between the two asks has stopped its actor, after its
+        # end was committed; asking the manager again sends us to the store.
         for _ in range(3):
             found = self._ask(self._manager, FindJob(job_id))
             if found is None:
-                raise UnknownJobError(job_id)
+                stored: JobStatus | JobResults | None = self._ask(
+                    self._store, ReadResults(job_id) if results else ReadStatus(job_id)
+                )
+                if stored is None:
+                    raise UnknownJobError(job_id)
+                return stored
             if isinstance(found, JobResults):
                 return found
             try:
                 answer: JobStatus | JobResults = found.ask(
-                    question, timeout=self.config.ask_timeout
+                    GetResults() if results else GetStatus(), timeout=self.config.ask_timeout
                 )
             except pykka.ActorDeadError:
                 continue
@@ -172,13 +306,15 @@ class System(Service):
             return answer
         raise ServiceBusyError(f"job {job_id} could not be read")
 
-    def _ask(self, ref: AnyRef, question: object) -> Any:
+    def _ask(self, ref: AnyRef, question: object, timeout: float | None = None) -> Any:
         try:
-            return ref.ask(question, timeout=self.config.ask_timeout)
+            return ref.ask(question, timeout=timeout or self.config.ask_timeout)
         except pykka.Timeout:
             raise ServiceBusyError(f"{ref.actor_class.__name__} did not answer in time") from None
         except pykka.ActorDeadError:
             raise ServiceBusyError("the service has stopped") from None
+        except JobStoreError as exc:
+            raise ServiceBusyError(str(exc)) from exc
 
 
 def _check_job_id(job_id: object) -> None:
@@ -189,6 +325,7 @@ def _check_job_id(job_id: object) -> None:
 def start(
     config: ServiceConfig | None = None,
     *,
+    data: str | Path | None = None,
     store_master: StoreMaster | str | Path | None = None,
     fetcher_factory: FetcherFactory | None = None,
     sleeper: Sleeper | None = None,
@@ -198,6 +335,9 @@ def start(
 ) -> System:
     """Start a Retail Pulse actor system and return it, running.
 
+    ``data`` is the SQLite file that keeps jobs across restarts (created if missing;
+    unfinished jobs in it resume now). ``None``, the default, keeps jobs in memory
+    only, as tests want. An unusable file raises ``JobStoreError``.
     ``settings`` override fields of ``ServiceConfig`` (``workers=8``,
     ``allow_private_urls=True``...). When ``allow_private_urls`` is not given, the
     environment variable ``RETAILPULSE_ALLOW_PRIVATE_URLS=1`` turns it on.
@@ -210,14 +350,24 @@ def start(
     if not isinstance(store_master, StoreMaster):
         store_master = load_store_master(store_master or DEFAULT_STORE_MASTER)
     make_fetcher = fetcher_factory or (lambda: HttpFetcher(config))
+    make_random = random_factory or default_random
+    now = clock or default_clock
+    sleep_range = (config.min_sleep, config.max_sleep)
+    path = None if data is None else Path(data)
+
+    open_store: StoreFactory = MemoryJobStore if path is None else (lambda: SqliteJobStore(path))
+    store = JobStoreActor.start(open_store, clock=now, retention=config.retention)
+    try:
+        unfinished = _claim_unfinished(store)
+    except BaseException:
+        store.stop(timeout=config.stop_timeout)
+        raise
+    # Started only once the store is open, so a bad data file leaves nothing running.
     metrics = MetricsActor.start()
     delay_line = None
     if sleeper is None:
         delay_line = sleeper = DelayLine().start()
     sleep: Sleeper = sleeper
-    make_random = random_factory or default_random
-    now = clock or default_clock
-    sleep_range = (config.min_sleep, config.max_sleep)
 
     def start_worker(dispatcher: AnyRef) -> AnyRef:
         fetcher = MeteredFetcher(make_fetcher(), metrics)
@@ -231,11 +381,10 @@ def start(
 
     def start_job(order: JobOrder, manager: AnyRef) -> AnyRef:
         return JobActor.start(
-            order.job_id,
-            order.images,
-            order.submitted_at,
+            order,
             manager=manager,
             dispatcher=dispatcher,
+            store=store,
             store_master=store_master,
             clock=now,
             events=metrics,
@@ -243,9 +392,37 @@ def start(
 
     manager = JobManager.start(
         start_job,
+        store,
         clock=now,
         max_active_jobs=config.max_active_jobs,
         stop_timeout=config.stop_timeout,
         events=metrics,
     )
-    return System(config, store_master, manager, dispatcher, metrics=metrics, delay_line=delay_line)
+    for order in unfinished:
+        manager.tell(RunJob(order))
+    if unfinished:
+        logger.info("resuming %d unfinished jobs from %s", len(unfinished), path)
+    return System(
+        config,
+        store_master,
+        manager,
+        dispatcher,
+        store=store,
+        data=path,
+        metrics=metrics,
+        delay_line=delay_line,
+    )
+
+
+def _claim_unfinished(store: AnyRef) -> list[JobOrder]:
+    """Every unfinished job in the store, page by page; raises the store's open error."""
+    orders: list[JobOrder] = []
+    while True:
+        page: list[JobOrder] = store.ask(
+            ClaimUnfinished(orders[-1].job_id if orders else 0, CLAIM_PAGE),
+            block=True,
+            timeout=RESUME_TIMEOUT,
+        )
+        orders.extend(page)
+        if len(page) < CLAIM_PAGE:
+            return orders

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,12 +24,13 @@ Poll = Callable[[str, int], dict[str, Any]]
 class Served:
     """A ``retailpulse serve`` subprocess and the URL it printed."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, cwd: Path) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "retailpulse", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            cwd=cwd,  # where the default ./retailpulse.db goes
         )
         self._lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read_stdout, daemon=True).start()
@@ -50,11 +52,11 @@ class Served:
 
 
 @pytest.fixture
-def served() -> Iterator[Callable[..., Served]]:
+def served(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     started: list[Served] = []
 
     def serve(*args: str) -> Served:
-        started.append(Served(*args))
+        started.append(Served(*args, cwd=tmp_path))
         return started[-1]
 
     yield serve
@@ -143,7 +145,7 @@ def test_serve_refuses_a_shortest_sleep_over_the_longest(served: Callable[..., S
 
     assert code == 2
     assert server.process.stderr is not None
-    assert "min_sleep" in server.process.stderr.read()
+    assert "--min-sleep" in server.process.stderr.read()
 
 
 def test_version_prints_the_package_version() -> None:

@@ -1,8 +1,10 @@
-"""The actor system: JobManager -> JobActor (one per job) -> Dispatcher -> ImageWorker pool."""
+"""The actor system: JobManager -> JobActor (one per job) -> Dispatcher -> ImageWorker pool,
+and the JobStoreActor that owns the job store."""
 
 from retailpulse.actors.dispatcher import Dispatcher, GetPoolStats, PoolStats, WorkerFactory
 from retailpulse.actors.job import JobActor
 from retailpulse.actors.manager import JobFactory, JobManager, JobOrder
+from retailpulse.actors.store import JobStoreActor, StoreFactory
 from retailpulse.actors.worker import ImageWorker
 
 __all__ = [
@@ -13,6 +15,8 @@ __all__ = [
     "JobFactory",
     "JobManager",
     "JobOrder",
+    "JobStoreActor",
     "PoolStats",
+    "StoreFactory",
     "WorkerFactory",
 ]

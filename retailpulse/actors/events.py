@@ -35,7 +35,8 @@ class JobStarted:
 
 @dataclass(frozen=True, slots=True)
 class JobEnded:
-    """Job -> events: every image has an outcome; ``state`` is ``completed`` or ``failed``."""
+    """Job (or manager, for a job cancelled while queued) -> events: the job has ended;
+    ``state`` is ``completed``, ``failed`` or ``cancelled``."""
 
     job_id: int
     job: str

@@ -10,11 +10,15 @@ import pykka
 from retailpulse.actors.events import JobEnded, JobStarted
 from retailpulse.actors.messages import (
     AnyRef,
+    CancelAnswer,
+    CancelJob,
+    FinishJob,
     GetResults,
     GetStatus,
     ImageDone,
     JobFinished,
     ProcessImage,
+    RecordOutcomes,
     WantWorkers,
     WorkerGranted,
     WorkerIdle,
@@ -23,6 +27,7 @@ from retailpulse.actors.refs import tell_quietly
 from retailpulse.logs import log_event
 from retailpulse.model import (
     ImageOutcome,
+    JobOrder,
     JobResults,
     JobState,
     JobStatus,
@@ -31,7 +36,6 @@ from retailpulse.model import (
 )
 from retailpulse.ports import Clock
 from retailpulse.stores import StoreMaster
-from retailpulse.submission import ImageSpec
 
 __all__ = ["JobActor"]
 
@@ -42,41 +46,49 @@ class JobActor(pykka.ThreadingActor):
     """Drives one job from first grant to final record.
 
     Images of stores missing from the store master fail at once and are never
-    downloaded. The rest are handed out one per granted worker, in submission
-    order; each outcome is recorded exactly once. When every image has an outcome
-    the actor sends its final ``JobResults`` to the manager and stops, so a finished
-    job costs no thread.
+    downloaded; images with an outcome from before a restart (``order.preloaded``)
+    keep it. The rest are handed out one per granted worker, in submission order;
+    each outcome is recorded exactly once and told to the job store. When every
+    image has an outcome, or a cancel has been received and no image is in flight,
+    the final status goes to the store; once the store says it is committed, the
+    actor tells the manager and stops, so a finished job costs no thread and is
+    never reported terminal before it is durable.
     """
 
     use_daemon_thread = True
 
     def __init__(
         self,
-        job_id: int,
-        images: tuple[ImageSpec, ...],
-        submitted_at: float,
+        order: JobOrder,
         *,
         manager: AnyRef,
         dispatcher: AnyRef,
+        store: AnyRef,
         store_master: StoreMaster,
         clock: Clock,
         events: AnyRef | None = None,
     ) -> None:
         super().__init__()
-        self._job_id = job_id
-        self._images = images
-        self._submitted_at = submitted_at
+        self._job_id = order.job_id
+        self._images = order.images
+        self._submitted_at = order.submitted_at
+        self._preloaded = order.preloaded
         self._manager = manager
         self._dispatcher = dispatcher
+        self._store = store
         self._store_master = store_master
         self._clock = clock
         self._events = events  # the metrics actor; None tells nobody
-        self._outcomes: list[ImageOutcome | None] = [None] * len(images)
+        self._outcomes: list[ImageOutcome | None] = [None] * len(order.images)
         self._todo: list[int] = []
         self._cursor = 0
+        self._in_flight: set[int] = set()
         self._done = 0
         self._failed = 0
-        self._finished_at: float | None = None
+        self._cancelled = False
+        self._ending: JobStatus | None = None
+        """The final status, once sent to the store (reported when it is committed)."""
+        self._crashed = False
 
     def on_start(self) -> None:
         # pykka does not call on_failure when on_start raises; do it here so that
@@ -88,27 +100,33 @@ class JobActor(pykka.ThreadingActor):
             raise
 
     def _begin(self) -> None:
-        self._todo = [
-            i for i, spec in enumerate(self._images) if spec.store_id in self._store_master
-        ]
+        for index, outcome in self._preloaded:
+            self._count(index, outcome)
+        unknown_stores: list[tuple[int, ImageOutcome]] = []
+        for index, spec in enumerate(self._images):
+            if self._outcomes[index] is not None:
+                continue
+            if spec.store_id in self._store_master:
+                self._todo.append(index)
+            else:
+                reason = (
+                    f"store_id {spec.store_id} is not in the store master; "
+                    "its images were not downloaded"
+                )
+                unknown_stores.append((index, ImageOutcome.failed(reason)))
         log_event(
             logger,
             logging.INFO,
             "job_started",
             job=self._job_id,
             images=len(self._images),
+            already_done=len(self._preloaded),
             to_download=len(self._todo),
         )
         self._tell_events(
             JobStarted(self._job_id, self.actor_ref.actor_urn, len(self._images), len(self._todo))
         )
-        for index, spec in enumerate(self._images):
-            if spec.store_id not in self._store_master:
-                reason = (
-                    f"store_id {spec.store_id} is not in the store master; "
-                    "its images were not downloaded"
-                )
-                self._record(index, ImageOutcome.failed(reason))
+        self._record(unknown_stores)
         if self._todo:
             tell_quietly(self._dispatcher, WantWorkers(self.actor_ref, len(self._todo)))
         self._finish_if_done()
@@ -117,12 +135,19 @@ class JobActor(pykka.ThreadingActor):
         if isinstance(message, WorkerGranted):
             self._hand_out(message.worker)
         elif isinstance(message, ImageDone):
-            self._record(message.index, message.outcome)
+            self._in_flight.discard(message.index)
+            self._record([(message.index, message.outcome)])
             self._finish_if_done()
         elif isinstance(message, GetStatus):
             return self._status()
         elif isinstance(message, GetResults):
             return self._results()
+        elif isinstance(message, CancelJob):
+            return self._cancel()
+        elif isinstance(message, JobFinished):
+            # The store has committed the final status: now it may be reported.
+            tell_quietly(self._manager, message)
+            self.stop()
         else:
             return super().on_receive(message)
         return None
@@ -135,28 +160,59 @@ class JobActor(pykka.ThreadingActor):
     ) -> None:
         """A bug in this actor must still end the job, or its callers would wait forever."""
         reason = f"internal error in job {self._job_id} ({exception_value!r})"
-        for index, outcome in enumerate(self._outcomes):
-            if outcome is None:
-                self._record(index, ImageOutcome.failed(reason))
+        self._crashed = True
+        self._in_flight.clear()
+        self._record(
+            [(i, ImageOutcome.failed(reason)) for i, o in enumerate(self._outcomes) if o is None]
+        )
         self._finish_if_done()
 
     def _hand_out(self, worker: AnyRef) -> None:
-        if self._cursor >= len(self._todo):
+        if self._cancelled or self._cursor >= len(self._todo):
             tell_quietly(self._dispatcher, WorkerIdle(worker))
             return
         index = self._todo[self._cursor]
         if tell_quietly(worker, ProcessImage(self.actor_ref, index, self._images[index].url)):
             self._cursor += 1
+            self._in_flight.add(index)
         else:
             # The worker died between grant and use: return it for replacement and
             # ask again for the slot this image still needs.
             tell_quietly(self._dispatcher, WorkerIdle(worker))
             tell_quietly(self._dispatcher, WantWorkers(self.actor_ref, 1))
 
-    def _record(self, index: int, outcome: ImageOutcome) -> None:
+    def _cancel(self) -> CancelAnswer:
+        """Stop handing out images; those in flight finish, then the job ends cancelled.
+
+        Too late when the job has already ended: the answer then carries its final
+        status, which is moments from being committed.
+        """
+        if self._ending is not None:
+            return CancelAnswer(self._ending, cancelled=False)
+        if self._cancelled:
+            return CancelAnswer(self._status(), cancelled=False)
+        self._cancelled = True
+        log_event(
+            logger,
+            logging.INFO,
+            "job_cancelled",
+            job=self._job_id,
+            in_flight=len(self._in_flight),
+            never_started=len(self._todo) - self._cursor,
+        )
+        answer = CancelAnswer(self._status(), cancelled=True)
+        self._finish_if_done()
+        return answer
+
+    def _record(self, outcomes: list[tuple[int, ImageOutcome]]) -> None:
+        fresh = [(index, outcome) for index, outcome in outcomes if self._count(index, outcome)]
+        if fresh:
+            tell_quietly(self._store, RecordOutcomes(self._job_id, tuple(fresh)))
+
+    def _count(self, index: int, outcome: ImageOutcome) -> bool:
         if self._outcomes[index] is not None:
             logger.warning("job %d: duplicate outcome for image %d ignored", self._job_id, index)
-            return
+            return False
         self._outcomes[index] = outcome
         self._done += 1
         if outcome.error is not None:
@@ -171,13 +227,16 @@ class JobActor(pykka.ThreadingActor):
                 url=spec.url,
                 reason=outcome.error,
             )
+        return True
 
     def _finish_if_done(self) -> None:
-        if self._finished_at is not None or self._done < len(self._images):
+        if self._ending is not None:
             return
-        self._finished_at = self._clock()
-        results = self._results()
-        state = results.status.state.value
+        stopped_early = self._cancelled and not self._in_flight
+        if self._done < len(self._images) and not stopped_early:
+            return
+        final = self._ending = self._final_status()
+        state = final.state.value
         log_event(
             logger,
             logging.INFO,
@@ -185,31 +244,45 @@ class JobActor(pykka.ThreadingActor):
             job=self._job_id,
             status=state,
             images=len(self._images),
+            done=self._done,
             failed=self._failed,
-            seconds=self._finished_at - self._submitted_at,
+            seconds=(final.finished_at or self._submitted_at) - self._submitted_at,
         )
         # Metrics first: once the manager has the record, a waiter may scrape at once.
         urn = self.actor_ref.actor_urn
         self._tell_events(JobEnded(self._job_id, urn, state, len(self._images), self._failed))
-        tell_quietly(self._manager, JobFinished(self._job_id, results))
-        if self.actor_ref.is_alive():  # not so when on_failure finishes the job
-            self.stop()
+        # After a crash (on_failure) this actor is stopping and cannot hear back: the
+        # store then tells the manager directly.
+        notify = self._manager if self._crashed else self.actor_ref
+        if not tell_quietly(self._store, FinishJob(self._job_id, final, notify)):
+            logger.error("job %d: the job store has stopped; its end is not durable", self._job_id)
+            tell_quietly(self._manager, JobFinished(self._job_id, final))
+            if not self._crashed:
+                self.stop()
 
     def _tell_events(self, event: object) -> None:
         if self._events is not None:
             tell_quietly(self._events, event)
 
+    def _progress(self) -> Progress:
+        return Progress(len(self._images), self._done, self._failed)
+
     def _status(self) -> JobStatus:
-        progress = Progress(len(self._images), self._done, self._failed)
-        if self._finished_at is None:
-            return JobStatus(self._job_id, JobState.ONGOING, progress, self._submitted_at)
+        """Ongoing until the store has committed the end, however far the job has got."""
+        return JobStatus(self._job_id, JobState.ONGOING, self._progress(), self._submitted_at)
+
+    def _final_status(self) -> JobStatus:
         errors = summarize_failures(self._images, self._outcomes)
+        if self._cancelled:
+            state = JobState.CANCELLED
+        else:
+            state = JobState.FAILED if errors else JobState.COMPLETED
         return JobStatus(
             self._job_id,
-            JobState.FAILED if errors else JobState.COMPLETED,
-            progress,
+            state,
+            self._progress(),
             self._submitted_at,
-            finished_at=self._finished_at,
+            finished_at=self._clock(),
             errors=errors,
         )
 

@@ -10,19 +10,29 @@ from typing import Any
 
 from pykka import ActorRef, Future
 
-from retailpulse.model import ImageOutcome, JobResults, JobStatus
-from retailpulse.submission import Submission
+from retailpulse.model import ImageOutcome, JobOrder, JobStatus
+from retailpulse.submission import ImageSpec
 
 __all__ = [
     "AwaitJob",
+    "CancelAnswer",
+    "CancelJob",
+    "ClaimUnfinished",
+    "CreateJob",
     "FindJob",
+    "FinishJob",
     "GetResults",
     "GetStatus",
     "ImageDone",
     "JobFinished",
+    "ListJobs",
     "ProcessImage",
+    "QueuedJobs",
+    "ReadResults",
+    "ReadStatus",
+    "RecordOutcomes",
+    "RunJob",
     "SlotFreed",
-    "SubmitJob",
     "WantWorkers",
     "WorkerGranted",
     "WorkerIdle",
@@ -84,27 +94,109 @@ class WorkerGranted:
 
 
 @dataclass(frozen=True, slots=True)
-class JobFinished:
-    """Job -> manager: every image has an outcome; here is the final record."""
+class RecordOutcomes:
+    """Job -> job store: these images of job ``job_id`` have their outcome."""
 
     job_id: int
-    results: JobResults
+    outcomes: tuple[tuple[int, ImageOutcome], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FinishJob:
+    """Job (or manager) -> job store: the job ended with this final ``status``.
+
+    Once it is committed, together with every outcome told before it, the store
+    tells ``notify`` ``JobFinished``: nobody reports a job terminal before that.
+    """
+
+    job_id: int
+    status: JobStatus
+    notify: AnyRef
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinished:
+    """Job store -> job -> manager: the job's final status is durable."""
+
+    job_id: int
+    status: JobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CancelJob:
+    """Manager -> job (tell), or ask the manager: stop handing out this job's images.
+
+    The manager answers with the live job's ref (ask it ``CancelJob`` in turn), a
+    ``CancelAnswer`` for a queued job, or ``None`` when it does not run the job.
+    """
+
+    job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAnswer:
+    """The job's status when the cancel was handled, and whether it did anything."""
+
+    status: JobStatus
+    cancelled: bool
 
 
 # --- from outside the system (ask) --------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class SubmitJob:
-    """Ask the manager to accept a job; the answer is its new integer id."""
+class CreateJob:
+    """Ask the job store to store a new job; the answer is its ``JobOrder``."""
 
-    submission: Submission
+    images: tuple[ImageSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimUnfinished:
+    """Ask the job store for up to ``limit`` unfinished jobs with ids above ``after``."""
+
+    after: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadStatus:
+    """Ask the job store for a stored job's ``JobStatus`` (or ``None``)."""
+
+    job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResults:
+    """Ask the job store for a stored job's ``JobResults`` (or ``None``)."""
+
+    job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListJobs:
+    """Ask the job store for up to ``limit`` jobs below id ``before``, newest first."""
+
+    limit: int
+    before: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunJob:
+    """Ask the manager to run (or queue) a stored job."""
+
+    order: JobOrder
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedJobs:
+    """Ask the manager for the ids of the jobs waiting for a run slot."""
 
 
 @dataclass(frozen=True, slots=True)
 class FindJob:
-    """Ask the manager for a job: a live job's ref, a finished or queued job's
-    ``JobResults``, or ``None`` when the id is unknown."""
+    """Ask the manager for a job: a live job's ref, a queued job's ``JobResults``,
+    or ``None`` when it does not run the job (finished or unknown: ask the store)."""
 
     job_id: int
 
@@ -112,7 +204,7 @@ class FindJob:
 @dataclass(frozen=True, slots=True)
 class AwaitJob:
     """Ask the manager to set ``future`` to the job's final status when it ends
-    (``None`` at once if the id is unknown)."""
+    (``None`` at once if it does not run the job: ask the store)."""
 
     job_id: int
     future: "Future[JobStatus | None]"

@@ -60,7 +60,8 @@ class MetricsActor(pykka.ThreadingActor):
         )
         self._jobs = Gauge(
             "retailpulse_jobs",
-            "Jobs by status: queued (waiting for a run slot), running, completed, failed.",
+            "Jobs by status: queued (waiting for a run slot), running, completed, failed, "
+            "cancelled.",
             ["status"],
             registry=r,
         )
@@ -112,7 +113,7 @@ class MetricsActor(pykka.ThreadingActor):
         )
         self._queued: set[int] = set()
         self._running: dict[str, int] = {}
-        self._ended = {"completed": 0, "failed": 0}
+        self._ended = {"completed": 0, "failed": 0, "cancelled": 0}
         for outcome in ("measured", "failed"):
             self._images.labels(outcome)  # present at 0 before the first image
         self._update_jobs()
@@ -133,6 +134,7 @@ class MetricsActor(pykka.ThreadingActor):
             self._running[message.job] = message.to_download
             self._skipped.inc(message.images - message.to_download)
         elif isinstance(message, JobEnded):
+            self._queued.discard(message.job_id)  # a job cancelled before it started
             self._running.pop(message.job, None)
             self._ended[message.state] = self._ended.get(message.state, 0) + 1
         elif isinstance(message, RenderMetrics):

@@ -114,6 +114,7 @@ class ServiceProcess(Child):
                 "--port",
                 "0",
                 "--allow-private-urls",
+                "--in-memory",  # a benchmark's jobs must not outlive it, nor resume in the next
                 "--log-level",
                 "WARNING",
                 *options,

@@ -11,10 +11,18 @@ from typing import Any
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpServer, create_app
 from retailpulse.logs import LOG_FORMATS, configure_logging
-from retailpulse.stores import DEFAULT_STORE_MASTER, StoreMasterError, load_store_master
+from retailpulse.stores import (
+    DEFAULT_STORE_MASTER,
+    JobStoreError,
+    StoreMasterError,
+    load_store_master,
+)
 from retailpulse.system import ALLOW_PRIVATE_ENV, start
 
-__all__ = ["positive_int", "register", "run"]
+__all__ = ["DEFAULT_DATA", "positive_int", "register", "run"]
+
+DEFAULT_DATA = "retailpulse.db"
+"""The job store file, relative to the working directory, unless --data says otherwise."""
 
 logger = logging.getLogger("retailpulse")
 
@@ -24,6 +32,52 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text}")
+    return value
+
+
+def positive_days(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 days, not {text}")
+    return value
+
+
+def _add_data_arguments(serve: argparse.ArgumentParser) -> None:
+    """Where jobs are kept and for how long, and the simulated GPU time (for demos and tests)."""
+    defaults = ServiceConfig()
+    data = serve.add_mutually_exclusive_group()
+    data.add_argument(
+        "--data",
+        default=DEFAULT_DATA,
+        help="SQLite file that keeps jobs across restarts (default ./%(default)s)",
+    )
+    data.add_argument(
+        "--in-memory", action="store_true", help="keep jobs in memory only: a restart forgets them"
+    )
+    serve.add_argument(
+        "--retention-days",
+        type=positive_days,
+        default=defaults.retention / 86400,
+        help="days a finished job is kept before it is purged (default %(default)g)",
+    )
+    serve.add_argument(
+        "--min-sleep",
+        type=seconds,
+        default=defaults.min_sleep,
+        help="shortest simulated GPU time per image, seconds (default %(default)g)",
+    )
+    serve.add_argument(
+        "--max-sleep",
+        type=seconds,
+        default=defaults.max_sleep,
+        help="longest simulated GPU time per image, seconds (default %(default)g)",
+    )
 
 
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -52,18 +106,6 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help="threads that download and measure; at most --workers (default min(workers, 32))",
     )
     serve.add_argument(
-        "--min-sleep",
-        type=float,
-        default=defaults.min_sleep,
-        help="shortest simulated GPU time, seconds (default %(default)s)",
-    )
-    serve.add_argument(
-        "--max-sleep",
-        type=float,
-        default=defaults.max_sleep,
-        help="longest simulated GPU time, seconds (default %(default)s)",
-    )
-    serve.add_argument(
         "--max-active-jobs",
         type=positive_int,
         default=defaults.max_active_jobs,
@@ -89,6 +131,7 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         choices=LOG_FORMATS,
         help="key=value text lines or one JSON object per line (default %(default)s)",
     )
+    _add_data_arguments(serve)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,19 +145,24 @@ def run(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "downloaders": args.downloaders,
         "max_active_jobs": args.max_active_jobs,
-        "min_sleep": args.min_sleep,
-        "max_sleep": args.max_sleep,
     }
     if args.allow_private_urls:
         settings["allow_private_urls"] = True
+    if args.min_sleep > args.max_sleep:
+        print("retailpulse: --min-sleep must not exceed --max-sleep", file=sys.stderr)
+        return 2
+    settings.update(
+        min_sleep=args.min_sleep, max_sleep=args.max_sleep, retention=args.retention_days * 86400
+    )
+    data = None if args.in_memory else args.data
     stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop_requested.set()
 
     try:
-        system = start(store_master=store_master, **settings)
-    except ValueError as exc:  # settings that contradict each other, e.g. min over max sleep
+        system = start(store_master=store_master, data=data, **settings)
+    except (JobStoreError, ValueError) as exc:  # ValueError: settings that contradict each other
         print(f"retailpulse: {exc}", file=sys.stderr)
         return 2
     with system:
@@ -127,10 +175,11 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, request_stop)
         server.start()
         private = "allowed" if system.config.allow_private_urls else "refused"
+        where = "memory only" if system.data is None else f"jobs in {system.data.resolve()}"
         print(
             f"Retail Pulse listening on {server.url} "
             f"({len(store_master)} stores, {system.config.workers} workers, "
-            f"private URLs {private}); Ctrl-C stops",
+            f"private URLs {private}, {where}); Ctrl-C stops",
             flush=True,
         )
         while not stop_requested.wait(0.5):

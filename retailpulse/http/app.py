@@ -8,7 +8,9 @@ import falcon
 from retailpulse.errors import ServiceBusyError, UnknownJobError, ValidationError
 from retailpulse.http.metrics import MetricsResource
 from retailpulse.http.resources import (
+    CancelResource,
     HealthResource,
+    JobsResource,
     ResultsResource,
     StatusResource,
     SubmitResource,
@@ -29,6 +31,8 @@ def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     app.add_route("/api/status", StatusResource(system))
     app.add_route("/api/results", ResultsResource(system))
     app.add_route("/healthz", HealthResource(system))
+    app.add_route("/api/cancel", CancelResource(system))
+    app.add_route("/api/jobs", JobsResource(system))
     app.add_route("/metrics", MetricsResource(system))
     app.add_error_handler(ValidationError, _invalid)
     app.add_error_handler(UnknownJobError, _unknown_job)

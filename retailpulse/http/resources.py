@@ -6,11 +6,18 @@ HTTP API and the embedding API cannot drift apart.
 
 import falcon
 
-from retailpulse.errors import UnknownJobError
+from retailpulse.errors import UnknownJobError, ValidationError
 from retailpulse.submission import parse_body
-from retailpulse.system import System
+from retailpulse.system import MAX_PAGE, System
 
-__all__ = ["HealthResource", "ResultsResource", "StatusResource", "SubmitResource"]
+__all__ = [
+    "CancelResource",
+    "HealthResource",
+    "JobsResource",
+    "ResultsResource",
+    "StatusResource",
+    "SubmitResource",
+]
 
 
 def _job_id(req: falcon.Request) -> int:
@@ -18,6 +25,16 @@ def _job_id(req: falcon.Request) -> int:
     raw = req.get_param("jobid")
     if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise UnknownJobError(raw)
+    return int(raw)
+
+
+def _int_param(req: falcon.Request, name: str, default: int | None, rule: str) -> int | None:
+    """A plain positive integer query parameter, or a 400 naming it."""
+    raw = req.get_param(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
+        raise ValidationError(name, rule)
     return int(raw)
 
 
@@ -66,3 +83,20 @@ class HealthResource(_Resource):
             "idle_workers": stats.idle,
             "stores": len(self._system.store_master),
         }
+
+
+class CancelResource(_Resource):
+    """``POST /api/cancel?jobid=N``: the status document plus ``cancelled``."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._system.cancel(_job_id(req))
+
+
+class JobsResource(_Resource):
+    """``GET /api/jobs?limit=&after=``: recent jobs, newest first, a page at a time."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        limit = _int_param(req, "limit", 50, f"must be an integer from 1 to {MAX_PAGE}")
+        after = _int_param(req, "after", None, "must be a job id (a positive integer)")
+        assert limit is not None
+        resp.media = self._system.jobs(limit, after)

@@ -1,5 +1,6 @@
-"""Reference data the service checks jobs against (the store master)."""
+"""Where data lives: the store master (reference data) and the job store (every job)."""
 
+from retailpulse.stores.jobstore import JobEnding, JobStore, JobStoreError, OutcomeRecord
 from retailpulse.stores.master import (
     DEFAULT_STORE_MASTER,
     Store,
@@ -7,9 +8,17 @@ from retailpulse.stores.master import (
     StoreMasterError,
     load_store_master,
 )
+from retailpulse.stores.memory import MemoryJobStore
+from retailpulse.stores.sqlite import SqliteJobStore
 
 __all__ = [
     "DEFAULT_STORE_MASTER",
+    "JobEnding",
+    "JobStore",
+    "JobStoreError",
+    "MemoryJobStore",
+    "OutcomeRecord",
+    "SqliteJobStore",
     "Store",
     "StoreMaster",
     "StoreMasterError",

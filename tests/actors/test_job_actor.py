@@ -1,4 +1,5 @@
-"""JobActor alone: manager, dispatcher and workers are probes; the test plays the workers."""
+"""JobActor alone: manager, dispatcher, job store and workers are probes; the test plays
+the workers and the store."""
 
 from collections.abc import Callable
 from typing import Any
@@ -9,16 +10,28 @@ import pytest
 from retailpulse.actors import JobActor
 from retailpulse.actors.events import JobEnded, JobStarted
 from retailpulse.actors.messages import (
+    CancelAnswer,
+    CancelJob,
+    FinishJob,
     GetResults,
     GetStatus,
     ImageDone,
     JobFinished,
     ProcessImage,
+    RecordOutcomes,
     WantWorkers,
     WorkerGranted,
     WorkerIdle,
 )
-from retailpulse.model import ImageOutcome, JobResults, JobState, JobStatus, Progress, StoreError
+from retailpulse.model import (
+    ImageOutcome,
+    JobOrder,
+    JobResults,
+    JobState,
+    JobStatus,
+    Progress,
+    StoreError,
+)
 from retailpulse.stores import StoreMaster
 from retailpulse.submission import ImageSpec
 from retailpulse.testing import ManualClock
@@ -52,29 +65,60 @@ def dispatcher(probe: Callable[[str], Probe]) -> Probe:
 
 
 @pytest.fixture
+def store(probe: Callable[[str], Probe]) -> Probe:
+    return probe("job store")
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(SUBMITTED_AT)
 
 
 @pytest.fixture
 def start_job(
-    manager: Probe, dispatcher: Probe, store_master: StoreMaster, clock: ManualClock
+    manager: Probe, dispatcher: Probe, store: Probe, store_master: StoreMaster, clock: ManualClock
 ) -> StartJob:
     """Start job 7 over the given images; S1, S2 and S3 are the known stores."""
 
-    def start(images: tuple[ImageSpec, ...], job_id: int = 7, events: Ref | None = None) -> Ref:
+    def start(
+        images: tuple[ImageSpec, ...],
+        job_id: int = 7,
+        preloaded: tuple[tuple[int, ImageOutcome], ...] = (),
+        events: Ref | None = None,
+    ) -> Ref:
         return JobActor.start(
-            job_id,
-            images,
-            SUBMITTED_AT,
+            JobOrder(job_id, images, SUBMITTED_AT, preloaded),
             manager=manager.ref,
             dispatcher=dispatcher.ref,
+            store=store.ref,
             store_master=store_master,
             clock=clock,
             events=events,
         )
 
     return start
+
+
+def commit(store: Probe) -> FinishJob:
+    """Play the job store: take the job's ending and say it is committed."""
+    [finish] = store.wait_for(FinishJob)
+    finish.notify.tell(JobFinished(finish.job_id, finish.status))
+    return finish
+
+
+def recorded(store: Probe) -> dict[int, ImageOutcome]:
+    """Every outcome the job told the store, by image index; each told only once."""
+    outcomes: dict[int, ImageOutcome] = {}
+    for message in store.messages(RecordOutcomes):
+        for index, outcome in message.outcomes:
+            assert index not in outcomes, f"image {index} recorded twice"
+            outcomes[index] = outcome
+    return outcomes
+
+
+def cancel(job: Ref) -> CancelAnswer:
+    answer: CancelAnswer = job.ask(CancelJob(7), block=True, timeout=WAIT)
+    return answer
 
 
 def status(job: Ref) -> JobStatus:
@@ -103,13 +147,16 @@ def test_job_asks_the_dispatcher_for_one_worker_per_image_to_download(
 
 
 def test_unknown_store_fails_the_job_without_downloading(
-    start_job: StartJob, manager: Probe, dispatcher: Probe
+    start_job: StartJob, manager: Probe, dispatcher: Probe, store: Probe
 ) -> None:
     job = start_job(specs("S404", "S404"))
 
+    finish = commit(store)
     [finished] = manager.wait_for(JobFinished)
-    assert finished.job_id == 7
-    final = finished.results.status
+    assert finished == JobFinished(7, finish.status)
+    assert len(store.messages(RecordOutcomes)) == 1  # both failures in one message
+    assert sorted(recorded(store)) == [0, 1]
+    final = finish.status
     assert final.state is JobState.FAILED
     assert final.progress == Progress(total=2, done=2, failed=2)
     [error] = final.errors
@@ -196,7 +243,10 @@ def test_status_is_ongoing_until_every_image_has_an_outcome(
 
 
 def test_job_completes_when_every_image_is_measured(
-    start_job: StartJob, manager: Probe, clock: ManualClock, probe: Callable[[str], Probe]
+    start_job: StartJob,
+    store: Probe,
+    clock: ManualClock,
+    probe: Callable[[str], Probe],
 ) -> None:
     images = specs("S1", "S2", "S1")
     job = start_job(images)
@@ -207,21 +257,41 @@ def test_job_completes_when_every_image_is_measured(
             status(job)
             clock.advance(42.0)
 
-    [finished] = manager.wait_for(JobFinished)
-    final = finished.results
-    assert final.status == JobStatus(
+    [finish] = store.wait_for(FinishJob)
+    assert finish.status == JobStatus(
         7,
         JobState.COMPLETED,
         Progress(total=3, done=3, failed=0),
         SUBMITTED_AT,
         finished_at=SUBMITTED_AT + 42.0,
     )
+    assert finish.notify == job
+    final = results(job)
     assert final.images == images
     assert [o.width if o else None for o in final.outcomes] == [10, 20, 30]
+    assert {i: o.width for i, o in recorded(store).items()} == {0: 10, 1: 20, 2: 30}
+
+
+def test_the_end_is_reported_only_once_the_store_has_committed_it(
+    start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
+) -> None:
+    job = start_job(specs("S1"))
+    job.tell(ImageDone(hand_out(job, probe("w1")).index, OK))
+    store.wait_for(FinishJob)
+
+    assert status(job).state is JobState.ONGOING
+    assert status(job).progress == Progress(1, 1, 0)
+    assert manager.messages() == []
+
+    finish = commit(store)
+
+    assert manager.wait_for(JobFinished) == [JobFinished(7, finish.status)]
+    assert finish.status.state is JobState.COMPLETED
+    wait_until_stopped(job)
 
 
 def test_one_failed_image_fails_its_store_and_the_job(
-    start_job: StartJob, manager: Probe, probe: Callable[[str], Probe]
+    start_job: StartJob, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1", "S2"))
     first, second = hand_out(job, probe("w1")), hand_out(job, probe("w2"))
@@ -229,15 +299,14 @@ def test_one_failed_image_fails_its_store_and_the_job(
     job.tell(ImageDone(first.index, OK))
     job.tell(ImageDone(second.index, ImageOutcome.failed(f"{url(1)}: HTTP 404")))
 
-    [finished] = manager.wait_for(JobFinished)
-    final = finished.results.status
+    final = commit(store).status
     assert final.state is JobState.FAILED
     assert final.errors == (StoreError("S2", f"{url(1)}: HTTP 404"),)
     assert final.progress == Progress(total=2, done=2, failed=1)
 
 
 def test_each_image_outcome_is_recorded_exactly_once(
-    start_job: StartJob, manager: Probe, probe: Callable[[str], Probe]
+    start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1", "S2"))
     first = hand_out(job, probe("w1"))
@@ -250,25 +319,27 @@ def test_each_image_outcome_is_recorded_exactly_once(
     assert current.status.progress == Progress(total=2, done=1, failed=0)
     assert current.outcomes == (OK, None)
     assert current.status.state is JobState.ONGOING
+    assert recorded(store) == {0: OK}
     assert manager.messages() == []
 
 
 def test_finished_job_reports_to_manager_and_stops(
-    start_job: StartJob, manager: Probe, probe: Callable[[str], Probe]
+    start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1"), job_id=12)
     work = hand_out(job, probe("w1"))
 
     job.tell(ImageDone(work.index, OK))
+    commit(store)
 
     wait_until_stopped(job)
     finished = manager.messages(JobFinished)
     assert [f.job_id for f in finished] == [12]
-    assert finished[0].results.outcomes == (OK,)
+    assert finished[0].status.progress == Progress(1, 1, 0)
 
 
 def test_store_errors_follow_the_order_of_first_appearance_not_of_failure(
-    start_job: StartJob, manager: Probe, probe: Callable[[str], Probe]
+    start_job: StartJob, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S2", "S1", "S2", "S404", "S3"))  # image index = position
     work = {hand_out(job, probe(f"w{n}")).index for n in range(4)}
@@ -280,8 +351,7 @@ def test_store_errors_follow_the_order_of_first_appearance_not_of_failure(
     job.tell(ImageDone(0, OK))
     job.tell(ImageDone(4, OK))
 
-    [finished] = manager.wait_for(JobFinished)
-    errors = finished.results.status.errors
+    errors = commit(store).status.errors
     assert [e.store_id for e in errors] == ["S2", "S1", "S404"]
     assert errors[0].error == "1 of 2 images failed: S2 image broken"
     assert errors[1].error == "S1 image broken"
@@ -304,7 +374,7 @@ def test_results_keep_submission_order_and_leave_unfinished_images_empty(
 
 
 def test_a_crash_inside_the_job_still_finishes_it_as_failed(
-    start_job: StartJob, manager: Probe, probe: Callable[[str], Probe]
+    start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1", "S2"))
     work = hand_out(job, probe("w1"))
@@ -312,14 +382,15 @@ def test_a_crash_inside_the_job_still_finishes_it_as_failed(
 
     job.tell(ImageDone(99, OK))  # no such image: the actor raises and pykka stops it
 
-    [finished] = manager.wait_for(JobFinished)
-    final = finished.results
-    assert final.status.state is JobState.FAILED
-    assert final.outcomes[0] == OK
-    assert final.outcomes[1] is not None
-    assert final.outcomes[1].error is not None
-    assert "internal error in job 7" in final.outcomes[1].error
-    assert [e.store_id for e in final.status.errors] == ["S2"]
+    finish = commit(store)  # the dead actor cannot hear back: the store tells the manager
+    assert finish.notify == manager.ref
+    assert finish.status.state is JobState.FAILED
+    assert [e.store_id for e in finish.status.errors] == ["S2"]
+    outcomes = recorded(store)
+    assert outcomes[0] == OK
+    assert outcomes[1].error is not None
+    assert "internal error in job 7" in outcomes[1].error
+    assert manager.wait_for(JobFinished) == [JobFinished(7, finish.status)]
     wait_until_stopped(job)
 
 
@@ -329,39 +400,41 @@ class BrokenStoreMaster(StoreMaster):
 
 
 def test_a_crash_while_starting_still_finishes_the_job_as_failed(
-    manager: Probe, dispatcher: Probe, clock: ManualClock
+    manager: Probe, dispatcher: Probe, store: Probe, clock: ManualClock
 ) -> None:
     job = JobActor.start(
-        7,
-        specs("S1", "S2"),
-        SUBMITTED_AT,
+        JobOrder(7, specs("S1", "S2"), SUBMITTED_AT),
         manager=manager.ref,
         dispatcher=dispatcher.ref,
+        store=store.ref,
         store_master=BrokenStoreMaster([]),
         clock=clock,
     )
 
-    [finished] = manager.wait_for(JobFinished)
-    assert finished.results.status.state is JobState.FAILED
-    assert [e.store_id for e in finished.results.status.errors] == ["S1", "S2"]
-    assert "store master lookup broke" in finished.results.status.errors[0].error
+    final = commit(store).status
+    assert final.state is JobState.FAILED
+    assert [e.store_id for e in final.errors] == ["S1", "S2"]
+    assert "store master lookup broke" in final.errors[0].error
+    assert sorted(recorded(store)) == [0, 1]
+    manager.wait_for(JobFinished)
     wait_until_stopped(job)
 
 
 def test_job_still_stops_when_its_manager_is_gone(
-    start_job: StartJob, manager: Probe, probe: Callable[[str], Probe]
+    start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1"))
     work = hand_out(job, probe("w1"))
     manager.kill()
 
     job.tell(ImageDone(work.index, OK))
+    commit(store)
 
     wait_until_stopped(job)
 
 
 def test_job_tells_the_events_ref_when_it_starts_and_when_it_ends(
-    start_job: StartJob, probe: Callable[[str], Probe], manager: Probe
+    start_job: StartJob, probe: Callable[[str], Probe], manager: Probe, store: Probe
 ) -> None:
     events = probe("events")
     job = start_job(specs("S1", "S9", "S2"), events=events.ref)
@@ -372,23 +445,147 @@ def test_job_tells_the_events_ref_when_it_starts_and_when_it_ends(
         work = hand_out(job, worker)
         job.tell(ImageDone(work.index, OK))
 
+    commit(store)
     manager.wait_for(JobFinished)
     assert started == JobStarted(7, urn, images=3, to_download=2)
     assert events.messages(JobEnded) == [JobEnded(7, urn, "failed", images=3, failed=1)]
 
 
 def test_job_logs_its_start_each_failed_image_and_its_end_as_key_value_lines(
-    start_job: StartJob, manager: Probe, clock: ManualClock, caplog: pytest.LogCaptureFixture
+    start_job: StartJob,
+    manager: Probe,
+    store: Probe,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level("INFO", logger="retailpulse.actors.job")
     clock.advance(1.5)
     start_job(specs("S9"))
 
+    commit(store)
     manager.wait_for(JobFinished)
     lines = [r.getMessage() for r in caplog.records if r.name == "retailpulse.actors.job"]
     assert lines == [
-        "job=7 event=job_started images=1 to_download=0",
+        "job=7 event=job_started images=1 already_done=0 to_download=0",
         f"job=7 store=S9 event=image_failed url={url(0)} reason="
         '"store_id S9 is not in the store master; its images were not downloaded"',
-        "job=7 event=job_finished status=failed images=1 failed=1 seconds=1.500",
+        "job=7 event=job_finished status=failed images=1 done=1 failed=1 seconds=1.500",
     ]
+
+
+def test_job_reports_its_end_to_the_manager_itself_when_the_store_is_gone(
+    start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
+) -> None:
+    job = start_job(specs("S1"))
+    work = hand_out(job, probe("w1"))
+    store.kill()
+
+    job.tell(ImageDone(work.index, OK))
+
+    [finished] = manager.wait_for(JobFinished)
+    assert finished.status.state is JobState.COMPLETED
+    wait_until_stopped(job)
+
+
+# --- resuming --------------------------------------------------------------------
+
+
+def test_a_resumed_job_keeps_its_outcomes_and_hands_out_only_the_rest(
+    start_job: StartJob, dispatcher: Probe, store: Probe, probe: Callable[[str], Probe]
+) -> None:
+    failed = ImageOutcome.failed("earlier failure")
+    job = start_job(specs("S1", "S2", "S3", "S1"), preloaded=((0, OK), (2, failed)))
+
+    assert dispatcher.wait_for(WantWorkers) == [WantWorkers(job, 2)]
+    assert status(job).progress == Progress(4, 2, 1)
+    assert [hand_out(job, probe(f"w{n}")).index for n in range(2)] == [1, 3]
+    assert store.messages(RecordOutcomes) == []  # what is stored is not written again
+    assert results(job).outcomes[:3] == (OK, None, failed)
+
+
+def test_a_resumed_job_with_every_outcome_ends_at_once(
+    start_job: StartJob, dispatcher: Probe, store: Probe
+) -> None:
+    job = start_job(specs("S1", "S2"), preloaded=((0, OK), (1, OK)))
+
+    finish = commit(store)
+
+    assert finish.status.state is JobState.COMPLETED
+    assert finish.status.progress == Progress(2, 2, 0)
+    assert dispatcher.messages() == []
+    wait_until_stopped(job)
+
+
+# --- cancelling -------------------------------------------------------------------
+
+
+def test_cancel_stops_handing_out_lets_images_in_flight_finish_then_ends_cancelled(
+    start_job: StartJob,
+    dispatcher: Probe,
+    store: Probe,
+    manager: Probe,
+    probe: Callable[[str], Probe],
+) -> None:
+    job = start_job(specs("S1", "S2", "S3", "S1"))
+    first, second = hand_out(job, probe("w1")), hand_out(job, probe("w2"))
+    job.tell(ImageDone(first.index, OK))
+
+    answer = cancel(job)
+    late = [probe(f"late{n}") for n in range(3)]
+    for worker in late:
+        job.tell(WorkerGranted(worker.ref))
+
+    assert answer == CancelAnswer(
+        JobStatus(7, JobState.ONGOING, Progress(4, 1), SUBMITTED_AT), True
+    )
+    assert status(job).state is JobState.ONGOING  # one image is still in flight
+    assert store.messages(FinishJob) == []
+    assert [w.messages() for w in late] == [[], [], []]
+    returned = [m.worker for m in dispatcher.messages(WorkerIdle)]
+    assert returned == [w.ref for w in late]
+
+    job.tell(ImageDone(second.index, OK))
+
+    finish = commit(store)
+    assert finish.status.state is JobState.CANCELLED
+    assert finish.status.progress == Progress(4, 2, 0)
+    assert finish.status.to_dict()["status"] == "cancelled"
+    assert sorted(recorded(store)) == [0, 1]
+    assert manager.wait_for(JobFinished) == [JobFinished(7, finish.status)]
+    wait_until_stopped(job)
+
+
+def test_cancel_with_nothing_in_flight_ends_the_job_at_once(
+    start_job: StartJob, store: Probe
+) -> None:
+    job = start_job(specs("S1", "S2"))
+
+    assert cancel(job).cancelled
+
+    finish = commit(store)
+    assert finish.status.state is JobState.CANCELLED
+    assert finish.status.progress == Progress(2, 0, 0)
+    wait_until_stopped(job)
+
+
+def test_a_second_cancel_is_a_no_op(start_job: StartJob, probe: Callable[[str], Probe]) -> None:
+    job = start_job(specs("S1", "S2"))
+    hand_out(job, probe("w1"))
+
+    first, second = cancel(job), cancel(job)
+
+    assert (first.cancelled, second.cancelled) == (True, False)
+
+
+def test_cancel_after_the_last_outcome_does_not_change_how_the_job_ended(
+    start_job: StartJob, store: Probe, probe: Callable[[str], Probe]
+) -> None:
+    job = start_job(specs("S1"))
+    job.tell(ImageDone(hand_out(job, probe("w1")).index, OK))
+    store.wait_for(FinishJob)
+
+    answer = cancel(job)
+
+    assert not answer.cancelled
+    assert answer.status.state is JobState.COMPLETED
+    assert commit(store).status == answer.status

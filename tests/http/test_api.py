@@ -611,7 +611,7 @@ def test_healthz_answers_200_with_status_ok(api: Api) -> None:
     assert result.json["stores"] == 4944
 
 
-@pytest.mark.parametrize("path", ["/", "/api", "/api/jobs", "/api/status/extra", "/submit"])
+@pytest.mark.parametrize("path", ["/", "/api", "/api/job", "/api/status/extra", "/submit"])
 def test_an_unknown_path_is_404_with_a_json_error(api: Api, path: str) -> None:
     result = api.client.simulate_get(path)
 
@@ -630,6 +630,8 @@ def test_an_unknown_path_is_404_with_a_json_error(api: Api, path: str) -> None:
         ("DELETE", "/api/status"),
         ("POST", "/api/results"),
         ("POST", "/healthz"),
+        ("GET", "/api/cancel"),
+        ("POST", "/api/jobs"),
     ],
 )
 def test_a_wrong_method_is_405_with_a_json_error(api: Api, method: str, path: str) -> None:

@@ -1,0 +1,191 @@
+"""JobStoreActor: the one thread that touches the job store (and its database)."""
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+
+from retailpulse.actors.messages import (
+    ClaimUnfinished,
+    CreateJob,
+    FinishJob,
+    JobFinished,
+    ListJobs,
+    ReadResults,
+    ReadStatus,
+    RecordOutcomes,
+)
+from retailpulse.actors.refs import tell_quietly
+from retailpulse.model import JobOrder
+from retailpulse.ports import Clock
+from retailpulse.stores.jobstore import JobEnding, JobStore, JobStoreError, OutcomeRecord
+
+__all__ = ["JobStoreActor", "Purge", "StoreFactory", "Tick"]
+
+logger = logging.getLogger(__name__)
+
+StoreFactory = Callable[[], JobStore]
+"""Opens the store; called on the actor's own thread (sqlite3 connections are per thread)."""
+
+MAX_BATCH = 5_000
+"""Most outcomes written in one transaction; a bound on how long one commit takes."""
+
+PURGE_CHUNK = 20
+"""Most jobs deleted in one go, so a purge never holds up writes for long."""
+
+
+class Purge:
+    """Job store -> itself: delete the next chunk of expired jobs."""
+
+
+class Tick:
+    """Ticker thread -> job store: retry a failed write, purge if due, even when idle."""
+
+
+def _tick(actor: pykka.ActorRef[Any], every: float, stopped: threading.Event) -> None:
+    """The ticker's whole life: tell ``Tick`` every ``every`` seconds until stopped.
+
+    It touches no state; a timer is the one thing a pykka actor lacks.
+    """
+    while not stopped.wait(every):
+        if not tell_quietly(actor, Tick()):
+            return
+
+
+class JobStoreActor(pykka.ThreadingActor):
+    """Owns a ``JobStore``: everyone else tells it what happened, or asks it to read.
+
+    Writes are buffered and committed when the inbox runs empty (or the buffer
+    reaches ``max_batch``): one outcome alone is committed at once, while a flood
+    of outcomes is committed a few thousand per transaction, which is what keeps
+    thousands of results a second down to a few commits. A job's ending is only
+    announced (``JobFinished``) after the commit that holds it and every outcome
+    told before it, so a terminal status is always durable.
+
+    Expired finished jobs are purged at start and then every ``purge_interval``
+    seconds, in chunks. A small ticker thread tells it ``Tick`` every ``tick``
+    seconds, so a failed write is retried and purging happens even when idle.
+    """
+
+    use_daemon_thread = True
+
+    def __init__(
+        self,
+        store_factory: StoreFactory,
+        *,
+        clock: Clock,
+        retention: float,
+        purge_interval: float = 60.0,
+        max_batch: int = MAX_BATCH,
+        tick: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self._store_factory = store_factory
+        self._clock = clock
+        self._retention = retention
+        self._purge_interval = purge_interval
+        self._max_batch = max_batch
+        self._store: JobStore | None = None
+        self._open_error: JobStoreError | None = None
+        self._outcomes: list[OutcomeRecord] = []
+        self._endings: list[FinishJob] = []
+        self._next_purge = 0.0
+        self._tick = tick
+        self._ticker_stopped = threading.Event()
+
+    def on_start(self) -> None:
+        # An unusable store is reported to whoever asks first (System.start does),
+        # with the store's own message, instead of a dead actor and a traceback.
+        try:
+            self._store = self._store_factory()
+        except JobStoreError as exc:
+            self._open_error = exc
+            return
+        threading.Thread(
+            target=_tick,
+            args=(self.actor_ref, self._tick, self._ticker_stopped),
+            name="job-store-ticker",
+            daemon=True,
+        ).start()
+
+    def on_stop(self) -> None:
+        self._ticker_stopped.set()
+        if self._store is not None:
+            self._flush()
+            self._store.close()
+
+    def on_receive(self, message: Any) -> Any:
+        store = self._ready()
+        if isinstance(message, RecordOutcomes):
+            self._outcomes.extend(OutcomeRecord(message.job_id, i, o) for i, o in message.outcomes)
+        elif isinstance(message, FinishJob):
+            self._endings.append(message)
+        elif isinstance(message, Tick):
+            self._flush()
+        else:
+            # Everything else reads, or stores a new job: first commit the buffer,
+            # so that a reader sees every write told before its question.
+            self._flush()
+            self._purge_when_due(store, isinstance(message, Purge))
+            return None if isinstance(message, Purge) else self._answer(store, message)
+        if len(self._outcomes) >= self._max_batch or self.actor_inbox.empty():
+            self._flush()
+        self._purge_when_due(store, False)
+        return None
+
+    def _answer(self, store: JobStore, message: Any) -> Any:
+        if isinstance(message, CreateJob):
+            submitted_at = self._clock()
+            job_id = store.create_job(message.images, submitted_at)
+            return JobOrder(job_id, message.images, submitted_at)
+        if isinstance(message, ReadStatus):
+            return store.job_status(message.job_id)
+        if isinstance(message, ReadResults):
+            return store.job_results(message.job_id)
+        if isinstance(message, ListJobs):
+            return store.list_jobs(message.limit, message.before)
+        if isinstance(message, ClaimUnfinished):
+            return store.claim_unfinished(message.after, message.limit)
+        return super().on_receive(message)
+
+    def _ready(self) -> JobStore:
+        if self._store is None:
+            assert self._open_error is not None
+            raise self._open_error
+        return self._store
+
+    def _flush(self) -> None:
+        if (not self._outcomes and not self._endings) or self._store is None:
+            return
+        endings = [
+            JobEnding(f.job_id, f.status.state, f.status.finished_at or 0.0, f.status.errors)
+            for f in self._endings
+        ]
+        try:
+            self._store.write(self._outcomes, endings)
+        except JobStoreError:
+            # Keep the buffer: the next message retries. Jobs stay "ongoing" meanwhile,
+            # which is the truth as far as durable state goes.
+            logger.exception("job store write of %d outcomes failed", len(self._outcomes))
+            return
+        for finish in self._endings:
+            tell_quietly(finish.notify, JobFinished(finish.job_id, finish.status))
+        self._outcomes = []
+        self._endings = []
+
+    def _purge_when_due(self, store: JobStore, now_anyway: bool) -> None:
+        now = self._clock()
+        if now < self._next_purge and not now_anyway:
+            return
+        self._next_purge = now + self._purge_interval
+        try:
+            purged = store.purge(now - self._retention, PURGE_CHUNK)
+        except JobStoreError:
+            logger.exception("purging expired jobs failed")
+            return
+        if purged:
+            logger.info("purged %d jobs finished over %.0f s ago", purged, self._retention)
+        if purged == PURGE_CHUNK:
+            tell_quietly(self.actor_ref, Purge())  # more to do, after what is queued now

@@ -1,0 +1,255 @@
+"""JobStoreActor alone: a memory store (wrapped to count and fail writes) and probes."""
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pykka
+import pytest
+
+from retailpulse.actors import JobStoreActor
+from retailpulse.actors.messages import (
+    ClaimUnfinished,
+    CreateJob,
+    FinishJob,
+    JobFinished,
+    ListJobs,
+    ReadResults,
+    ReadStatus,
+    RecordOutcomes,
+)
+from retailpulse.model import ImageOutcome, JobOrder, JobResults, JobState, JobStatus, Progress
+from retailpulse.stores import JobEnding, JobStoreError, MemoryJobStore, OutcomeRecord
+from retailpulse.submission import ImageSpec
+from retailpulse.testing import ManualClock
+
+from .conftest import WAIT, Probe, wait_until
+
+Ref = pykka.ActorRef[Any]
+
+T0 = 1_700_000_000.0
+DAY = 86_400.0
+OK = ImageOutcome.measured(4, 3)
+
+
+class CountingStore(MemoryJobStore):
+    """A memory store that counts writes, can fail the next ones, and can hold
+    ``create_job`` until the test opens ``gate``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[int, int]] = []  # (outcomes, endings) per committed write
+        self.failures_left = 0
+        self.gate = threading.Event()
+        self.gate.set()
+        self.closed = False
+
+    def create_job(self, images: Sequence[ImageSpec], submitted_at: float) -> int:
+        self.gate.wait(WAIT)
+        return super().create_job(images, submitted_at)
+
+    def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise JobStoreError("disk full")
+        super().write(outcomes, endings)
+        self.writes.append((len(outcomes), len(endings)))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def inner() -> CountingStore:
+    return CountingStore()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def start_store(inner: CountingStore, clock: ManualClock) -> Callable[..., Ref]:
+    def start(**options: Any) -> Ref:
+        return JobStoreActor.start(lambda: inner, clock=clock, retention=7 * DAY, **options)
+
+    return start
+
+
+def ask(store: Ref, question: object) -> Any:
+    return store.ask(question, block=True, timeout=WAIT)
+
+
+def create(store: Ref, images: int = 2) -> JobOrder:
+    specs = tuple(ImageSpec("S1", f"https://img.example/{n}.jpg") for n in range(images))
+    order: JobOrder = ask(store, CreateJob(specs))
+    return order
+
+
+def final(job_id: int, state: JobState = JobState.COMPLETED, at: float = T0) -> JobStatus:
+    return JobStatus(job_id, state, Progress(2, 2), T0, finished_at=at)
+
+
+def test_a_created_job_gets_the_next_id_and_the_store_clock_time(
+    start_store: Callable[..., Ref], clock: ManualClock
+) -> None:
+    store = start_store()
+    first = create(store)
+    clock.advance(5)
+
+    second = create(store, images=3)
+
+    assert (first.job_id, second.job_id) == (1, 2)
+    assert second.submitted_at == T0 + 5
+    assert len(second.images) == 3
+    assert second.preloaded == ()
+
+
+def test_outcomes_told_before_a_question_are_in_its_answer(
+    start_store: Callable[..., Ref],
+) -> None:
+    store = start_store()
+    job_id = create(store).job_id
+
+    store.tell(RecordOutcomes(job_id, ((1, OK),)))
+    results: JobResults = ask(store, ReadResults(job_id))
+
+    assert results.outcomes == (None, OK)
+    assert results.status.progress == Progress(2, 1, 0)
+
+
+def test_the_end_of_a_job_is_announced_after_it_is_committed_with_its_outcomes(
+    start_store: Callable[..., Ref], inner: CountingStore, probe: Callable[[str], Probe]
+) -> None:
+    store = start_store()
+    job = probe("job")
+    job_id = create(store).job_id
+    inner.gate.clear()
+    create_blocked = store.ask(CreateJob(()), block=False)  # holds the actor for a moment
+
+    store.tell(RecordOutcomes(job_id, ((0, OK), (1, OK))))
+    store.tell(FinishJob(job_id, final(job_id), job.ref))
+    assert job.messages() == []
+    inner.gate.set()
+    create_blocked.get(timeout=WAIT)
+
+    assert job.wait_for(JobFinished) == [JobFinished(job_id, final(job_id))]
+    assert inner.writes == [(2, 1)]  # both outcomes and the ending: one transaction
+    status: JobStatus = ask(store, ReadStatus(job_id))
+    assert status.state is JobState.COMPLETED
+
+
+def test_a_flood_of_outcomes_is_written_in_few_transactions(
+    start_store: Callable[..., Ref], inner: CountingStore
+) -> None:
+    store = start_store(max_batch=1_000)
+    job_id = create(store, images=10_000).job_id
+    inner.gate.clear()
+    blocked = store.ask(CreateJob(()), block=False)
+    for index in range(10_000):
+        store.tell(RecordOutcomes(job_id, ((index, OK),)))
+    inner.gate.set()
+    blocked.get(timeout=WAIT)
+
+    status: JobStatus = ask(store, ReadStatus(job_id))
+
+    assert status.progress == Progress(10_000, 10_000, 0)
+    assert sum(n for n, _ in inner.writes) == 10_000
+    assert len(inner.writes) <= 11
+
+
+def test_a_failed_write_is_retried_and_the_end_is_announced_only_once_it_succeeds(
+    start_store: Callable[..., Ref], inner: CountingStore, probe: Callable[[str], Probe]
+) -> None:
+    store = start_store(tick=0.02)
+    job = probe("job")
+    job_id = create(store).job_id
+    inner.failures_left = 3
+
+    store.tell(FinishJob(job_id, final(job_id), job.ref))
+
+    assert job.wait_for(JobFinished) == [JobFinished(job_id, final(job_id))]
+    assert inner.failures_left == 0
+    assert inner.writes == [(0, 1)]
+
+
+def test_finished_jobs_are_purged_after_the_retention_time(
+    start_store: Callable[..., Ref], clock: ManualClock, probe: Callable[[str], Probe]
+) -> None:
+    store = start_store(purge_interval=60)
+    job = probe("job")
+    old, recent = create(store).job_id, create(store).job_id
+    store.tell(FinishJob(old, final(old, at=T0), job.ref))
+    store.tell(FinishJob(recent, final(recent, at=T0 + 2 * DAY), job.ref))
+    job.wait_for(JobFinished, 2)
+
+    clock.advance(7 * DAY + 1)
+
+    assert ask(store, ReadStatus(old)) is None
+    assert ask(store, ReadStatus(recent)) is not None
+    clock.advance(2 * DAY)
+    assert ask(store, ReadStatus(recent)) is None
+
+
+def test_many_expired_jobs_are_purged_in_chunks_until_none_is_left(
+    start_store: Callable[..., Ref], clock: ManualClock, probe: Callable[[str], Probe]
+) -> None:
+    store = start_store()
+    job = probe("job")
+    ids = [create(store).job_id for _ in range(50)]
+    for job_id in ids:
+        store.tell(FinishJob(job_id, final(job_id), job.ref))
+    job.wait_for(JobFinished, 50)
+    clock.advance(8 * DAY)
+
+    ask(store, ListJobs(1, None))  # the first chunk, then more on its own
+
+    wait_until(lambda: ask(store, ListJobs(100, None)) == [], "every expired job is purged")
+
+
+def test_unfinished_jobs_are_claimed_with_their_outcomes(
+    start_store: Callable[..., Ref], probe: Callable[[str], Probe]
+) -> None:
+    store = start_store()
+    job = probe("job")
+    ended, running = create(store).job_id, create(store).job_id
+    store.tell(RecordOutcomes(running, ((1, OK),)))
+    store.tell(FinishJob(ended, final(ended), job.ref))
+
+    claimed: list[JobOrder] = ask(store, ClaimUnfinished(0, 10))
+
+    assert [(o.job_id, o.preloaded) for o in claimed] == [(running, ((1, OK),))]
+
+
+def test_a_store_that_cannot_be_opened_answers_every_question_with_the_reason(
+    clock: ManualClock,
+) -> None:
+    def broken() -> MemoryJobStore:
+        raise JobStoreError("/nowhere/jobs.db: cannot open the job store")
+
+    store = JobStoreActor.start(broken, clock=clock, retention=DAY)
+
+    with pytest.raises(JobStoreError, match=r"/nowhere/jobs\.db"):
+        ask(store, ClaimUnfinished(0, 10))
+    assert store.is_alive()
+
+
+def test_stopping_commits_what_is_buffered_and_closes_the_store(
+    start_store: Callable[..., Ref], inner: CountingStore
+) -> None:
+    store = start_store()
+    job_id = create(store).job_id
+    inner.gate.clear()
+    blocked = store.ask(CreateJob(()), block=False)
+    store.tell(RecordOutcomes(job_id, ((0, OK),)))
+    stopped = store.stop(block=False)
+    inner.gate.set()
+
+    blocked.get(timeout=WAIT)
+    stopped.get(timeout=WAIT)
+
+    assert inner.closed
+    status = inner.job_status(job_id)
+    assert status is not None
+    assert status.progress == Progress(2, 1, 0)

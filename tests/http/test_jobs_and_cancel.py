@@ -1,0 +1,233 @@
+"""GET /api/jobs and POST /api/cancel through falcon's TestClient over real actors."""
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import falcon.testing
+import pytest
+
+import retailpulse
+from retailpulse.fetching import FetchError
+from retailpulse.http import create_app
+from retailpulse.system import System
+from retailpulse.testing import FakeFetcher, InstantSleeper, wait_until
+
+GOOD = "https://img.example.test/good.png"
+STORE = "S00339218"
+WAIT = 5.0
+
+
+class GatedFetcher(FakeFetcher):
+    """Downloads wait until the test opens the gate (open by default)."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__({GOOD: (30, 20)})
+        self._gate = gate
+        self.waiting: list[str] = []
+        """URLs whose download has begun (list.append is atomic: workers may share it)."""
+
+    def fetch(self, url: str) -> bytes:
+        self.waiting.append(url)
+        if not self._gate.wait(WAIT):
+            raise FetchError(f"{url}: the test never opened the gate")
+        return super().fetch(url)
+
+
+class Api:
+    def __init__(self, system: System, gate: threading.Event, fetcher: GatedFetcher) -> None:
+        self.system = system
+        self.gate = gate
+        self.fetcher = fetcher
+        self.client = falcon.testing.TestClient(create_app(system))
+
+    def submit(self, images: int = 1) -> int:
+        payload = {
+            "count": 1,
+            "visits": [{"store_id": STORE, "image_url": [GOOD] * images, "visit_time": "t"}],
+        }
+        result = self.client.simulate_post("/api/submit", json=payload)
+        assert result.status_code == 201, result.text
+        job_id: int = result.json["job_id"]
+        return job_id
+
+    def jobs(self, **params: str) -> falcon.testing.Result:
+        return self.client.simulate_get("/api/jobs", params=params)
+
+    def cancel(self, jobid: object) -> falcon.testing.Result:
+        return self.client.simulate_post("/api/cancel", params={"jobid": str(jobid)})
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    gate = threading.Event()
+    gate.set()
+    fetcher = GatedFetcher(gate)
+    system = retailpulse.start(
+        workers=2, max_active_jobs=1, fetcher_factory=lambda: fetcher, sleeper=InstantSleeper()
+    )
+    try:
+        yield Api(system, gate, fetcher)
+    finally:
+        gate.set()
+        system.stop()
+
+
+def ids(body: dict[str, Any]) -> list[int]:
+    return [job["job_id"] for job in body["jobs"]]
+
+
+# --- GET /api/jobs -------------------------------------------------------------------
+
+
+def test_jobs_are_listed_newest_first_page_by_page_until_next_is_null(api: Api) -> None:
+    submitted = [api.submit() for _ in range(7)]
+    for job_id in submitted:
+        api.system.wait(job_id, timeout=WAIT)
+
+    pages = []
+    params = {"limit": "3"}
+    while True:
+        result = api.jobs(**params)
+        assert result.status_code == 200
+        pages.append(ids(result.json))
+        if result.json["next"] is None:
+            break
+        params["after"] = str(result.json["next"])
+
+    assert pages == [submitted[6:3:-1], submitted[3:0:-1], submitted[0:1]]
+
+
+def test_a_page_holds_status_documents_with_progress_and_queued(api: Api) -> None:
+    api.gate.clear()
+    running, waiting = api.submit(images=2), api.submit()
+
+    body = api.jobs().json
+
+    assert body["next"] is None
+    assert ids(body) == [waiting, running]
+    assert body["jobs"][0]["status"] == "ongoing"
+    assert body["jobs"][0]["queued"] is True
+    assert body["jobs"][1]["queued"] is False
+    assert body["jobs"][1]["progress"]["total"] == 2
+    api.gate.set()
+    api.system.wait(waiting, timeout=WAIT)
+    assert [job["status"] for job in api.jobs().json["jobs"]] == ["completed", "completed"]
+
+
+def test_limit_defaults_to_fifty(api: Api) -> None:
+    for _ in range(51):
+        api.submit()
+
+    body = api.jobs().json
+
+    assert len(body["jobs"]) == 50
+    assert body["next"] == ids(body)[-1] == 2
+
+
+def test_no_jobs_is_an_empty_page(api: Api) -> None:
+    assert api.jobs().json == {"jobs": [], "next": None}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "501"}, "limit"),
+        ({"limit": "-1"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": "1.5"}, "limit"),
+        ({"after": "0"}, "after"),
+        ({"after": "x"}, "after"),
+        ({"after": "9" * 40}, "after"),
+    ],
+)
+def test_a_bad_limit_or_after_is_400_naming_the_field(
+    api: Api, params: dict[str, str], field: str
+) -> None:
+    result = api.jobs(**params)
+
+    assert result.status_code == 400
+    assert result.json["field"] == field
+    assert field in result.json["error"]
+
+
+# --- POST /api/cancel ----------------------------------------------------------------
+
+
+def test_cancelling_a_running_job_lets_images_in_flight_finish_then_ends_it_cancelled(
+    api: Api,
+) -> None:
+    api.gate.clear()
+    job_id = api.submit(images=10)
+    wait_until(lambda: len(api.fetcher.waiting) == 2, "both workers are downloading")
+
+    result = api.cancel(job_id)
+
+    assert result.status_code == 200
+    assert result.json["cancelled"] is True
+    assert result.json["job_id"] == job_id
+    assert result.json["status"] == "ongoing"  # two images are in flight
+    api.gate.set()
+    final = api.system.wait(job_id, timeout=WAIT)
+    assert final["status"] == "cancelled"
+    assert final["progress"] == {"total": 10, "done": 2, "failed": 0}
+    assert "error" not in final
+    images = api.client.simulate_get("/api/results", params={"jobid": str(job_id)}).json["images"]
+    assert [image["perimeter"] for image in images] == [100, 100] + [None] * 8
+
+
+def test_cancelling_a_queued_job_ends_it_without_running_it(api: Api) -> None:
+    api.gate.clear()
+    running, waiting = api.submit(), api.submit(images=3)
+
+    result = api.cancel(waiting)
+
+    assert result.status_code == 200
+    assert result.json["cancelled"] is True
+    assert api.system.wait(waiting, timeout=WAIT)["status"] == "cancelled"
+    assert api.system.wait(waiting, timeout=WAIT)["progress"]["done"] == 0
+    api.gate.set()
+    assert api.system.wait(running, timeout=WAIT)["status"] == "completed"
+
+
+def test_cancelling_a_finished_job_is_a_no_op_that_says_so(api: Api) -> None:
+    job_id = api.submit()
+    api.system.wait(job_id, timeout=WAIT)
+
+    result = api.cancel(job_id)
+
+    assert result.status_code == 200
+    assert result.json["cancelled"] is False
+    assert result.json["status"] == "completed"
+    assert api.system.status(job_id)["status"] == "completed"
+
+
+def test_cancelling_twice_reports_the_second_as_a_no_op(api: Api) -> None:
+    api.gate.clear()
+    job_id = api.submit(images=3)
+
+    first, second = api.cancel(job_id), api.cancel(job_id)
+    api.gate.set()
+
+    assert first.json["cancelled"] is True
+    assert second.json["cancelled"] is False
+    assert api.system.wait(job_id, timeout=WAIT)["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("jobid", ["999", "0", "abc", "-1", ""])
+def test_cancelling_an_unknown_job_is_400_with_an_empty_object(api: Api, jobid: str) -> None:
+    api.submit()
+
+    result = api.cancel(jobid)
+
+    assert result.status_code == 400
+    assert result.json == {}
+
+
+def test_cancel_must_be_posted(api: Api) -> None:
+    job_id = api.submit()
+
+    result = api.client.simulate_get("/api/cancel", params={"jobid": str(job_id)})
+
+    assert result.status_code == 405
