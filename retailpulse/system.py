@@ -371,12 +371,14 @@ def start(
 
     def start_worker(dispatcher: AnyRef) -> AnyRef:
         fetcher = MeteredFetcher(make_fetcher(), metrics)
-        return ImageWorker.start(
-            dispatcher, fetcher, sleep, make_random(), sleep_range, events=metrics
-        )
+        return ImageWorker.start(dispatcher, fetcher, make_random(), sleep_range, events=metrics)
 
     dispatcher = Dispatcher.start(
-        config.download_threads, start_worker, config.stop_timeout, slots=config.workers
+        config.download_threads,
+        start_worker,
+        config.stop_timeout,
+        sleeper=sleep,
+        slots=config.workers,
     )
 
     def start_job(order: JobOrder, manager: AnyRef) -> AnyRef:

@@ -8,8 +8,19 @@ from typing import Any
 
 import pykka
 
-from retailpulse.actors.messages import AnyRef, SlotFreed, WantWorkers, WorkerGranted, WorkerIdle
+from retailpulse.actors.messages import (
+    AnyRef,
+    ImageDone,
+    ImageMeasured,
+    SlotFreed,
+    WantWorkers,
+    WithdrawDemand,
+    WorkerGranted,
+    WorkerIdle,
+)
 from retailpulse.actors.refs import stop_and_wait, tell_quietly
+from retailpulse.model import ImageOutcome
+from retailpulse.ports import Sleeper
 
 __all__ = ["Dispatcher", "GetPoolStats", "PoolStats", "WorkerFactory"]
 
@@ -31,28 +42,45 @@ class PoolStats:
     idle: int
     """Download workers waiting for an image."""
     jobs_waiting: int
-    """Jobs with images waiting for a slot."""
+    """Jobs with images waiting to be handed out."""
     replaced: int
     """Workers that died and were replaced since start."""
     slots: int
-    """Images that may be in flight at once (downloading or on the simulated GPU)."""
+    """Simulated GPU slots: how many images sleep their GPU time at once (``--workers``)."""
     free_slots: int
-    """Slots not granted: fewer than ``slots`` while images download or sit on the GPU."""
+    """GPU slots with no image."""
+    ready: int
+    """Images measured and waiting for a free GPU slot."""
+
+
+@dataclass(slots=True)
+class _Measured:
+    """A measured image waiting for the GPU (the dispatcher's own record, never sent)."""
+
+    job: AnyRef
+    index: int
+    outcome: ImageOutcome
+    gpu_seconds: float
 
 
 class Dispatcher(pykka.ThreadingActor):
-    """Hands idle workers to jobs in round-robin order, one image per grant.
+    """Owns the pipeline: download workers, then simulated GPU slots; shares both fairly.
 
-    A grant needs an idle download worker and a free image slot. The slots
-    (``ServiceConfig.workers``) bound the images in flight; the worker threads
-    (``ServiceConfig.downloaders``) only download and measure, and are freed before
-    the simulated GPU time, so a few of them keep many slots busy.
+    An image is downloaded and measured by a worker thread, then spends its random
+    time in one of ``slots`` GPU slots (``ServiceConfig.workers``), held by the
+    ``Sleeper`` without a thread. Workers run ahead of the GPU by at most
+    ``readahead`` images (downloading or measured and waiting), so when the GPU is
+    the bottleneck a slot that frees is refilled at once from the ready queue, and
+    the GPU never waits for a download. Throughput then reaches ``slots`` divided by
+    the mean GPU time, where a worker-per-slot design loses each download's time.
+    Threads stay bounded by the worker count however many images are in flight.
 
-    Jobs state how many images they still need (``WantWorkers``); each idle worker
-    goes to the next job in the ring. A job of ten images behind two of five
-    thousand therefore gets a third of the freed workers at once instead of waiting
-    for the big ones to drain. Threads stay bounded however many images are queued,
-    and a queued image costs an integer here, not a message in some worker's inbox.
+    Fairness: jobs state how many images they still need (``WantWorkers``); each
+    idle worker goes to the next job in a round-robin ring, one image per grant. A
+    job of ten images behind two of five thousand therefore gets a third of the
+    freed workers at once instead of waiting for the big ones to drain, and the
+    ready queue it then waits in is at most ``readahead`` long. A queued image
+    costs an integer here, not a message in some worker's inbox.
 
     pykka has no supervision: a worker that crashed still reports idle from its
     ``on_failure``, and the dispatcher replaces it with a fresh one.
@@ -65,14 +93,22 @@ class Dispatcher(pykka.ThreadingActor):
         size: int,
         worker_factory: WorkerFactory,
         stop_timeout: float = 10.0,
+        *,
+        sleeper: Sleeper | None = None,
         slots: int | None = None,
+        readahead: int | None = None,
     ):
         super().__init__()
         self._size = size
-        self._slots = size if slots is None else slots
-        self._free_slots = self._slots
         self._worker_factory = worker_factory
         self._stop_timeout = stop_timeout
+        self._sleeper = sleeper
+        self._slots = size if slots is None else slots
+        self._free_slots = self._slots
+        self._readahead = size if readahead is None else readahead
+        self._pending = 0
+        """Images granted and not yet on the GPU: downloading, or measured and ready."""
+        self._ready: deque[_Measured] = deque()
         self._workers: list[AnyRef] = []
         self._idle: deque[AnyRef] = deque()
         self._ring: deque[AnyRef] = deque()
@@ -87,13 +123,23 @@ class Dispatcher(pykka.ThreadingActor):
         stop_and_wait(self._workers, self._stop_timeout)
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, WorkerIdle):
+        if isinstance(message, ImageMeasured):
             self._worker_idle(message.worker)
-            self._free_slots += message.frees_slot
+            self._ready.append(
+                _Measured(message.job, message.index, message.outcome, message.gpu_seconds)
+            )
+            self._feed_gpu()
+        elif isinstance(message, WorkerIdle):
+            # The grant's image left the pipeline: failed, or declined by its job.
+            self._worker_idle(message.worker)
+            self._pending -= 1
         elif isinstance(message, SlotFreed):
             self._free_slots += 1
+            self._feed_gpu()
         elif isinstance(message, WantWorkers):
             self._want(message.job, message.count)
+        elif isinstance(message, WithdrawDemand):
+            self._withdraw(message.job)
         elif isinstance(message, GetPoolStats):
             return PoolStats(
                 len(self._workers),
@@ -102,6 +148,7 @@ class Dispatcher(pykka.ThreadingActor):
                 self._replaced,
                 self._slots,
                 self._free_slots,
+                len(self._ready),
             )
         else:
             return super().on_receive(message)
@@ -123,6 +170,19 @@ class Dispatcher(pykka.ThreadingActor):
         self._replaced += 1
         self._add_worker()
 
+    def _feed_gpu(self) -> None:
+        while self._ready and self._free_slots > 0:
+            image = self._ready.popleft()
+            self._free_slots -= 1
+            self._pending -= 1
+            if self._sleeper is None:
+                raise RuntimeError("a measured image arrived but this dispatcher has no GPU")
+            self._sleeper.after(
+                image.gpu_seconds,
+                (image.job, ImageDone(image.index, image.outcome)),
+                (self.actor_ref, SlotFreed()),
+            )
+
     def _want(self, job: AnyRef, count: int) -> None:
         if count <= 0:
             return
@@ -131,15 +191,21 @@ class Dispatcher(pykka.ThreadingActor):
             self._wanted[job.actor_urn] = 0
         self._wanted[job.actor_urn] += count
 
+    def _withdraw(self, job: AnyRef) -> None:
+        """A cancelled job wants nothing more: drop its demand instead of granting it
+        workers it would only hand back."""
+        if self._wanted.pop(job.actor_urn, None) is not None:
+            self._ring = deque(other for other in self._ring if other.actor_urn != job.actor_urn)
+
     def _dispatch(self) -> None:
-        while self._idle and self._ring and self._free_slots > 0:
+        while self._idle and self._ring and self._pending < self._readahead:
             job = self._ring.popleft()
             worker = self._idle.popleft()
             if not tell_quietly(job, WorkerGranted(worker)):
                 self._idle.appendleft(worker)
                 del self._wanted[job.actor_urn]
                 continue
-            self._free_slots -= 1
+            self._pending += 1
             self._wanted[job.actor_urn] -= 1
             if self._wanted[job.actor_urn] > 0:
                 self._ring.append(job)

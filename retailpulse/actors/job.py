@@ -20,6 +20,7 @@ from retailpulse.actors.messages import (
     ProcessImage,
     RecordOutcomes,
     WantWorkers,
+    WithdrawDemand,
     WorkerGranted,
     WorkerIdle,
 )
@@ -192,6 +193,7 @@ class JobActor(pykka.ThreadingActor):
         if self._cancelled:
             return CancelAnswer(self._status(), cancelled=False)
         self._cancelled = True
+        tell_quietly(self._dispatcher, WithdrawDemand(self.actor_ref))
         log_event(
             logger,
             logging.INFO,

@@ -24,6 +24,7 @@ __all__ = [
     "GetResults",
     "GetStatus",
     "ImageDone",
+    "ImageMeasured",
     "JobFinished",
     "ListJobs",
     "ProcessImage",
@@ -34,6 +35,7 @@ __all__ = [
     "RunJob",
     "SlotFreed",
     "WantWorkers",
+    "WithdrawDemand",
     "WorkerGranted",
     "WorkerIdle",
 ]
@@ -63,19 +65,34 @@ class ImageDone:
 
 @dataclass(frozen=True, slots=True)
 class WorkerIdle:
-    """Worker (or a job declining a grant) -> dispatcher: this worker can take work.
-
-    ``frees_slot`` says whether the image slot of the grant is free too. It is not
-    when the image went on to the simulated GPU: the ``SlotFreed`` comes from there.
-    """
+    """Worker (or a job declining a grant) -> dispatcher: this worker can take work, and
+    the grant's image will not go to the GPU (it failed, or there was no image)."""
 
     worker: AnyRef
-    frees_slot: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ImageMeasured:
+    """Worker -> dispatcher: image ``index`` of ``job`` is measured and needs
+    ``gpu_seconds`` on the simulated GPU; the worker is idle again."""
+
+    worker: AnyRef
+    job: AnyRef
+    index: int
+    outcome: ImageOutcome
+    gpu_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
 class SlotFreed:
-    """Simulated GPU -> dispatcher: an image left the GPU; its slot can be granted again."""
+    """Simulated GPU -> dispatcher: an image left the GPU; its slot can take the next."""
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawDemand:
+    """Job -> dispatcher: cancelled; forget the images I still wanted workers for."""
+
+    job: AnyRef
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,8 @@ class MetricsActor(pykka.ThreadingActor):
         )
         self._slots = Gauge(
             "retailpulse_image_slots",
-            "Image slots (--workers): busy ones hold an image downloading or on the GPU.",
+            "Simulated GPU slots (--workers) by state: busy (an image sleeps its GPU time) "
+            "or free.",
             ["state"],
             registry=r,
         )

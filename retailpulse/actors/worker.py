@@ -1,4 +1,4 @@
-"""ImageWorker: downloads, measures and "GPU-processes" one image at a time."""
+"""ImageWorker: downloads and measures one image at a time, for the simulated GPU."""
 
 import time
 from collections.abc import Callable
@@ -8,28 +8,26 @@ from typing import Any
 import pykka
 
 from retailpulse.actors.events import ImageProcessed
-from retailpulse.actors.messages import AnyRef, ImageDone, ProcessImage, SlotFreed, WorkerIdle
+from retailpulse.actors.messages import AnyRef, ImageDone, ImageMeasured, ProcessImage, WorkerIdle
 from retailpulse.actors.refs import tell_quietly
 from retailpulse.fetching import FetchError
 from retailpulse.imaging import ImageError, measure
 from retailpulse.model import ImageOutcome
-from retailpulse.ports import Fetcher, RandomSource, Sleeper
+from retailpulse.ports import Fetcher, RandomSource
 
 __all__ = ["ImageWorker"]
 
 
 class ImageWorker(pykka.ThreadingActor):
-    """Downloads and measures one image at a time, then hands it to the simulated GPU.
+    """Downloads and measures one image at a time and draws its simulated GPU time.
 
-    The worker holds no queue: it receives one ``ProcessImage`` and tells the
-    dispatcher it is idle again as soon as the image is measured (pull-based
-    dispatch). A measured image goes to the ``Sleeper`` (the simulated GPU), which
-    tells the job its outcome and the dispatcher its freed slot when its random time
-    is up; the worker does not wait for it, so a few workers keep many images in
-    flight. Expected failures (download, decoding) skip the GPU and are reported at
-    once. An unexpected exception kills the actor, and ``on_failure`` still reports
-    the image so the job never waits for it, while the dispatcher replaces the dead
-    worker.
+    The worker holds no queue: it receives one ``ProcessImage`` and, as soon as the
+    image is measured, hands it to the dispatcher for the GPU (``ImageMeasured``),
+    which also says it is idle again (pull-based dispatch). It never waits for the
+    GPU time, so a few workers keep many GPU slots busy. Expected failures
+    (download, decoding) skip the GPU: the job hears of them at once. An unexpected
+    exception kills the actor, and ``on_failure`` still reports the image so the job
+    never waits for it, while the dispatcher replaces the dead worker.
     """
 
     use_daemon_thread = True
@@ -38,7 +36,6 @@ class ImageWorker(pykka.ThreadingActor):
         self,
         dispatcher: AnyRef,
         fetcher: Fetcher,
-        sleeper: Sleeper,
         rng: RandomSource,
         sleep_range: tuple[float, float] = (0.1, 0.4),
         *,
@@ -48,7 +45,6 @@ class ImageWorker(pykka.ThreadingActor):
         super().__init__()
         self._dispatcher = dispatcher
         self._fetcher = fetcher
-        self._sleeper = sleeper
         self._rng = rng
         self._sleep_range = sleep_range
         self._current: ProcessImage | None = None
@@ -68,13 +64,11 @@ class ImageWorker(pykka.ThreadingActor):
                 self._events, ImageProcessed(message.job.actor_urn, outcome.error is None, seconds)
             )
         if outcome.error is None:
-            self._sleeper.after(
-                gpu_seconds,
-                (message.job, ImageDone(message.index, outcome)),
-                (self._dispatcher, SlotFreed()),
-            )
             self._current = None
-            tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref, frees_slot=False))
+            measured = ImageMeasured(
+                self.actor_ref, message.job, message.index, outcome, gpu_seconds
+            )
+            tell_quietly(self._dispatcher, measured)
         else:
             self._current = None
             tell_quietly(message.job, ImageDone(message.index, outcome))
@@ -97,10 +91,13 @@ class ImageWorker(pykka.ThreadingActor):
         traceback: TracebackType | None,
     ) -> None:
         current, self._current = self._current, None
-        if current is not None:
-            reason = f"{current.url}: internal error while processing ({exception_value!r})"
-            if self._events is not None:
-                tell_quietly(self._events, ImageProcessed(current.job.actor_urn, False, 0.0))
-            tell_quietly(current.job, ImageDone(current.index, ImageOutcome.failed(reason)))
+        if current is None:
+            # Between images: the dispatcher holds this dead ref as idle already; the job
+            # it is granted to finds it dead and hands it back for replacement.
+            return
+        reason = f"{current.url}: internal error while processing ({exception_value!r})"
+        if self._events is not None:
+            tell_quietly(self._events, ImageProcessed(current.job.actor_urn, False, 0.0))
+        tell_quietly(current.job, ImageDone(current.index, ImageOutcome.failed(reason)))
         # The dispatcher sees that this ref is dead and starts a replacement.
         tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref))

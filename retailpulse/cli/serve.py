@@ -103,7 +103,7 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         "--downloaders",
         type=positive_int,
         default=None,
-        help="threads that download and measure; at most --workers (default min(workers, 32))",
+        help="threads that download and measure; at most --workers (default min(workers, 8))",
     )
     serve.add_argument(
         "--max-active-jobs",

@@ -1,13 +1,14 @@
 """Test doubles for Retail Pulse, public so that programs embedding it can test too.
 
 The project's own tests use exactly these: a fetcher that serves images of given
-sizes or errors without a network, an instant sleeper, a seeded random source, a
+sizes or errors without a network, an instant and a held simulated GPU, a seeded random source, a
 manual clock and a stepping timer, recording probe actors with bounded waits, a
 real HTTP image server on 127.0.0.1, and a reader for the ``/metrics`` page.
 """
 
 from retailpulse.testing.fakes import (
     FakeFetcher,
+    HeldSleeper,
     InstantSleeper,
     ManualClock,
     SeededRandom,
@@ -22,6 +23,7 @@ __all__ = [
     "SAMPLE_IMAGES",
     "WAIT",
     "FakeFetcher",
+    "HeldSleeper",
     "ImageServer",
     "InstantSleeper",
     "ManualClock",

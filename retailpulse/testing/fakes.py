@@ -12,6 +12,7 @@ from retailpulse.ports import Delivery
 
 __all__ = [
     "FakeFetcher",
+    "HeldSleeper",
     "InstantSleeper",
     "ManualClock",
     "SeededRandom",
@@ -65,6 +66,26 @@ class InstantSleeper:
         self.sleeps.append(seconds)
         for ref, message in deliveries:
             tell_quietly(ref, message)
+
+
+class HeldSleeper:
+    """The simulated GPU held by the test: it keeps what it is given until ``release()``.
+
+    ``held`` lists ``(seconds, deliveries)`` in the order given; ``release()`` delivers
+    and forgets them all, as if their time were up.
+    """
+
+    def __init__(self) -> None:
+        self.held: list[tuple[float, tuple[Delivery, ...]]] = []
+
+    def after(self, seconds: float, *deliveries: Delivery) -> None:
+        self.held.append((seconds, deliveries))
+
+    def release(self) -> None:
+        released, self.held = self.held, []
+        for _, deliveries in released:
+            for ref, message in deliveries:
+                tell_quietly(ref, message)
 
 
 class SeededRandom(random.Random):

@@ -7,11 +7,22 @@ import pykka
 import pytest
 
 from retailpulse.actors import Dispatcher, GetPoolStats, PoolStats
-from retailpulse.actors.messages import SlotFreed, WantWorkers, WorkerGranted, WorkerIdle
+from retailpulse.actors.messages import (
+    ImageDone,
+    ImageMeasured,
+    WantWorkers,
+    WithdrawDemand,
+    WorkerGranted,
+    WorkerIdle,
+)
+from retailpulse.model import ImageOutcome
+from retailpulse.testing import HeldSleeper, InstantSleeper, wait_until
 
 from .conftest import WAIT, Probe
 
 Ref = pykka.ActorRef[Any]
+
+SHELF = ImageOutcome.measured(640, 480)
 
 
 class WorkerPool:
@@ -39,8 +50,8 @@ def pool(probe: Callable[[str], Probe]) -> WorkerPool:
 
 @pytest.fixture
 def start_dispatcher(pool: WorkerPool) -> Callable[..., Ref]:
-    def start(size: int, slots: int | None = None) -> Ref:
-        dispatcher = Dispatcher.start(size, pool, stop_timeout=WAIT, slots=slots)
+    def start(size: int, **options: Any) -> Ref:
+        dispatcher = Dispatcher.start(size, pool, stop_timeout=WAIT, **options)
         stats(dispatcher)  # on_start has run: the pool is complete
         return dispatcher
 
@@ -64,7 +75,7 @@ def test_dispatcher_starts_its_pool_through_the_worker_factory(
     dispatcher = start_dispatcher(3)
 
     assert stats(dispatcher) == PoolStats(
-        workers=3, idle=3, jobs_waiting=0, replaced=0, slots=3, free_slots=3
+        workers=3, idle=3, jobs_waiting=0, replaced=0, slots=3, free_slots=3, ready=0
     )
     assert len(pool.workers) == 3
     assert all(given is dispatcher for given in pool.dispatchers)
@@ -79,7 +90,7 @@ def test_job_gets_idle_workers_up_to_the_number_it_wants(
     dispatcher.tell(WantWorkers(job.ref, 2))
 
     assert stats(dispatcher) == PoolStats(
-        workers=3, idle=1, jobs_waiting=0, replaced=0, slots=3, free_slots=1
+        workers=3, idle=1, jobs_waiting=0, replaced=0, slots=3, free_slots=3, ready=0
     )
     assert granted(job) == pool.refs()[:2]
 
@@ -97,7 +108,7 @@ def test_job_waits_in_the_ring_until_a_worker_is_idle(
     dispatcher.tell(WorkerIdle(pool.refs()[0]))
 
     assert stats(dispatcher) == PoolStats(
-        workers=1, idle=0, jobs_waiting=0, replaced=0, slots=1, free_slots=0
+        workers=1, idle=0, jobs_waiting=0, replaced=0, slots=1, free_slots=1, ready=0
     )
     assert granted(second) == pool.refs()
 
@@ -118,7 +129,7 @@ def test_demand_of_one_job_adds_up_and_it_holds_one_place_in_the_ring(
         dispatcher.tell(WorkerIdle(worker))
 
     assert stats(dispatcher) == PoolStats(
-        workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1
+        workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1, ready=0
     )
     assert granted(job) == [worker] * 3
 
@@ -133,7 +144,7 @@ def test_demand_of_no_workers_is_ignored(
     dispatcher.tell(WantWorkers(job.ref, count))
 
     assert stats(dispatcher) == PoolStats(
-        workers=2, idle=2, jobs_waiting=0, replaced=0, slots=2, free_slots=2
+        workers=2, idle=2, jobs_waiting=0, replaced=0, slots=2, free_slots=2, ready=0
     )
     assert granted(job) == []
 
@@ -183,7 +194,7 @@ def test_freed_workers_go_round_robin_over_the_jobs_with_demand(
     assert order == ["A", "B", "C", "A", "B", "C", "B", "C"]
     assert before == {"A": 3, "B": 3, "C": 3}
     assert stats(dispatcher) == PoolStats(
-        workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1
+        workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1, ready=0
     )
 
 
@@ -200,7 +211,7 @@ def test_dispatcher_replaces_a_dead_worker(
     dispatcher.tell(WorkerIdle(crashed.ref))
 
     assert stats(dispatcher) == PoolStats(
-        workers=2, idle=1, jobs_waiting=0, replaced=1, slots=2, free_slots=1
+        workers=2, idle=1, jobs_waiting=0, replaced=1, slots=2, free_slots=2, ready=0
     )
     assert len(pool.workers) == 3
     assert pool.dispatchers[-1] is dispatcher
@@ -244,47 +255,72 @@ def test_grant_refused_by_a_stopped_job_goes_to_the_next_job(
     # The stopped job lost its place: nothing more is waiting for the freed worker.
     dispatcher.tell(WorkerIdle(worker))
     assert stats(dispatcher) == PoolStats(
-        workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1
+        workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1, ready=0
     )
 
 
-def test_worker_back_from_an_image_on_the_gpu_waits_for_a_free_slot(
+def test_a_measured_image_spends_its_time_on_the_gpu_then_reaches_its_job(
     start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
-    dispatcher = start_dispatcher(1)
+    gpu = InstantSleeper()
+    dispatcher = start_dispatcher(1, sleeper=gpu)
     job = probe("job")
-    dispatcher.tell(WantWorkers(job.ref, 2))
+    dispatcher.tell(WantWorkers(job.ref, 1))
     [worker] = pool.refs()
 
-    dispatcher.tell(WorkerIdle(worker, frees_slot=False))
+    dispatcher.tell(ImageMeasured(worker, job.ref, 0, SHELF, 0.3))
 
-    assert stats(dispatcher).free_slots == 0
-    assert granted(job) == [worker]
-    dispatcher.tell(SlotFreed())
-    stats(dispatcher)
-    assert granted(job) == [worker, worker]
+    assert job.wait_for(ImageDone) == [ImageDone(0, SHELF)]
+    assert gpu.sleeps == [0.3]
+    assert stats(dispatcher) == PoolStats(
+        workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1, ready=0
+    )
 
 
-def test_a_few_workers_keep_more_slots_busy(
+def test_a_full_gpu_keeps_measured_images_ready_and_workers_stop_at_the_readahead(
     start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
-    dispatcher = start_dispatcher(1, slots=3)
+    gpu = HeldSleeper()
+    dispatcher = start_dispatcher(1, sleeper=gpu, slots=1, readahead=2)
     job = probe("job")
     dispatcher.tell(WantWorkers(job.ref, 5))
     [worker] = pool.refs()
 
-    for _ in range(3):
-        dispatcher.tell(WorkerIdle(worker, frees_slot=False))
+    for index in range(3):
+        dispatcher.tell(ImageMeasured(worker, job.ref, index, SHELF, 0.1 * (index + 1)))
 
-    # The worker was granted once per free slot, then sat idle with every slot on the GPU.
+    # Image 0 is on the GPU, 1 and 2 are ready: the readahead of 2 is used up.
     assert stats(dispatcher) == PoolStats(
-        workers=1, idle=1, jobs_waiting=1, replaced=0, slots=3, free_slots=0
+        workers=1, idle=1, jobs_waiting=1, replaced=0, slots=1, free_slots=0, ready=2
     )
     assert granted(job) == [worker] * 3
-    dispatcher.tell(SlotFreed())
-    dispatcher.tell(SlotFreed())
-    assert stats(dispatcher).free_slots == 1
+    assert [seconds for seconds, _ in gpu.held] == [0.1]
+
+    gpu.release()  # image 0 leaves the GPU; image 1, the oldest ready one, takes its slot
+
+    wait_until(lambda: len(gpu.held) == 1, "the next image went on the GPU")
+    assert [seconds for seconds, _ in gpu.held] == [0.2]
+    assert job.wait_for(ImageDone) == [ImageDone(0, SHELF)]
+    assert stats(dispatcher).ready == 1
     assert granted(job) == [worker] * 4
+
+
+def test_a_withdrawn_job_is_granted_no_more_workers(
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+) -> None:
+    dispatcher = start_dispatcher(1)
+    cancelled, other = probe("cancelled"), probe("other")
+    dispatcher.tell(WantWorkers(cancelled.ref, 100))
+    dispatcher.tell(WantWorkers(other.ref, 1))
+    [worker] = pool.refs()
+
+    dispatcher.tell(WithdrawDemand(cancelled.ref))
+    dispatcher.tell(WorkerIdle(worker))
+    dispatcher.tell(WorkerIdle(worker))
+
+    assert stats(dispatcher).jobs_waiting == 0
+    assert granted(cancelled) == [worker]  # the one grant made before the withdrawal
+    assert granted(other) == [worker]
 
 
 def test_stopping_the_dispatcher_stops_its_workers(

@@ -1,4 +1,4 @@
-"""ImageWorker alone: a fake fetcher, a fake GPU (sleeper), probes for the job and dispatcher."""
+"""ImageWorker alone: a fake fetcher, a seeded random source, probes for the job and dispatcher."""
 
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -8,13 +8,11 @@ import pytest
 
 from retailpulse.actors import ImageWorker
 from retailpulse.actors.events import ImageProcessed
-from retailpulse.actors.messages import ImageDone, ProcessImage, SlotFreed, WorkerIdle
+from retailpulse.actors.messages import ImageDone, ImageMeasured, ProcessImage, WorkerIdle
 from retailpulse.fetching import FetchError
 from retailpulse.model import ImageOutcome
-from retailpulse.ports import Delivery, Sleeper
 from retailpulse.testing import (
     FakeFetcher,
-    InstantSleeper,
     SeededRandom,
     SteppingTimer,
     image_bytes,
@@ -39,69 +37,49 @@ def dispatcher(probe: Callable[[str], Probe]) -> Probe:
 
 
 @pytest.fixture
-def sleeper() -> InstantSleeper:
-    return InstantSleeper()
-
-
-@pytest.fixture
-def start_worker(dispatcher: Probe, sleeper: InstantSleeper) -> StartWorker:
-    """Start a worker serving ``answers``; the sleeper and random source can be replaced."""
+def start_worker(dispatcher: Probe) -> StartWorker:
+    """Start a worker serving ``answers``; the random source can be seeded."""
 
     def start(
         answers: Mapping[str, Any] | FakeFetcher,
         *,
-        sleep: Sleeper | None = None,
         seed: int = 1234,
         sleep_range: tuple[float, float] = (0.1, 0.4),
     ) -> pykka.ActorRef[Any]:
         fetcher = answers if isinstance(answers, FakeFetcher) else FakeFetcher(answers)
-        return ImageWorker.start(
-            dispatcher.ref, fetcher, sleep or sleeper, SeededRandom(seed), sleep_range
-        )
+        return ImageWorker.start(dispatcher.ref, fetcher, SeededRandom(seed), sleep_range)
 
     return start
 
 
-def test_worker_measures_the_image_and_reports_its_size_to_the_job(
-    start_worker: StartWorker, job: Probe
+def test_worker_measures_the_image_and_hands_it_to_the_dispatcher_for_the_gpu(
+    start_worker: StartWorker, job: Probe, dispatcher: Probe
 ) -> None:
     worker = start_worker({SHELF: (640, 480)})
 
     worker.tell(ProcessImage(job.ref, 3, SHELF))
 
-    [done] = job.wait_for(ImageDone)
-    assert done == ImageDone(3, ImageOutcome.measured(640, 480))
-    assert done.outcome.perimeter == 2 * (640 + 480)
+    [measured] = dispatcher.wait_for(ImageMeasured)
+    assert (measured.worker, measured.job, measured.index) == (worker, job.ref, 3)
+    assert measured.outcome == ImageOutcome.measured(640, 480)
+    assert measured.outcome.perimeter == 2 * (640 + 480)
+    assert job.messages() == []  # the job hears of it when the GPU is done
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP"])
 def test_worker_reads_the_size_of_every_common_format(
-    start_worker: StartWorker, job: Probe, fmt: str
+    start_worker: StartWorker, job: Probe, dispatcher: Probe, fmt: str
 ) -> None:
     worker = start_worker({SHELF: image_bytes(37, 91, fmt)})
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
 
-    [done] = job.wait_for(ImageDone)
-    assert (done.outcome.width, done.outcome.height, done.outcome.error) == (37, 91, None)
-
-
-def test_worker_tells_the_dispatcher_it_is_idle_after_each_image(
-    start_worker: StartWorker, job: Probe, dispatcher: Probe
-) -> None:
-    worker = start_worker({SHELF: (10, 20), AISLE: (30, 40)})
-
-    worker.tell(ProcessImage(job.ref, 0, SHELF))
-    worker.tell(ProcessImage(job.ref, 1, AISLE))
-
-    idles = dispatcher.wait_for(WorkerIdle, count=2)
-    assert len(idles) == 2
-    assert all(idle.worker is worker for idle in idles)
-    assert worker.is_alive()
+    [measured] = dispatcher.wait_for(ImageMeasured)
+    assert measured.outcome == ImageOutcome.measured(37, 91)
 
 
 def test_worker_processes_its_images_in_the_order_it_received_them(
-    start_worker: StartWorker, job: Probe
+    start_worker: StartWorker, job: Probe, dispatcher: Probe
 ) -> None:
     fetcher = FakeFetcher({SHELF: (10, 20), AISLE: (30, 40)})
     worker = start_worker(fetcher)
@@ -109,14 +87,14 @@ def test_worker_processes_its_images_in_the_order_it_received_them(
     for index, url in enumerate([AISLE, SHELF, AISLE]):
         worker.tell(ProcessImage(job.ref, index, url))
 
-    done = job.wait_for(ImageDone, count=3)
-    assert [d.index for d in done] == [0, 1, 2]
-    assert [d.outcome.width for d in done] == [30, 10, 30]
+    measured = dispatcher.wait_for(ImageMeasured, count=3)
+    assert [m.index for m in measured] == [0, 1, 2]
+    assert [m.outcome.width for m in measured] == [30, 10, 30]
     assert fetcher.calls == [AISLE, SHELF, AISLE]
 
 
-def test_worker_replies_to_the_job_named_in_each_message(
-    start_worker: StartWorker, probe: Callable[[str], Probe]
+def test_worker_names_the_job_of_each_image(
+    start_worker: StartWorker, dispatcher: Probe, probe: Callable[[str], Probe]
 ) -> None:
     first, second = probe("job 1"), probe("job 2")
     worker = start_worker({SHELF: (10, 20), AISLE: (30, 40)})
@@ -124,75 +102,27 @@ def test_worker_replies_to_the_job_named_in_each_message(
     worker.tell(ProcessImage(first.ref, 5, SHELF))
     worker.tell(ProcessImage(second.ref, 7, AISLE))
 
-    assert second.wait_for(ImageDone) == [ImageDone(7, ImageOutcome.measured(30, 40))]
-    assert first.messages() == [ImageDone(5, ImageOutcome.measured(10, 20))]
+    measured = dispatcher.wait_for(ImageMeasured, count=2)
+    assert [(m.job, m.index) for m in measured] == [(first.ref, 5), (second.ref, 7)]
 
 
-def test_worker_sleeps_a_random_time_in_the_configured_range_after_measuring(
-    start_worker: StartWorker, job: Probe, sleeper: InstantSleeper
+def test_worker_draws_each_gpu_time_at_random_in_the_configured_range(
+    start_worker: StartWorker, job: Probe, dispatcher: Probe
 ) -> None:
     worker = start_worker({SHELF: (10, 20), AISLE: (30, 40)}, seed=7, sleep_range=(0.2, 0.3))
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
     worker.tell(ProcessImage(job.ref, 1, AISLE))
-    job.wait_for(ImageDone, count=2)
 
+    seconds = [m.gpu_seconds for m in dispatcher.wait_for(ImageMeasured, count=2)]
     twin = SeededRandom(7)
-    assert sleeper.sleeps == [twin.uniform(0.2, 0.3), twin.uniform(0.2, 0.3)]
-    assert all(0.2 <= seconds <= 0.3 for seconds in sleeper.sleeps)
-    assert sleeper.sleeps[0] != sleeper.sleeps[1]
+    assert seconds == [twin.uniform(0.2, 0.3), twin.uniform(0.2, 0.3)]
+    assert all(0.2 <= s <= 0.3 for s in seconds)
+    assert seconds[0] != seconds[1]
 
 
-class HeldSleeper:
-    """A simulated GPU that keeps what it is given until the test releases it."""
-
-    def __init__(self) -> None:
-        self.held: list[tuple[float, tuple[Delivery, ...]]] = []
-
-    def after(self, seconds: float, *deliveries: Delivery) -> None:
-        self.held.append((seconds, deliveries))
-
-    def release(self) -> None:
-        for _, deliveries in self.held:
-            for ref, message in deliveries:
-                ref.tell(message)
-
-
-def test_worker_is_free_for_the_next_download_while_its_image_is_on_the_gpu(
+def test_download_failure_goes_to_the_job_at_once_and_skips_the_gpu(
     start_worker: StartWorker, job: Probe, dispatcher: Probe
-) -> None:
-    gpu = HeldSleeper()
-    worker = start_worker({SHELF: (10, 20)}, sleep=gpu)
-
-    worker.tell(ProcessImage(job.ref, 0, SHELF))
-
-    assert dispatcher.wait_for(WorkerIdle) == [WorkerIdle(worker, frees_slot=False)]
-    assert job.messages() == []
-    assert dispatcher.messages(SlotFreed) == []
-    assert [deliveries for _, deliveries in gpu.held] == [
-        (
-            (job.ref, ImageDone(0, ImageOutcome.measured(10, 20))),
-            (dispatcher.ref, SlotFreed()),
-        )
-    ]
-
-
-def test_image_is_reported_and_its_slot_freed_only_when_the_gpu_is_done(
-    start_worker: StartWorker, job: Probe, dispatcher: Probe
-) -> None:
-    gpu = HeldSleeper()
-    worker = start_worker({SHELF: (10, 20)}, sleep=gpu)
-    worker.tell(ProcessImage(job.ref, 0, SHELF))
-    dispatcher.wait_for(WorkerIdle)
-
-    gpu.release()
-
-    assert job.wait_for(ImageDone) == [ImageDone(0, ImageOutcome.measured(10, 20))]
-    assert dispatcher.wait_for(SlotFreed) == [SlotFreed()]
-
-
-def test_download_failure_is_reported_without_sleeping(
-    start_worker: StartWorker, job: Probe, dispatcher: Probe, sleeper: InstantSleeper
 ) -> None:
     worker = start_worker({SHELF: FetchError(f"{SHELF}: could not connect (refused)")})
 
@@ -201,8 +131,8 @@ def test_download_failure_is_reported_without_sleeping(
     [done] = job.wait_for(ImageDone)
     assert done == ImageDone(2, ImageOutcome.failed(f"{SHELF}: could not connect (refused)"))
     assert done.outcome.perimeter is None
-    assert sleeper.sleeps == []
-    assert dispatcher.wait_for(WorkerIdle) == [WorkerIdle(worker, frees_slot=True)]
+    assert dispatcher.wait_for(WorkerIdle) == [WorkerIdle(worker)]
+    assert dispatcher.messages(ImageMeasured) == []
     assert worker.is_alive()
 
 
@@ -222,8 +152,8 @@ def test_unknown_url_fails_like_a_missing_page(start_worker: StartWorker, job: P
     [b"", b"this is not an image", image_bytes(20, 20, "PNG")[:20]],
     ids=["empty", "text", "truncated"],
 )
-def test_bytes_that_are_not_an_image_fail_with_the_url_and_without_sleeping(
-    start_worker: StartWorker, job: Probe, sleeper: InstantSleeper, body: bytes
+def test_bytes_that_are_not_an_image_fail_with_the_url_and_skip_the_gpu(
+    start_worker: StartWorker, job: Probe, dispatcher: Probe, body: bytes
 ) -> None:
     worker = start_worker({SHELF: body})
 
@@ -233,19 +163,22 @@ def test_bytes_that_are_not_an_image_fail_with_the_url_and_without_sleeping(
     assert done.outcome.width is None
     assert done.outcome.error is not None
     assert done.outcome.error.startswith(f"{SHELF}: not an image")
-    assert sleeper.sleeps == []
+    assert dispatcher.messages(ImageMeasured) == []
     assert worker.is_alive()
 
 
-def test_worker_keeps_working_after_a_failed_image(start_worker: StartWorker, job: Probe) -> None:
+def test_worker_keeps_working_after_a_failed_image(
+    start_worker: StartWorker, job: Probe, dispatcher: Probe
+) -> None:
     worker = start_worker({SHELF: b"junk", AISLE: (30, 40)})
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
     worker.tell(ProcessImage(job.ref, 1, AISLE))
 
-    done = job.wait_for(ImageDone, count=2)
-    assert done[0].outcome.error is not None
-    assert done[1] == ImageDone(1, ImageOutcome.measured(30, 40))
+    [failed] = job.wait_for(ImageDone)
+    assert (failed.index, failed.outcome.width) == (0, None)
+    [measured] = dispatcher.wait_for(ImageMeasured)
+    assert (measured.index, measured.outcome) == (1, ImageOutcome.measured(30, 40))
 
 
 def test_crashed_worker_reports_its_image_as_failed(start_worker: StartWorker, job: Probe) -> None:
@@ -262,23 +195,6 @@ def test_crashed_worker_reports_its_image_as_failed(start_worker: StartWorker, j
     wait_until_stopped(worker)
 
 
-def test_crash_while_sleeping_also_reports_the_image_as_failed(
-    start_worker: StartWorker, job: Probe
-) -> None:
-    class BrokenGpu:
-        def after(self, seconds: float, *deliveries: Delivery) -> None:
-            raise ValueError("sleeper broke")
-
-    worker = start_worker({SHELF: (10, 20)}, sleep=BrokenGpu())
-
-    worker.tell(ProcessImage(job.ref, 0, SHELF))
-
-    [done] = job.wait_for(ImageDone)
-    assert done.outcome.error is not None
-    assert "sleeper broke" in done.outcome.error
-    wait_until_stopped(worker)
-
-
 def test_crashed_worker_tells_the_dispatcher_it_is_idle_with_its_dead_ref(
     start_worker: StartWorker, job: Probe, dispatcher: Probe
 ) -> None:
@@ -288,7 +204,6 @@ def test_crashed_worker_tells_the_dispatcher_it_is_idle_with_its_dead_ref(
 
     [idle] = dispatcher.wait_for(WorkerIdle)
     assert idle.worker is worker
-    assert idle.frees_slot
     assert not idle.worker.is_alive()
     assert len(job.messages(ImageDone)) == 1
 
@@ -296,25 +211,28 @@ def test_crashed_worker_tells_the_dispatcher_it_is_idle_with_its_dead_ref(
 def test_worker_survives_a_job_that_has_already_stopped(
     start_worker: StartWorker, job: Probe, dispatcher: Probe, probe: Callable[[str], Probe]
 ) -> None:
-    worker = start_worker({SHELF: (10, 20), AISLE: (30, 40)})
+    worker = start_worker({SHELF: b"junk", AISLE: (30, 40)})
     job.kill()
 
-    worker.tell(ProcessImage(job.ref, 0, SHELF))
+    worker.tell(ProcessImage(job.ref, 0, SHELF))  # its failure is told to the stopped job
     dispatcher.wait_for(WorkerIdle)
     assert worker.is_alive()
 
     other = probe("next job")
     worker.tell(ProcessImage(other.ref, 0, AISLE))
-    assert other.wait_for(ImageDone) == [ImageDone(0, ImageOutcome.measured(30, 40))]
+    [measured] = dispatcher.wait_for(ImageMeasured)
+    assert measured.job is other.ref
 
 
-def test_worker_ignores_messages_it_does_not_know(start_worker: StartWorker, job: Probe) -> None:
+def test_worker_ignores_messages_it_does_not_know(
+    start_worker: StartWorker, job: Probe, dispatcher: Probe
+) -> None:
     worker = start_worker({SHELF: (10, 20)})
 
     assert worker.ask("what is this?", timeout=WAIT) is None
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
-    assert job.wait_for(ImageDone) == [ImageDone(0, ImageOutcome.measured(10, 20))]
+    assert dispatcher.wait_for(ImageMeasured)[0].outcome == ImageOutcome.measured(10, 20)
 
 
 def test_worker_tells_the_events_ref_of_each_image_with_its_outcome_and_time(
@@ -323,12 +241,7 @@ def test_worker_tells_the_events_ref_of_each_image_with_its_outcome_and_time(
     events = probe("events")
     fetcher = FakeFetcher({SHELF: (10, 20)})
     worker = ImageWorker.start(
-        dispatcher.ref,
-        fetcher,
-        InstantSleeper(),
-        SeededRandom(),
-        events=events.ref,
-        timer=SteppingTimer(0.25),
+        dispatcher.ref, fetcher, SeededRandom(), events=events.ref, timer=SteppingTimer(0.25)
     )
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
@@ -348,9 +261,7 @@ def test_crashed_worker_still_tells_the_events_ref_its_image_failed(
 ) -> None:
     events = probe("events")
     fetcher = FakeFetcher({SHELF: RuntimeError("bug")})
-    worker = ImageWorker.start(
-        dispatcher.ref, fetcher, InstantSleeper(), SeededRandom(), events=events.ref
-    )
+    worker = ImageWorker.start(dispatcher.ref, fetcher, SeededRandom(), events=events.ref)
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
 

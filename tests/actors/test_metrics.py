@@ -109,7 +109,9 @@ def test_downloads_are_timed_and_only_successful_ones_add_bytes(metrics: Ref) ->
 
 
 def test_worker_figures_come_from_the_pool_stats_given_at_scrape_time(metrics: Ref) -> None:
-    stats = PoolStats(workers=8, idle=3, jobs_waiting=1, replaced=0, slots=64, free_slots=4)
+    stats = PoolStats(
+        workers=8, idle=3, jobs_waiting=1, replaced=0, slots=64, free_slots=4, ready=2
+    )
     text = page(metrics, stats)
 
     assert metric_value(text, "retailpulse_workers", state="busy") == 5
