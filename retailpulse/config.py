@@ -31,11 +31,15 @@ class ServiceConfig:
     download_timeout: float = 60.0
     max_image_bytes: int = 20 * MIB
     max_redirects: int = 5
+    retries: int = 3
+    retry_backoff: float = 0.5
+    retry_backoff_max: float = 10.0
     min_sleep: float = 0.1
     max_sleep: float = 0.4
     ask_timeout: float = 10.0
     stop_timeout: float = 10.0
     max_body_bytes: int = 32 * MIB
+    max_images_per_job: int = 100_000
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -44,3 +48,18 @@ class ServiceConfig:
             raise ValueError("max_active_jobs must be at least 1")
         if not 0 <= self.min_sleep <= self.max_sleep:
             raise ValueError("need 0 <= min_sleep <= max_sleep")
+        _check_limits(self)
+
+
+def _check_limits(config: ServiceConfig) -> None:
+    """The download and request limits: a zero or negative one would refuse
+    everything or nothing, so it is a configuration mistake, said at start-up."""
+    for name in ("connect_timeout", "read_timeout", "download_timeout"):
+        if not getattr(config, name) > 0:
+            raise ValueError(f"{name} must be above 0 seconds")
+    for name in ("max_image_bytes", "max_body_bytes", "max_images_per_job"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be at least 1")
+    for name in ("max_redirects", "retries", "retry_backoff", "retry_backoff_max"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name} must be 0 or more")
