@@ -24,7 +24,7 @@ from retailpulse.actors import (
 )
 from retailpulse.actors.messages import AnyRef, AwaitJob, FindJob, GetResults, GetStatus, SubmitJob
 from retailpulse.config import ServiceConfig, env_flag
-from retailpulse.errors import ServiceBusyError, UnknownJobError
+from retailpulse.errors import LimitExceededError, ServiceBusyError, UnknownJobError
 from retailpulse.fetching import HttpFetcher
 from retailpulse.lifecycle import Service
 from retailpulse.model import JobResults, JobStatus
@@ -65,9 +65,12 @@ class System(Service):
     def submit(self, payload: Mapping[str, Any] | Submission) -> int:
         """Validate ``payload`` (the submit JSON as a dict) and start a job; return its id.
 
-        Raises ``ValidationError`` naming the field when the payload is malformed.
+        Raises ``ValidationError`` naming the field when the payload is malformed,
+        ``LimitExceededError`` (one of those) when it holds more than
+        ``config.max_images_per_job`` images.
         """
         submission = payload if isinstance(payload, Submission) else parse_submission(payload)
+        _check_job_size(submission, self.config.max_images_per_job)
         job_id: int = self._ask(self._manager, SubmitJob(submission))
         return job_id
 
@@ -153,6 +156,14 @@ class System(Service):
             raise ServiceBusyError(f"{ref.actor_class.__name__} did not answer in time") from None
         except pykka.ActorDeadError:
             raise ServiceBusyError("the service has stopped") from None
+
+
+def _check_job_size(submission: Submission, limit: int) -> None:
+    images = sum(len(visit.image_urls) for visit in submission.visits)
+    if images > limit:
+        raise LimitExceededError(
+            "visits", f"hold {images} images in all; a job may hold at most {limit}"
+        )
 
 
 def _check_job_id(job_id: object) -> None:

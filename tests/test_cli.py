@@ -159,3 +159,23 @@ def test_serve_on_a_port_already_in_use_says_so_and_exits_1(
     assert code == 1
     assert server.process.stderr is not None
     assert f"cannot listen on 127.0.0.1:{port}" in server.process.stderr.read()
+
+
+def test_serve_applies_its_limit_options(
+    served: Callable[..., Served], spec_payload: dict[str, Any]
+) -> None:
+    server = served("--max-images-per-job", "2", "--max-body-bytes", "4096")
+    base_url = server.url()
+
+    too_many = requests.post(f"{base_url}/api/submit", json=spec_payload, timeout=5)
+    too_big = requests.post(f"{base_url}/api/submit", data=b" " * 5000, timeout=5)
+    code = server.stop(signal.SIGTERM)
+
+    assert too_many.status_code == 413
+    assert too_many.json() == {
+        "error": "visits hold 3 images in all; a job may hold at most 2",
+        "field": "visits",
+    }
+    assert too_big.status_code == 413
+    assert "4096 bytes" in too_big.json()["error"]
+    assert code == 0

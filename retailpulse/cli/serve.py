@@ -8,6 +8,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+from retailpulse.cli.limits import add_limit_arguments, limit_settings
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpServer, create_app
 from retailpulse.stores import DEFAULT_STORE_MASTER, StoreMasterError, load_store_master
@@ -64,6 +65,7 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="(default %(default)s)",
     )
+    add_limit_arguments(serve)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"retailpulse: {exc}", file=sys.stderr)
         return 2
     settings: dict[str, Any] = {"workers": args.workers, "max_active_jobs": args.max_active_jobs}
+    settings.update(limit_settings(args))
     if args.allow_private_urls:
         settings["allow_private_urls"] = True
     stop_requested = threading.Event()
