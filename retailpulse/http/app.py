@@ -11,6 +11,7 @@ from retailpulse.errors import (
     UnknownJobError,
     ValidationError,
 )
+from retailpulse.http.openapi import OpenApiResource
 from retailpulse.http.resources import (
     HealthResource,
     ResultsResource,
@@ -33,6 +34,7 @@ def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     app.add_route("/api/status", StatusResource(system))
     app.add_route("/api/results", ResultsResource(system))
     app.add_route("/healthz", HealthResource(system))
+    app.add_route("/openapi.json", OpenApiResource())
     app.add_error_handler(ValidationError, _invalid)
     app.add_error_handler(LimitExceededError, _too_large)
     app.add_error_handler(UnknownJobError, _unknown_job)
