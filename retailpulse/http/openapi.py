@@ -147,7 +147,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "example": "https://images.example.com/shelf.jpg",
                 },
             },
-            "visit_time": {"type": "string", "minLength": 1, "description": "Not blank; kept as sent."},
+            "visit_time": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Not blank; kept as sent.",
+            },
         },
     },
     "JobCreated": {
