@@ -14,7 +14,7 @@ from retailpulse.testing import SAMPLE_IMAGES, ImageServer, sample_routes
 
 settings.register_profile(
     "retailpulse",
-    max_examples=300,
+    max_examples=200,
     deadline=None,  # a shared 2-core machine makes per-example timing meaningless
     database=None,  # no .hypothesis/ folder in the work tree; failures print their seed
     # Every phase but "explain", which reruns a failure hundreds of times to annotate it.
@@ -22,7 +22,7 @@ settings.register_profile(
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
 settings.load_profile("retailpulse")
-"""Property tests run 300 generated inputs each unless they say otherwise; pytest
+"""Property tests run 200 generated inputs each unless they say otherwise; pytest
 ``--hypothesis-show-statistics`` prints how many each test really ran."""
 
 SIZES = {

@@ -104,7 +104,7 @@ def assert_created_or_explained(result: falcon.testing.Result) -> None:
         assert result.json["error"].startswith(result.json["field"] + " ")
 
 
-@settings(max_examples=150)
+@settings(max_examples=100)
 @given(document=valid_payloads() | near_valid_payloads() | JSON_VALUES)
 def test_any_json_document_is_created_or_refused_with_a_field(
     client: falcon.testing.TestClient, document: Any
@@ -116,7 +116,7 @@ def test_any_json_document_is_created_or_refused_with_a_field(
     assert_created_or_explained(result)
 
 
-@settings(max_examples=150)
+@settings(max_examples=100)
 @given(body=st.binary(max_size=300))
 @example(body=b"\xef\xbb\xbf" + json.dumps({"count": 0, "visits": []}).encode())
 @example(body=b"\xff\xfe\x00\xd8\x00\x00")
