@@ -36,7 +36,8 @@ class HttpFetcher:
     """Downloads image bytes through one ``requests.Session``.
 
     One fetcher belongs to one worker, so its session's connection pool is reused
-    across that worker's images and never shared between threads. Redirects are
+    across that worker's images and never shared between threads (nor may the
+    fetcher be: each ``fetch`` sets its own deadline on the session's adapter). Redirects are
     followed by hand, at most ``max_redirects``, and only to http(s). Unless
     private URLs are allowed, every connection goes through ``guard``, which
     checks the addresses actually connected to. Transient failures are retried by

@@ -15,8 +15,15 @@ import retailpulse
 from retailpulse.config import ServiceConfig
 from retailpulse.fetching import FetchError, HttpFetcher
 from retailpulse.netguard import AddressGuard
-from retailpulse.testing import FaultyServer, ImageServer, Route, hang, reset, respond
-from retailpulse.testing.faultyserver import Behaviour
+from retailpulse.testing import (
+    Behaviour,
+    FaultyServer,
+    ImageServer,
+    Route,
+    hang,
+    reset,
+    respond,
+)
 
 JARGON = ("0x", "HTTPConnectionPool", "Max retries", "urllib3", "Traceback", "object at")
 

@@ -14,6 +14,7 @@ from retailpulse.testing.fakes import (
     image_bytes,
 )
 from retailpulse.testing.faultyserver import (
+    Behaviour,
     FaultyServer,
     drip,
     hang,
@@ -25,6 +26,7 @@ from retailpulse.testing.imageserver import SAMPLE_IMAGES, ImageServer, Route, s
 
 __all__ = [
     "SAMPLE_IMAGES",
+    "Behaviour",
     "FakeFetcher",
     "FaultyServer",
     "ImageServer",
