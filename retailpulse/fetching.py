@@ -44,10 +44,14 @@ class HttpFetcher:
     urllib3 (``retailpulse.retrying``), all within one total deadline per image.
     """
 
-    def __init__(self, config: ServiceConfig, guard: AddressGuard | None = None) -> None:
+    def __init__(
+        self, config: ServiceConfig, guard: AddressGuard | None = None, verify: bool | str = True
+    ) -> None:
+        """``verify`` is requests' own: True for the system's CAs, or a CA bundle's path."""
         self._config = config
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "retailpulse/0.1"
+        self._session.verify = verify
         # No proxies, .netrc or CA bundles from the environment: a proxy would be the
         # connected address and hide the real target from the guard.
         self._session.trust_env = False

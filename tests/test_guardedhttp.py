@@ -4,17 +4,18 @@ No real name is ever resolved (every resolver here is a table) and no socket
 leaves loopback: connection attempts to anything else are caught and recorded.
 """
 
-from collections.abc import Sequence
+import http.server
+import ssl
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+import trustme
 import urllib3.util.connection
-from urllib3.connection import HTTPSConnection
 
-from retailpulse import guardedhttp
 from retailpulse.config import ServiceConfig
 from retailpulse.fetching import FetchError, HttpFetcher
-from retailpulse.guardedhttp import GuardedHTTPSConnection
 from retailpulse.netguard import AddressGuard, is_public_address
 from retailpulse.testing import FaultyServer, ImageServer, Route, image_bytes, respond
 
@@ -180,11 +181,69 @@ def test_https_connections_are_guarded_too(connects: list[tuple[str, int]]) -> N
     assert connects == []
 
 
-def test_tls_is_left_to_urllib3_so_sni_and_certificates_use_the_hostname() -> None:
-    """Only the raw socket is replaced: connect(), which wraps it in TLS for
-    ``self.host``, is urllib3's own."""
-    assert GuardedHTTPSConnection.connect is HTTPSConnection.connect
-    assert GuardedHTTPSConnection._new_conn is guardedhttp.GuardedHTTPConnection._new_conn
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[tuple[int, str]]:
+    """An HTTPS server on 127.0.0.1 whose certificate, from a throwaway CA, is valid for
+    images.example.test only; yields its port and the CA bundle's path."""
+    authority = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("images.example.test").configure_cert(context)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PngHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        with authority.cert_pem.tempfile() as ca_path:
+            yield server.server_address[1], ca_path
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class _PngHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(PNG)))
+        self.end_headers()
+        self.wfile.write(PNG)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+def tls_fetcher(resolver: ScriptedResolver, ca_path: str) -> HttpFetcher:
+    config = ServiceConfig(allow_private_urls=False, retries=0, connect_timeout=2, read_timeout=2)
+    guard = AddressGuard(resolve=resolver, allowed=public_or_loopback)
+    return HttpFetcher(config, guard, verify=ca_path)
+
+
+def test_https_through_the_guard_verifies_the_certificate_for_the_hostname(
+    tls_server: tuple[int, str], connects: list[tuple[str, int]]
+) -> None:
+    port, ca_path = tls_server
+    resolver = ScriptedResolver({"images.example.test": [["127.0.0.1"]]})
+
+    body = tls_fetcher(resolver, ca_path).fetch(f"https://images.example.test:{port}/a.png")
+
+    assert body == PNG
+    assert connects == [("127.0.0.1", port)]
+
+
+def test_https_to_a_name_the_certificate_does_not_cover_fails_verification(
+    tls_server: tuple[int, str], connects: list[tuple[str, int]]
+) -> None:
+    """Same server, same checked address, another name: SNI and the check use the name."""
+    port, ca_path = tls_server
+    resolver = ScriptedResolver({"other.example.test": [["127.0.0.1"]]})
+    url = f"https://other.example.test:{port}/a.png"
+
+    with pytest.raises(FetchError) as caught:
+        tls_fetcher(resolver, ca_path).fetch(url)
+
+    assert str(caught.value).startswith(f"{url}: the TLS handshake failed")
+    assert "other.example.test" in str(caught.value)
+    assert connects == [("127.0.0.1", port)]
 
 
 def test_with_private_urls_allowed_there_is_no_guard() -> None:
