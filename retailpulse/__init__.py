@@ -5,12 +5,18 @@ The package root re-exports the embedding API so that a program can write
 """
 
 from retailpulse.config import ServiceConfig
-from retailpulse.errors import ServiceBusyError, UnknownJobError, ValidationError
+from retailpulse.errors import (
+    LimitExceededError,
+    ServiceBusyError,
+    UnknownJobError,
+    ValidationError,
+)
 from retailpulse.system import System, start
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "LimitExceededError",
     "ServiceBusyError",
     "ServiceConfig",
     "System",

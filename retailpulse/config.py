@@ -35,6 +35,9 @@ class ServiceConfig:
     download_timeout: float = 60.0
     max_image_bytes: int = 20 * MIB
     max_redirects: int = 5
+    retries: int = 3
+    retry_backoff: float = 0.5
+    retry_backoff_max: float = 10.0
     min_sleep: float = 0.1
     max_sleep: float = 0.4
     ask_timeout: float = 10.0
@@ -42,6 +45,7 @@ class ServiceConfig:
     max_body_bytes: int = 32 * MIB
     retention: float = 7 * 24 * 3600.0
     """Seconds a finished job is kept (status, results) before it is purged."""
+    max_images_per_job: int = 100_000
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -54,8 +58,23 @@ class ServiceConfig:
             raise ValueError("need 0 <= min_sleep <= max_sleep")
         if self.retention <= 0:
             raise ValueError("retention must be positive")
+        _check_limits(self)
 
     @property
     def download_threads(self) -> int:
         """The downloaders actually started: never more than the slots they serve."""
         return min(self.workers, self.downloaders or DEFAULT_DOWNLOADERS)
+
+
+def _check_limits(config: ServiceConfig) -> None:
+    """The download and request limits: a zero or negative one would refuse
+    everything or nothing, so it is a configuration mistake, said at start-up."""
+    for name in ("connect_timeout", "read_timeout", "download_timeout"):
+        if not getattr(config, name) > 0:
+            raise ValueError(f"{name} must be above 0 seconds")
+    for name in ("max_image_bytes", "max_body_bytes", "max_images_per_job"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be at least 1")
+    for name in ("max_redirects", "retries", "retry_backoff", "retry_backoff_max"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name} must be 0 or more")

@@ -1,6 +1,6 @@
 """Exceptions that the embedding API raises, so callers can tell client faults from ours."""
 
-__all__ = ["ServiceBusyError", "UnknownJobError", "ValidationError"]
+__all__ = ["LimitExceededError", "ServiceBusyError", "UnknownJobError", "ValidationError"]
 
 
 class ValidationError(ValueError):
@@ -14,6 +14,14 @@ class ValidationError(ValueError):
         super().__init__(f"{field} {message}")
         self.field = field
         self.message = message
+
+
+class LimitExceededError(ValidationError):
+    """A well-formed payload that is larger than this service accepts (HTTP 413).
+
+    A ``ValidationError`` still, so callers that catch those need no change; the
+    HTTP layer answers 413 because the request is fine in form, only too big.
+    """
 
 
 class UnknownJobError(LookupError):

@@ -1,22 +1,43 @@
-"""SSRF guard: decide whether the service may connect to a URL's host.
+"""SSRF guard: decide which addresses the service may connect to.
 
 Clients choose the URLs we download. Without a guard, any client could make the
 service probe its own loopback, the cloud metadata address or the internal
 network, so non-public addresses are refused unless the operator allows them.
+
+The guard is applied where the socket is made (``retailpulse.guardedhttp``): the
+host is resolved once, every address is checked, and only a checked address is
+connected to. Checking a name and then letting the HTTP library resolve it again
+would leave a gap for DNS rebinding (a name that answers "public" to the check
+and "private" to the connection).
 """
 
 import ipaddress
 import socket
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
+from dataclasses import dataclass
 
-__all__ = ["BlockedAddressError", "check_url", "is_public_address"]
+__all__ = [
+    "AddressGuard",
+    "AddressPolicy",
+    "BlockedAddressError",
+    "Resolver",
+    "is_public_address",
+    "system_resolver",
+]
 
 Resolver = Callable[[str, int], Sequence[str]]
+"""Host and port to the host's addresses as text; raises ``OSError`` when it cannot."""
+
+AddressPolicy = Callable[[str], bool]
+"""Whether the service may connect to one address."""
 
 
 class BlockedAddressError(Exception):
-    """The URL's host is, or resolves to, an address the service may not reach."""
+    """The host is, or resolves to, an address the service may not reach.
+
+    Deliberately not an ``OSError``: urllib3 retries socket errors, but a refusal
+    is a decision, and asking again must not change it.
+    """
 
 
 def is_public_address(address: str) -> bool:
@@ -35,34 +56,51 @@ def is_public_address(address: str) -> bool:
     )
 
 
-def _resolve(host: str, port: int) -> list[str]:
+def system_resolver(host: str, port: int) -> list[str]:
+    """The operating system's resolver (DNS, /etc/hosts), every address it gives."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def check_url(url: str, resolve: Resolver = _resolve) -> None:
-    """Raise ``BlockedAddressError`` unless every address of the URL's host is public.
+@dataclass(frozen=True, slots=True)
+class AddressGuard:
+    """Resolves a host and vouches for every address it returns.
 
-    Every resolved address is checked, not just the first, so a name that maps to
-    one public and one private address is refused.
+    Both the resolver and the policy are injectable, so tests can play DNS
+    (including a rebinding DNS) without ever asking a real one.
     """
+
+    resolve: Resolver = system_resolver
+    allowed: AddressPolicy = is_public_address
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """Every address of ``host``, each one allowed, in the resolver's order.
+
+        Raises ``BlockedAddressError`` if any address is not allowed (a name
+        mapping to one public and one private address is refused as a whole),
+        and ``OSError`` if the host cannot be resolved. An address literal is
+        checked as it is, without a lookup.
+        """
+        host = host.strip("[]")
+        if _is_address(host):
+            found = [host]
+        else:
+            found = list(self.resolve(host, port))
+            if not found:
+                raise OSError(f"no address found for host {host!r}")
+        for address in found:
+            if not self.allowed(address):
+                raise BlockedAddressError(
+                    f"host {host!r} is a private, loopback, link-local or reserved address "
+                    f"({address}); downloads from such addresses are disabled "
+                    "(--allow-private-urls enables them)"
+                )
+        return found
+
+
+def _is_address(host: str) -> bool:
     try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:  # a redirect's Location is not validated like a payload
-        raise BlockedAddressError(f"not a valid URL ({exc})") from None
-    try:
-        addresses = [str(ipaddress.ip_address(host))]
+        ipaddress.ip_address(host)
     except ValueError:
-        try:
-            addresses = list(resolve(host, port))
-        except OSError as exc:
-            raise BlockedAddressError(f"cannot resolve host {host!r}: {exc}") from None
-    for address in addresses:
-        if not is_public_address(address):
-            raise BlockedAddressError(
-                f"host {host!r} is a private, loopback, link-local or reserved address "
-                f"({address}); downloads from such addresses are disabled "
-                "(--allow-private-urls enables them)"
-            )
+        return False
+    return True

@@ -77,11 +77,17 @@ def parse_submission(document: Any) -> Submission:
     if count != len(raw_visits):
         raise ValidationError(
             "count",
-            f"is {count} but visits holds {len(raw_visits)} "
+            f"is {_brief(count)} but visits holds {len(raw_visits)} "
             f"{'entry' if len(raw_visits) == 1 else 'entries'}; they must match",
         )
     visits = tuple(_parse_visit(raw, f"visits[{i}]") for i, raw in enumerate(raw_visits))
     return Submission(visits)
+
+
+def _brief(number: int) -> str:
+    """The number, unless it is too long to print: Python refuses to turn an
+    integer of over 4,300 digits into text, and an embedding caller can pass one."""
+    return str(number) if number.bit_length() <= 64 else "a number over 2**64"
 
 
 def _parse_visit(raw: Any, where: str) -> Visit:

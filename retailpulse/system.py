@@ -43,7 +43,12 @@ from retailpulse.actors.messages import (
 )
 from retailpulse.actors.metrics import MetricsActor, RenderMetrics
 from retailpulse.config import ServiceConfig, env_flag
-from retailpulse.errors import ServiceBusyError, UnknownJobError, ValidationError
+from retailpulse.errors import (
+    LimitExceededError,
+    ServiceBusyError,
+    UnknownJobError,
+    ValidationError,
+)
 from retailpulse.fetching import HttpFetcher
 from retailpulse.lifecycle import Service
 from retailpulse.metering import MeteredFetcher
@@ -116,9 +121,11 @@ class System(Service):
 
         The job is stored (durably, with a data file) before this returns, so an
         accepted job survives a crash. Raises ``ValidationError`` naming the field
-        when the payload is malformed.
+        when the payload is malformed, ``LimitExceededError`` (one of those) when it
+        holds more than ``config.max_images_per_job`` images.
         """
         submission = payload if isinstance(payload, Submission) else parse_submission(payload)
+        _check_job_size(submission, self.config.max_images_per_job)
         order: JobOrder = self._ask(self._store, CreateJob(tuple(submission.images())))
         self._ask(self._manager, RunJob(order))
         return order.job_id
@@ -315,6 +322,14 @@ class System(Service):
             raise ServiceBusyError("the service has stopped") from None
         except JobStoreError as exc:
             raise ServiceBusyError(str(exc)) from exc
+
+
+def _check_job_size(submission: Submission, limit: int) -> None:
+    images = sum(len(visit.image_urls) for visit in submission.visits)
+    if images > limit:
+        raise LimitExceededError(
+            "visits", f"hold {images} images in all; a job may hold at most {limit}"
+        )
 
 
 def _check_job_id(job_id: object) -> None:

@@ -8,8 +8,22 @@ from urllib.parse import urlsplit
 import pykka
 import pytest
 import requests
+from hypothesis import HealthCheck, Phase, settings
 
 from retailpulse.testing import SAMPLE_IMAGES, ImageServer, sample_routes
+
+settings.register_profile(
+    "retailpulse",
+    max_examples=200,
+    deadline=None,  # a shared 2-core machine makes per-example timing meaningless
+    database=None,  # no .hypothesis/ folder in the work tree; failures print their seed
+    # Every phase but "explain", which reruns a failure hundreds of times to annotate it.
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+)
+settings.load_profile("retailpulse")
+"""Property tests run 200 generated inputs each unless they say otherwise; pytest
+``--hypothesis-show-statistics`` prints how many each test really ran."""
 
 SIZES = {
     **SAMPLE_IMAGES,

@@ -190,3 +190,23 @@ def test_serve_with_json_logs_writes_one_object_per_line_with_the_job_events(
     assert events["job_finished"]["job"] == job_id
     assert events["job_finished"]["status"] == "completed"
     assert all({"time", "level", "logger"} <= line.keys() for line in lines)
+
+
+def test_serve_applies_its_limit_options(
+    served: Callable[..., Served], spec_payload: dict[str, Any]
+) -> None:
+    server = served("--max-images-per-job", "2", "--max-body-bytes", "4096")
+    base_url = server.url()
+
+    too_many = requests.post(f"{base_url}/api/submit", json=spec_payload, timeout=5)
+    too_big = requests.post(f"{base_url}/api/submit", data=b" " * 5000, timeout=5)
+    code = server.stop(signal.SIGTERM)
+
+    assert too_many.status_code == 413
+    assert too_many.json() == {
+        "error": "visits hold 3 images in all; a job may hold at most 2",
+        "field": "visits",
+    }
+    assert too_big.status_code == 413
+    assert "4096 bytes" in too_big.json()["error"]
+    assert code == 0

@@ -1,10 +1,10 @@
-"""Unit tests of the SSRF guard: which addresses are public; URL checks with a fake resolver."""
+"""Unit tests of the SSRF guard: which addresses are public; host checks with a fake resolver."""
 
 from collections.abc import Sequence
 
 import pytest
 
-from retailpulse.netguard import BlockedAddressError, check_url, is_public_address
+from retailpulse.netguard import AddressGuard, BlockedAddressError, is_public_address
 
 
 class FakeResolver:
@@ -74,84 +74,64 @@ def test_globally_routable_addresses_are_public(address: str) -> None:
     assert is_public_address(address) is True
 
 
-def test_an_ip_literal_url_to_a_public_address_is_allowed_without_resolving() -> None:
-    check_url("http://8.8.8.8/image.png", resolve=no_lookups)
-    check_url("https://[2001:4860:4860::8888]:8443/image.png", resolve=no_lookups)
+def test_an_address_literal_that_is_public_is_allowed_without_resolving() -> None:
+    guard = AddressGuard(resolve=no_lookups)
+
+    assert guard.addresses("8.8.8.8", 80) == ["8.8.8.8"]
+    assert guard.addresses("[2001:4860:4860::8888]", 8443) == ["2001:4860:4860::8888"]
 
 
 @pytest.mark.parametrize(
-    ("url", "address"),
-    [
-        ("http://127.0.0.1:8080/a.png", "127.0.0.1"),
-        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
-        ("http://[::1]/a.png", "::1"),
-        ("http://[::ffff:127.0.0.1]/a.png", "::ffff:127.0.0.1"),
-        ("http://10.1.2.3/a.png", "10.1.2.3"),
-    ],
+    "host",
+    ["127.0.0.1", "169.254.169.254", "::1", "[::1]", "::ffff:127.0.0.1", "10.1.2.3", "fc00::5"],
 )
-def test_an_ip_literal_url_to_a_non_public_address_is_refused_naming_it(
-    url: str, address: str
-) -> None:
+def test_an_address_literal_that_is_not_public_is_refused_naming_it(host: str) -> None:
     with pytest.raises(BlockedAddressError) as caught:
-        check_url(url, resolve=no_lookups)
+        AddressGuard(resolve=no_lookups).addresses(host, 80)
 
-    assert address in str(caught.value)
+    assert host.strip("[]") in str(caught.value)
     assert "--allow-private-urls" in str(caught.value)
 
 
-def test_a_name_resolving_only_to_public_addresses_is_allowed() -> None:
+def test_a_name_resolving_only_to_public_addresses_gives_all_of_them() -> None:
     resolver = FakeResolver({"images.example.test": ["8.8.8.8", "2001:4860:4860::8888"]})
 
-    check_url("https://images.example.test/a.png", resolve=resolver)
+    found = AddressGuard(resolve=resolver).addresses("images.example.test", 443)
 
+    assert found == ["8.8.8.8", "2001:4860:4860::8888"]
     assert resolver.lookups == [("images.example.test", 443)]
 
 
-def test_a_name_resolving_to_one_public_and_one_private_address_is_refused() -> None:
-    resolver = FakeResolver({"mixed.example.test": ["8.8.8.8", "10.0.0.7"]})
+@pytest.mark.parametrize(
+    "private",
+    ["10.0.0.7", "127.0.0.1", "::1", "::ffff:127.0.0.1", "169.254.169.254", "fd00::1", "fc00::1"],
+)
+def test_a_name_with_any_non_public_address_is_refused_as_a_whole(private: str) -> None:
+    resolver = FakeResolver({"mixed.example.test": ["8.8.8.8", private]})
 
     with pytest.raises(BlockedAddressError) as caught:
-        check_url("http://mixed.example.test/a.png", resolve=resolver)
+        AddressGuard(resolve=resolver).addresses("mixed.example.test", 80)
 
-    assert "10.0.0.7" in str(caught.value)
+    assert private in str(caught.value)
     assert "mixed.example.test" in str(caught.value)
 
 
-def test_a_name_resolving_to_the_metadata_address_is_refused() -> None:
-    resolver = FakeResolver({"metadata.example.test": ["169.254.169.254"]})
-
-    with pytest.raises(BlockedAddressError, match=r"169\.254\.169\.254"):
-        check_url("http://metadata.example.test/", resolve=resolver)
+def test_a_name_that_does_not_resolve_raises_os_error() -> None:
+    with pytest.raises(OSError, match="Name or service not known"):
+        AddressGuard(resolve=FakeResolver({})).addresses("nowhere.example.test", 80)
 
 
-def test_the_resolver_is_asked_with_the_urls_explicit_port_or_the_scheme_default() -> None:
-    resolver = FakeResolver({"a.example.test": ["8.8.8.8"]})
+def test_a_name_resolving_to_no_address_at_all_raises_os_error() -> None:
+    resolver = FakeResolver({"empty.example.test": []})
 
-    check_url("http://a.example.test/x.png", resolve=resolver)
-    check_url("https://a.example.test/x.png", resolve=resolver)
-    check_url("http://a.example.test:8081/x.png", resolve=resolver)
-
-    assert resolver.lookups == [
-        ("a.example.test", 80),
-        ("a.example.test", 443),
-        ("a.example.test", 8081),
-    ]
+    with pytest.raises(OSError, match="no address"):
+        AddressGuard(resolve=resolver).addresses("empty.example.test", 80)
 
 
-def test_a_name_that_does_not_resolve_is_refused_with_the_reason() -> None:
-    resolver = FakeResolver({})
+def test_the_policy_can_be_replaced_to_allow_exactly_one_address() -> None:
+    resolver = FakeResolver({"local.example.test": ["127.0.0.1"], "other.example.test": ["::1"]})
+    guard = AddressGuard(resolve=resolver, allowed=lambda address: address == "127.0.0.1")
 
-    with pytest.raises(BlockedAddressError) as caught:
-        check_url("http://nowhere.example.test/a.png", resolve=resolver)
-
-    assert "cannot resolve" in str(caught.value)
-    assert "nowhere.example.test" in str(caught.value)
-
-
-@pytest.mark.parametrize("url", ["http://8.8.8.8:99999/a.png", "http://[::1/a.png"])
-def test_a_malformed_url_is_refused_not_raised_as_a_value_error(url: str) -> None:
-    # Payload URLs are validated on submit, but a redirect's Location is not.
-    with pytest.raises(BlockedAddressError) as caught:
-        check_url(url, resolve=no_lookups)
-
-    assert "not a valid URL" in str(caught.value)
+    assert guard.addresses("local.example.test", 80) == ["127.0.0.1"]
+    with pytest.raises(BlockedAddressError, match="::1"):
+        guard.addresses("other.example.test", 80)

@@ -8,6 +8,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+from retailpulse.cli.limits import add_limit_arguments, limit_settings
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpServer, create_app
 from retailpulse.logs import LOG_FORMATS, configure_logging
@@ -132,6 +133,7 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help="key=value text lines or one JSON object per line (default %(default)s)",
     )
     _add_data_arguments(serve)
+    add_limit_arguments(serve)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         "downloaders": args.downloaders,
         "max_active_jobs": args.max_active_jobs,
     }
+    settings.update(limit_settings(args))
     if args.allow_private_urls:
         settings["allow_private_urls"] = True
     if args.min_sleep > args.max_sleep:

@@ -5,8 +5,14 @@ from typing import Any
 
 import falcon
 
-from retailpulse.errors import ServiceBusyError, UnknownJobError, ValidationError
+from retailpulse.errors import (
+    LimitExceededError,
+    ServiceBusyError,
+    UnknownJobError,
+    ValidationError,
+)
 from retailpulse.http.metrics import MetricsResource
+from retailpulse.http.openapi import OpenApiResource
 from retailpulse.http.resources import (
     CancelResource,
     HealthResource,
@@ -34,7 +40,9 @@ def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     app.add_route("/api/cancel", CancelResource(system))
     app.add_route("/api/jobs", JobsResource(system))
     app.add_route("/metrics", MetricsResource(system))
+    app.add_route("/openapi.json", OpenApiResource())
     app.add_error_handler(ValidationError, _invalid)
+    app.add_error_handler(LimitExceededError, _too_large)
     app.add_error_handler(UnknownJobError, _unknown_job)
     app.add_error_handler(ServiceBusyError, _busy)
     app.add_error_handler(falcon.HTTPError, _http_error)
@@ -46,6 +54,13 @@ def _invalid(req: falcon.Request, resp: falcon.Response, ex: Exception, params: 
     """400 naming the field, both in the message and on its own for programs."""
     assert isinstance(ex, ValidationError)
     resp.status = falcon.HTTP_400
+    resp.media = {"error": str(ex), "field": ex.field}
+
+
+def _too_large(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    """413, like a body over the size limit: the request is well-formed, only too big."""
+    assert isinstance(ex, LimitExceededError)
+    resp.status = falcon.HTTP_413
     resp.media = {"error": str(ex), "field": ex.field}
 
 

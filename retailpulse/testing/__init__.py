@@ -1,9 +1,11 @@
 """Test doubles for Retail Pulse, public so that programs embedding it can test too.
 
 The project's own tests use exactly these: a fetcher that serves images of given
-sizes or errors without a network, an instant and a held simulated GPU, a seeded random source, a
-manual clock and a stepping timer, recording probe actors with bounded waits, a
-real HTTP image server on 127.0.0.1, and a reader for the ``/metrics`` page.
+sizes or errors without a network, an instant and a held simulated GPU, a seeded
+random source, a manual clock and a stepping timer, recording probe actors with
+bounded waits, a real HTTP image server on 127.0.0.1, a loopback server that fails
+on cue (errors, hangs, resets, slow drips) for retry and fault tests, and a reader
+for the ``/metrics`` page.
 """
 
 from retailpulse.testing.fakes import (
@@ -15,6 +17,15 @@ from retailpulse.testing.fakes import (
     SteppingTimer,
     image_bytes,
 )
+from retailpulse.testing.faultyserver import (
+    Behaviour,
+    FaultyServer,
+    drip,
+    hang,
+    hang_up_early,
+    reset,
+    respond,
+)
 from retailpulse.testing.imageserver import SAMPLE_IMAGES, ImageServer, Route, sample_routes
 from retailpulse.testing.metrics import metric_samples, metric_value
 from retailpulse.testing.probes import WAIT, Probe, ProbeActor, wait_until, wait_until_stopped
@@ -22,7 +33,9 @@ from retailpulse.testing.probes import WAIT, Probe, ProbeActor, wait_until, wait
 __all__ = [
     "SAMPLE_IMAGES",
     "WAIT",
+    "Behaviour",
     "FakeFetcher",
+    "FaultyServer",
     "HeldSleeper",
     "ImageServer",
     "InstantSleeper",
@@ -32,9 +45,14 @@ __all__ = [
     "Route",
     "SeededRandom",
     "SteppingTimer",
+    "drip",
+    "hang",
+    "hang_up_early",
     "image_bytes",
     "metric_samples",
     "metric_value",
+    "reset",
+    "respond",
     "sample_routes",
     "wait_until",
     "wait_until_stopped",

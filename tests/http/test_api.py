@@ -131,6 +131,15 @@ def small_api(store_master: StoreMaster) -> Iterator[Api]:
         stop()
 
 
+@pytest.fixture
+def capped_api(store_master: StoreMaster) -> Iterator[Api]:
+    running, stop = start_api(store_master, max_images_per_job=3)
+    try:
+        yield running
+    finally:
+        stop()
+
+
 def valid() -> dict[str, Any]:
     return copy.deepcopy(VALID)
 
@@ -390,6 +399,37 @@ def test_a_body_over_the_limit_is_rejected_with_413(small_api: Api) -> None:
     assert_json(result)
     assert "1000 bytes" in result.json["error"]
     assert small_api.fetcher.calls == []
+
+
+def test_a_job_over_the_image_limit_is_a_413_naming_visits_and_creates_no_job(
+    capped_api: Api,
+) -> None:
+    payload = payload_of(visit(KNOWN_STORE, A_PNG, B_PNG), visit(OTHER_KNOWN_STORE, C_PNG, A_PNG))
+
+    result = capped_api.submit(payload)
+
+    assert result.status_code == 413
+    assert_json(result)
+    assert result.json == {
+        "error": "visits hold 4 images in all; a job may hold at most 3",
+        "field": "visits",
+    }
+    assert capped_api.status(1).status_code == 400
+    assert capped_api.fetcher.calls == []
+
+
+def test_a_job_exactly_at_the_image_limit_is_accepted(capped_api: Api) -> None:
+    payload = payload_of(visit(KNOWN_STORE, A_PNG, B_PNG), visit(OTHER_KNOWN_STORE, C_PNG))
+
+    assert capped_api.submit_ok(payload) == 1
+
+
+def test_the_image_limit_applies_to_the_embedding_api_too(capped_api: Api) -> None:
+    with pytest.raises(retailpulse.LimitExceededError) as caught:
+        capped_api.system.submit(payload_of(visit(KNOWN_STORE, A_PNG, B_PNG, C_PNG, A_PNG)))
+
+    assert caught.value.field == "visits"
+    assert isinstance(caught.value, retailpulse.ValidationError)
 
 
 def test_a_body_exactly_at_the_limit_is_accepted(small_api: Api) -> None:

@@ -1,0 +1,342 @@
+"""The OpenAPI 3 document of the HTTP API, served at ``GET /openapi.json``.
+
+Written by hand as plain data, one block per path in ``PATHS``, so that a new
+endpoint is one new entry (plus its schemas in ``SCHEMAS``). A test runs
+schemathesis against the live server with this document, so it stays true:
+every answer the service gives must be one the document describes.
+"""
+
+from typing import Any
+
+import falcon
+
+from retailpulse import __version__
+
+__all__ = ["PATHS", "SCHEMAS", "OpenApiResource", "openapi_document"]
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(description: str, schema: str, **extra: Any) -> dict[str, Any]:
+    """A JSON response whose body is the named component schema."""
+    return {"description": description, "content": {JSON: {"schema": _ref(schema)}}, **extra}
+
+
+BUSY = _json(
+    "An actor did not answer within the ask timeout (overload); retry after a second.",
+    "Error",
+    headers={"Retry-After": {"schema": {"type": "string"}, "required": True}},
+)
+
+JOB_ID_PARAMETER = {
+    "name": "jobid",
+    "in": "query",
+    "required": True,
+    "description": "A job id that `POST /api/submit` returned.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+UNKNOWN_JOB = _json("No such job, or the jobid is missing or not a positive integer.", "Empty")
+
+
+def _submit(operation_id: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": operation_id,
+            "summary": "Submit a job of store visits and their image URLs",
+            "description": (
+                "`count` must equal the number of visits (a rule JSON Schema cannot say). "
+                "Store ids are checked when the job runs: an unknown store fails the job, "
+                "it does not reject the request."
+            ),
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Submission")}}},
+            "responses": {
+                "201": _json("The job was created; poll its status.", "JobCreated"),
+                "400": _json("The body is not a valid submission; `field` says where.", "Error"),
+                "413": _json(
+                    "The body is over the size limit, or the job holds more images than "
+                    "allowed (`field` is then `visits`).",
+                    "Error",
+                ),
+                "503": BUSY,
+            },
+        }
+    }
+
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/api/submit/": _submit("submitJob"),
+    "/api/submit": _submit("submitJobWithoutSlash"),
+    "/api/status": {
+        "get": {
+            "operationId": "getStatus",
+            "summary": "A job's status, with one error per failed store",
+            "parameters": [JOB_ID_PARAMETER],
+            "responses": {
+                "200": _json("The job's status.", "JobStatus"),
+                "400": UNKNOWN_JOB,
+                "503": BUSY,
+            },
+        }
+    },
+    "/api/results": {
+        "get": {
+            "operationId": "getResults",
+            "summary": "A job's status plus every image's size or error, in submission order",
+            "parameters": [JOB_ID_PARAMETER],
+            "responses": {
+                "200": _json("The job's status and images.", "JobResults"),
+                "400": UNKNOWN_JOB,
+                "503": BUSY,
+            },
+        }
+    },
+    "/api/cancel": {
+        "post": {
+            "operationId": "cancelJob",
+            "summary": "Stop handing out a job's images; those in flight finish, then it ends",
+            "description": (
+                "`cancelled` is true when this request cancelled the job (it was running or "
+                "queued), false when it had already ended or was cancelled before."
+            ),
+            "parameters": [JOB_ID_PARAMETER],
+            "responses": {
+                "200": _json("The job's status when the cancel was handled.", "CancelResult"),
+                "400": UNKNOWN_JOB,
+                "503": BUSY,
+            },
+        }
+    },
+    "/api/jobs": {
+        "get": {
+            "operationId": "listJobs",
+            "summary": "Recent jobs with their status and progress, newest first",
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "description": "Jobs per page (default 50).",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                },
+                {
+                    "name": "after",
+                    "in": "query",
+                    "required": False,
+                    "description": "Only jobs with a smaller id: the `next` of the previous page.",
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+            ],
+            "responses": {
+                "200": _json("A page of jobs.", "JobPage"),
+                "400": _json("`limit` or `after` is not valid; `field` says which.", "Error"),
+                "503": BUSY,
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "operationId": "getMetrics",
+            "summary": "Prometheus metrics in the text exposition format",
+            "responses": {
+                "200": {
+                    "description": "Counters, gauges and histograms of jobs, images and workers.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "503": BUSY,
+            },
+        }
+    },
+    "/healthz": {
+        "get": {
+            "operationId": "getHealth",
+            "summary": "Liveness, with the worker pool's figures",
+            "responses": {"200": _json("The service is up.", "Health"), "503": BUSY},
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "operationId": "getOpenApi",
+            "summary": "This document",
+            "responses": {
+                "200": {
+                    "description": "The OpenAPI document of this API.",
+                    "content": {JSON: {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    },
+}
+"""Every path of the API; add an endpoint by adding its entry here."""
+
+_NULLABLE_INT = {"type": "integer", "nullable": True}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Submission": {
+        "type": "object",
+        "required": ["count", "visits"],
+        "properties": {
+            "count": {"type": "integer", "minimum": 1, "description": "The number of visits."},
+            "visits": {"type": "array", "minItems": 1, "items": _ref("Visit")},
+        },
+    },
+    "Visit": {
+        "type": "object",
+        "required": ["store_id", "image_url", "visit_time"],
+        "properties": {
+            "store_id": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Not blank; checked against the store master when the job runs.",
+                "example": "S00339218",
+            },
+            "image_url": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "string",
+                    "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$",
+                    "example": "https://images.example.com/shelf.jpg",
+                },
+            },
+            "visit_time": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Not blank; kept as sent.",
+            },
+        },
+    },
+    "JobCreated": {
+        "type": "object",
+        "required": ["job_id"],
+        "properties": {"job_id": {"type": "integer", "minimum": 1}},
+    },
+    "JobStatus": {
+        "type": "object",
+        "required": ["status", "job_id"],
+        "properties": {
+            "status": {
+                "type": "string",
+                "enum": ["ongoing", "completed", "failed", "cancelled"],
+            },
+            "job_id": {"type": "integer", "minimum": 1},
+            "error": {
+                "type": "array",
+                "description": "Present when `status` is `failed`: one entry per failed store.",
+                "items": _ref("StoreError"),
+            },
+            "progress": _ref("Progress"),
+            "queued": {"type": "boolean", "description": "Waiting for a run slot."},
+            "submitted_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+        },
+    },
+    "JobResults": {
+        "allOf": [
+            _ref("JobStatus"),
+            {
+                "type": "object",
+                "required": ["images"],
+                "properties": {"images": {"type": "array", "items": _ref("ImageResult")}},
+            },
+        ]
+    },
+    "CancelResult": {
+        "allOf": [
+            _ref("JobStatus"),
+            {
+                "type": "object",
+                "required": ["cancelled"],
+                "properties": {"cancelled": {"type": "boolean"}},
+            },
+        ]
+    },
+    "JobPage": {
+        "type": "object",
+        "required": ["jobs", "next"],
+        "properties": {
+            "jobs": {"type": "array", "items": _ref("JobStatus")},
+            "next": {
+                "type": "integer",
+                "nullable": True,
+                "description": "Pass as `after` for the next page; null on the last page.",
+            },
+        },
+    },
+    "StoreError": {
+        "type": "object",
+        "required": ["store_id", "error"],
+        "properties": {"store_id": {"type": "string"}, "error": {"type": "string"}},
+    },
+    "Progress": {
+        "type": "object",
+        "required": ["total", "done", "failed"],
+        "properties": {
+            "total": {"type": "integer", "minimum": 0},
+            "done": {"type": "integer", "minimum": 0},
+            "failed": {"type": "integer", "minimum": 0},
+        },
+    },
+    "ImageResult": {
+        "type": "object",
+        "required": ["store_id", "image_url", "width", "height", "perimeter", "error"],
+        "properties": {
+            "store_id": {"type": "string"},
+            "image_url": {"type": "string"},
+            "width": _NULLABLE_INT,
+            "height": _NULLABLE_INT,
+            "perimeter": _NULLABLE_INT,
+            "error": {"type": "string", "nullable": True},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "workers", "idle_workers", "stores"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok"]},
+            "workers": {"type": "integer", "minimum": 1},
+            "idle_workers": {"type": "integer", "minimum": 0},
+            "stores": {"type": "integer", "minimum": 0},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string", "description": "What is wrong, in plain words."},
+            "field": {"type": "string", "description": "The JSON path of the field to fix."},
+        },
+    },
+    "Empty": {"type": "object", "maxProperties": 0},
+}
+"""The request and response bodies the paths refer to."""
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Retail Pulse",
+            "version": __version__,
+            "description": (
+                "Jobs of store-visit images: each image is downloaded and measured "
+                "(perimeter 2 * (height + width)). Every response is JSON."
+            ),
+        },
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS},
+    }
+
+
+class OpenApiResource:
+    """Serves the document; it is built once, it never changes while running."""
+
+    def __init__(self) -> None:
+        self._document = openapi_document()
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._document

@@ -1,0 +1,151 @@
+"""A loopback server that misbehaves on cue: errors, hangs, resets, slow drips.
+
+``ImageServer`` answers every request well; retries, deadlines and fault handling
+need a server that answers the first requests badly and the later ones well, or
+never answers, or resets the connection. It speaks HTTP with raw socket writes,
+because an HTTP server library would not let it misbehave, and handles one
+request per connection (``Connection: close``), so ``requests`` counts both.
+"""
+
+import contextlib
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+from typing import Self
+
+from retailpulse.lifecycle import Service
+
+__all__ = ["Behaviour", "FaultyServer", "drip", "hang", "hang_up_early", "reset", "respond"]
+
+Behaviour = Callable[[socket.socket, threading.Event], None]
+"""Answers one request on a connected socket; the event is set when the server stops."""
+
+
+def respond(
+    status: int = 200, body: bytes = b"", headers: Sequence[tuple[str, str]] = ()
+) -> Behaviour:
+    """A complete answer with the given status, body and extra headers."""
+
+    def answer(connection: socket.socket, stopping: threading.Event) -> None:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
+        head = (
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n"
+        )
+        connection.sendall(head.encode("latin-1") + body)
+
+    return answer
+
+
+def hang(connection: socket.socket, stopping: threading.Event) -> None:
+    """Read the request, never answer (until the server stops)."""
+    stopping.wait(60)
+
+
+def reset(connection: socket.socket, stopping: threading.Event) -> None:
+    """Abort the connection: with a zero linger time, close sends RST, not FIN."""
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def drip(connection: socket.socket, stopping: threading.Event) -> None:
+    """Headers, then one body byte every 20 ms (at most 10 s): slow enough to stay
+    within any read timeout, so only a total deadline can stop the download."""
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\nConnection: close\r\n\r\n")
+    for _ in range(500):
+        if stopping.is_set():
+            return
+        connection.sendall(b"x")
+        time.sleep(0.02)
+
+
+def hang_up_early(connection: socket.socket, stopping: threading.Event) -> None:
+    """Promise 1,000 bytes, send 10, close."""
+    connection.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + b"x" * 10
+    )
+
+
+class FaultyServer(Service):
+    """Serves ``script`` on ``127.0.0.1``: the n-th request gets ``script[n]``, and
+    requests past its end get its last entry. ``requests`` counts the requests read.
+    """
+
+    def __init__(self, script: Sequence[Behaviour] | Behaviour) -> None:
+        self._script = list(script) if isinstance(script, Sequence) else [script]
+        if not self._script:
+            raise ValueError("the script needs at least one behaviour")
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self._port: int = self._listener.getsockname()[1]
+        self._stopping = threading.Event()
+        self._counted = 0  # written by the accepting thread only
+        self._threads: list[threading.Thread] = []
+        self._acceptor = threading.Thread(target=self._accept, name="faulty-server", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def url(self, path: str = "/image.png") -> str:
+        return self.base_url + path
+
+    @property
+    def requests(self) -> int:
+        """How many requests arrived so far."""
+        return self._counted
+
+    def start(self) -> Self:
+        self._acceptor.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._acceptor.is_alive():
+            self._acceptor.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        """Accept, read the request and pick its behaviour on this one thread (so the
+        count needs no lock), then misbehave on a thread of its own, so that a hanging
+        answer does not hold up the next connection."""
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            connection.settimeout(5)
+            try:
+                arrived = _read_request(connection)
+            except OSError:
+                arrived = False
+            if not arrived:  # a pooled connection closed by the client, unused
+                connection.close()
+                continue
+            behaviour = self._script[min(self._counted, len(self._script) - 1)]
+            self._counted += 1
+            thread = threading.Thread(target=self._serve, args=(connection, behaviour), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, connection: socket.socket, behaviour: Behaviour) -> None:
+        # OSError: the client hung up first, which the tests provoke.
+        with connection, contextlib.suppress(OSError):
+            behaviour(connection, self._stopping)
+
+
+def _read_request(connection: socket.socket) -> bool:
+    """Read up to the end of the request head; False if the client closed first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+    return True
