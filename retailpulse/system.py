@@ -51,7 +51,6 @@ from retailpulse.errors import (
 )
 from retailpulse.fetching import HttpFetcher
 from retailpulse.lifecycle import Service
-from retailpulse.metering import MeteredFetcher
 from retailpulse.model import JobOrder, JobResults, JobStatus
 from retailpulse.ports import (
     Clock,
@@ -385,8 +384,9 @@ def start(
     sleep: Sleeper = sleeper
 
     def start_worker(dispatcher: AnyRef) -> AnyRef:
-        fetcher = MeteredFetcher(make_fetcher(), metrics)
-        return ImageWorker.start(dispatcher, fetcher, make_random(), sleep_range, events=metrics)
+        return ImageWorker.start(
+            dispatcher, make_fetcher(), make_random(), sleep_range, events=metrics
+        )
 
     dispatcher = Dispatcher.start(
         config.download_threads,

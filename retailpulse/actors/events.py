@@ -46,21 +46,23 @@ class JobEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageDownloaded:
+    """One download attempt took ``seconds``; ``size`` is the body's length in bytes,
+    or ``None`` when the download failed."""
+
+    seconds: float
+    size: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ImageProcessed:
     """Worker -> events: one image handled for the job actor with URN ``job``.
 
     ``seconds`` is the worker's whole time on it: download, measurement, GPU work.
+    ``download`` is its download attempt (``None`` when the worker crashed first).
     """
 
     job: str
     ok: bool
     seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class ImageDownloaded:
-    """Fetcher -> events: one download attempt took ``seconds``; ``size`` is the body's
-    length in bytes, or ``None`` when the download failed."""
-
-    seconds: float
-    size: int | None
+    download: ImageDownloaded | None = None

@@ -90,6 +90,8 @@ class JobActor(pykka.ThreadingActor):
         self._ending: JobStatus | None = None
         """The final status, once sent to the store (reported when it is committed)."""
         self._crashed = False
+        self._unsaved: list[tuple[int, ImageOutcome]] = []
+        """Outcomes not yet told to the store: sent together once the inbox is empty."""
 
     def on_start(self) -> None:
         # pykka does not call on_failure when on_start raises; do it here so that
@@ -128,11 +130,21 @@ class JobActor(pykka.ThreadingActor):
             JobStarted(self._job_id, self.actor_ref.actor_urn, len(self._images), len(self._todo))
         )
         self._record(unknown_stores)
+        self._save()
         if self._todo:
             tell_quietly(self._dispatcher, WantWorkers(self.actor_ref, len(self._todo)))
         self._finish_if_done()
 
     def on_receive(self, message: Any) -> Any:
+        answer = self._handle(message)
+        # Outcomes go to the store in one message per burst, not one per image: each
+        # message to an idle actor wakes its thread, and wake-ups are what a busy 2-core
+        # machine runs short of. The store batches its writes the same way.
+        if self._unsaved and self.actor_inbox.empty():
+            self._save()
+        return answer
+
+    def _handle(self, message: Any) -> Any:
         if isinstance(message, WorkerGranted):
             self._hand_out(message.worker)
         elif isinstance(message, ImageDone):
@@ -207,9 +219,14 @@ class JobActor(pykka.ThreadingActor):
         return answer
 
     def _record(self, outcomes: list[tuple[int, ImageOutcome]]) -> None:
-        fresh = [(index, outcome) for index, outcome in outcomes if self._count(index, outcome)]
-        if fresh:
-            tell_quietly(self._store, RecordOutcomes(self._job_id, tuple(fresh)))
+        self._unsaved += [
+            (index, outcome) for index, outcome in outcomes if self._count(index, outcome)
+        ]
+
+    def _save(self) -> None:
+        if self._unsaved:
+            tell_quietly(self._store, RecordOutcomes(self._job_id, tuple(self._unsaved)))
+            self._unsaved = []
 
     def _count(self, index: int, outcome: ImageOutcome) -> bool:
         if self._outcomes[index] is not None:
@@ -256,6 +273,7 @@ class JobActor(pykka.ThreadingActor):
         # After a crash (on_failure) this actor is stopping and cannot hear back: the
         # store then tells the manager directly.
         notify = self._manager if self._crashed else self.actor_ref
+        self._save()  # the outcomes reach the store before the ending that depends on them
         if not tell_quietly(self._store, FinishJob(self._job_id, final, notify)):
             logger.error("job %d: the job store has stopped; its end is not durable", self._job_id)
             tell_quietly(self._manager, JobFinished(self._job_id, final))

@@ -120,11 +120,9 @@ class MetricsActor(pykka.ThreadingActor):
         self._update_jobs()
 
     def on_receive(self, message: Any) -> Any:
-        # Image events come several per image: they touch only their own series.
+        # Image events come one or more per image: they touch only their own series.
         if isinstance(message, ImageDownloaded):
-            self._download_seconds.observe(message.seconds)
-            if message.size is not None:
-                self._download_bytes.observe(message.size)
+            self._downloaded(message)
         elif isinstance(message, ImageProcessed):
             self._image_processed(message)
         elif isinstance(message, JobAccepted):
@@ -146,7 +144,14 @@ class MetricsActor(pykka.ThreadingActor):
             self._update_jobs()
         return None
 
+    def _downloaded(self, event: ImageDownloaded) -> None:
+        self._download_seconds.observe(event.seconds)
+        if event.size is not None:
+            self._download_bytes.observe(event.size)
+
     def _image_processed(self, event: ImageProcessed) -> None:
+        if event.download is not None:
+            self._downloaded(event.download)
         self._images.labels("measured" if event.ok else "failed").inc()
         self._processing_seconds.observe(event.seconds)
         # The worker tells this event before it tells the job, so the job's JobEnded

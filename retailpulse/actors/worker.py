@@ -7,7 +7,7 @@ from typing import Any
 
 import pykka
 
-from retailpulse.actors.events import ImageProcessed
+from retailpulse.actors.events import ImageDownloaded, ImageProcessed
 from retailpulse.actors.messages import AnyRef, ImageDone, ImageMeasured, ProcessImage, WorkerIdle
 from retailpulse.actors.refs import tell_quietly
 from retailpulse.fetching import FetchError
@@ -56,13 +56,13 @@ class ImageWorker(pykka.ThreadingActor):
             return super().on_receive(message)
         self._current = message
         started = self._timer()
-        outcome = self._measure(message.url)
+        outcome, download = self._measure(message.url, started)
         gpu_seconds = self._rng.uniform(*self._sleep_range) if outcome.error is None else 0.0
         if self._events is not None:  # before ImageDone, so metrics see it before the job ends
             seconds = self._timer() - started + gpu_seconds
-            tell_quietly(
-                self._events, ImageProcessed(message.job.actor_urn, outcome.error is None, seconds)
-            )
+            ok = outcome.error is None
+            event = ImageProcessed(message.job.actor_urn, ok, seconds, download)
+            tell_quietly(self._events, event)
         if outcome.error is None:
             self._current = None
             measured = ImageMeasured(
@@ -75,14 +75,19 @@ class ImageWorker(pykka.ThreadingActor):
             tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref))
         return None
 
-    def _measure(self, url: str) -> ImageOutcome:
+    def _measure(self, url: str, started: float) -> tuple[ImageOutcome, ImageDownloaded]:
+        """The image's outcome, and its download's figures for the metrics (one event
+        per image carries both: each message to an idle actor costs a thread wake-up)."""
         try:
-            width, height = measure(self._fetcher.fetch(url))
+            body = self._fetcher.fetch(url)
         except FetchError as exc:
-            return ImageOutcome.failed(str(exc))
+            return ImageOutcome.failed(str(exc)), ImageDownloaded(self._timer() - started, None)
+        download = ImageDownloaded(self._timer() - started, len(body))
+        try:
+            width, height = measure(body)
         except ImageError as exc:
-            return ImageOutcome.failed(f"{url}: {exc}")
-        return ImageOutcome.measured(width, height)
+            return ImageOutcome.failed(f"{url}: {exc}"), download
+        return ImageOutcome.measured(width, height), download
 
     def on_failure(
         self,

@@ -7,7 +7,7 @@ import pykka
 import pytest
 
 from retailpulse.actors import ImageWorker
-from retailpulse.actors.events import ImageProcessed
+from retailpulse.actors.events import ImageDownloaded, ImageProcessed
 from retailpulse.actors.messages import ImageDone, ImageMeasured, ProcessImage, WorkerIdle
 from retailpulse.fetching import FetchError
 from retailpulse.model import ImageOutcome
@@ -22,6 +22,7 @@ from .conftest import WAIT, Probe, wait_until_stopped
 
 SHELF = "https://img.example/shelf.png"
 AISLE = "https://img.example/aisle.jpg"
+PNG_10X20 = image_bytes(10, 20)
 
 StartWorker = Callable[..., pykka.ActorRef[Any]]
 
@@ -239,7 +240,7 @@ def test_worker_tells_the_events_ref_of_each_image_with_its_outcome_and_time(
     dispatcher: Probe, job: Probe, probe: Callable[[str], Probe]
 ) -> None:
     events = probe("events")
-    fetcher = FakeFetcher({SHELF: (10, 20)})
+    fetcher = FakeFetcher({SHELF: PNG_10X20})
     worker = ImageWorker.start(
         dispatcher.ref, fetcher, SeededRandom(), events=events.ref, timer=SteppingTimer(0.25)
     )
@@ -248,11 +249,14 @@ def test_worker_tells_the_events_ref_of_each_image_with_its_outcome_and_time(
     worker.tell(ProcessImage(job.ref, 1, AISLE))
 
     reported = events.wait_for(ImageProcessed, count=2)
-    # A measured image's time includes its simulated GPU time; a failed one skips the GPU.
+    # The stepping timer makes the download 0.25 s and the whole image 0.5 s; a measured
+    # image's time also includes its simulated GPU time, a failed one skips the GPU.
     gpu_seconds = SeededRandom().uniform(0.1, 0.4)
     assert reported == [
-        ImageProcessed(job.ref.actor_urn, ok=True, seconds=0.25 + gpu_seconds),
-        ImageProcessed(job.ref.actor_urn, ok=False, seconds=0.25),
+        ImageProcessed(
+            job.ref.actor_urn, True, 0.5 + gpu_seconds, ImageDownloaded(0.25, len(PNG_10X20))
+        ),
+        ImageProcessed(job.ref.actor_urn, False, 0.5, ImageDownloaded(0.25, None)),
     ]
 
 
@@ -266,4 +270,4 @@ def test_crashed_worker_still_tells_the_events_ref_its_image_failed(
     worker.tell(ProcessImage(job.ref, 0, SHELF))
 
     [reported] = events.wait_for(ImageProcessed)
-    assert (reported.job, reported.ok) == (job.ref.actor_urn, False)
+    assert (reported.job, reported.ok, reported.download) == (job.ref.actor_urn, False, None)

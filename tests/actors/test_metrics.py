@@ -96,8 +96,8 @@ def test_processed_images_are_counted_by_outcome_and_timed(metrics: Ref) -> None
 
 
 def test_downloads_are_timed_and_only_successful_ones_add_bytes(metrics: Ref) -> None:
-    metrics.tell(ImageDownloaded(0.5, 1000))
-    metrics.tell(ImageDownloaded(0.25, 24))
+    metrics.tell(ImageProcessed("urn:1", True, 0.7, ImageDownloaded(0.5, 1000)))
+    metrics.tell(ImageProcessed("urn:1", False, 0.3, ImageDownloaded(0.25, 24)))
     metrics.tell(ImageDownloaded(2.0, None))
 
     text = page(metrics)
