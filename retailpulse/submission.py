@@ -14,7 +14,14 @@ from urllib.parse import urlsplit
 
 from retailpulse.errors import ValidationError
 
-__all__ = ["ImageSpec", "Submission", "Visit", "parse_body", "parse_submission"]
+__all__ = [
+    "ImageSpec",
+    "Submission",
+    "Visit",
+    "check_url_thoroughly",
+    "parse_body",
+    "parse_submission",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,14 @@ def _text_field(raw: dict[str, Any], key: str, where: str) -> str:
 def _check_url(url: Any, where: str) -> None:
     if not isinstance(url, str):
         raise ValidationError(where, "must be a string")
+    simple = _SIMPLE_URL.fullmatch(url)
+    if simple and int(simple["port"] or 0) <= MAX_PORT:
+        return  # the common case, decided in C; anything else takes the thorough path
+    check_url_thoroughly(url, where)
+
+
+def check_url_thoroughly(url: str, where: str) -> None:
+    """The full URL check; ``_check_url`` skips it for URLs of the simplest shape."""
     if _WHITESPACE.search(url):
         raise ValidationError(where, "must be an http(s) URL without spaces")
     _check_text(url, where)
@@ -133,6 +148,16 @@ def _check_url(url: Any, where: str) -> None:
     if parts.scheme.lower() not in {"http", "https"} or not host:
         raise ValidationError(where, f"must be an http or https URL with a host, not {url!r}")
 
+
+MAX_PORT = 65535
+
+_SIMPLE_URL = re.compile(
+    r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::(?P<port>[0-9]{1,5}))?(?:[/?#][!-~]*)?"
+)
+"""An http(s) URL with a plain host name or IPv4 address, an optional port and printable
+ASCII after it: every URL this matches (port at most 65535) passes the thorough checks
+below too, which ``tests/test_submission_properties.py`` checks on generated URLs.
+Validating 10,000 such URLs takes a few milliseconds instead of 80."""
 
 _WHITESPACE = re.compile(r"\s")
 """Exactly what ``str.isspace`` accepts; a regex scans in C, a 10k-URL job in milliseconds."""

@@ -10,6 +10,8 @@ import pytest
 import requests
 from hypothesis import HealthCheck, Phase, settings
 
+import retailpulse
+from retailpulse.http import HttpServer, create_app
 from retailpulse.testing import SAMPLE_IMAGES, ImageServer, sample_routes
 
 settings.register_profile(
@@ -74,6 +76,17 @@ def poll_until_done() -> Callable[[str, int], dict[str, Any]]:
         raise AssertionError(f"job {job_id} still ongoing after 20 s")
 
     return poll
+
+
+@pytest.fixture
+def service_url() -> Iterator[str]:
+    """A live service on real waitress that may download from the local image server."""
+    with retailpulse.start(workers=4, allow_private_urls=True) as system:
+        server = HttpServer(create_app(system), "127.0.0.1", 0).start()
+        try:
+            yield server.url
+        finally:
+            assert server.stop(timeout=5)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import csv
 import io
 import json
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,6 @@ from retailpulse.http import HttpServer, create_app
 from retailpulse.testing import ImageServer
 
 Write = Callable[[Any], str]
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    """A live service (real waitress) that may download from the local image server."""
-    with retailpulse.start(workers=4, allow_private_urls=True) as system:
-        server = HttpServer(create_app(system), "127.0.0.1", 0).start()
-        try:
-            yield server.url
-        finally:
-            assert server.stop(timeout=5)
 
 
 @pytest.fixture
@@ -80,22 +69,22 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_submit_prints_only_the_job_id_so_scripts_can_capture_it(
-    url: str, write: Write, spec_payload: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    service_url: str, write: Write, spec_payload: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(capsys, "submit", write(spec_payload), "--url", url)
+    code, out, _ = run(capsys, "submit", write(spec_payload), "--url", service_url)
 
     assert code == EXIT_OK
     assert out == "1\n"
 
 
 def test_submit_wait_shows_progress_then_a_table_of_perimeters_and_exits_0(
-    url: str,
+    service_url: str,
     write: Write,
     spec_payload: dict[str, Any],
     perimeter_of: Callable[[str], int],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, err = run(capsys, "submit", write(spec_payload), "--wait", "--url", url)
+    code, out, err = run(capsys, "submit", write(spec_payload), "--wait", "--url", service_url)
 
     assert code == EXIT_OK
     lines = out.splitlines()
@@ -111,9 +100,14 @@ def test_submit_wait_shows_progress_then_a_table_of_perimeters_and_exits_0(
 
 
 def test_submit_wait_on_a_failing_job_reports_each_failed_store_and_exits_1(
-    url: str, write: Write, failing_payload: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    service_url: str,
+    write: Write,
+    failing_payload: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = run(capsys, "submit", write(failing_payload), "--wait", "--quiet", "--url", url)
+    code, out, _ = run(
+        capsys, "submit", write(failing_payload), "--wait", "--quiet", "--url", service_url
+    )
 
     assert code == EXIT_FAILED
     assert ": 3 images, 1 measured, 2 failed" in out.splitlines()[0]
@@ -124,11 +118,14 @@ def test_submit_wait_on_a_failing_job_reports_each_failed_store_and_exits_1(
 
 
 def test_status_prints_the_status_document_as_json(
-    url: str, write: Write, failing_payload: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    service_url: str,
+    write: Write,
+    failing_payload: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    run(capsys, "submit", write(failing_payload), "--wait", "--quiet", "--url", url)
+    run(capsys, "submit", write(failing_payload), "--wait", "--quiet", "--url", service_url)
 
-    code, out, _ = run(capsys, "status", "1", "--url", url)
+    code, out, _ = run(capsys, "status", "1", "--url", service_url)
 
     assert code == EXIT_OK
     status = json.loads(out)
@@ -137,11 +134,14 @@ def test_status_prints_the_status_document_as_json(
 
 
 def test_results_csv_has_a_header_and_one_row_per_image_in_order(
-    url: str, write: Write, failing_payload: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    service_url: str,
+    write: Write,
+    failing_payload: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    run(capsys, "submit", write(failing_payload), "--wait", "--quiet", "--url", url)
+    run(capsys, "submit", write(failing_payload), "--wait", "--quiet", "--url", service_url)
 
-    code, out, _ = run(capsys, "results", "1", "--csv", "--url", url)
+    code, out, _ = run(capsys, "results", "1", "--csv", "--url", service_url)
 
     assert code == EXIT_OK
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -153,24 +153,24 @@ def test_results_csv_has_a_header_and_one_row_per_image_in_order(
 
 
 def test_results_without_csv_is_the_results_document(
-    url: str, write: Write, spec_payload: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    service_url: str, write: Write, spec_payload: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "submit", write(spec_payload), "--wait", "--quiet", "--url", url)
+    run(capsys, "submit", write(spec_payload), "--wait", "--quiet", "--url", service_url)
 
-    code, out, _ = run(capsys, "results", "1", "--url", url)
+    code, out, _ = run(capsys, "results", "1", "--url", service_url)
 
     assert code == EXIT_OK
     assert [image["perimeter"] for image in json.loads(out)["images"]] == [1836, 4000, 4000]
 
 
 def test_the_url_comes_from_the_environment_when_not_given(
-    url: str,
+    service_url: str,
     write: Write,
     spec_payload: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("RETAILPULSE_URL", url)
+    monkeypatch.setenv("RETAILPULSE_URL", service_url)
 
     code, out, _ = run(capsys, "submit", write(spec_payload))
 
@@ -178,9 +178,9 @@ def test_the_url_comes_from_the_environment_when_not_given(
 
 
 def test_a_rejected_payload_names_the_field_and_exits_2(
-    url: str, write: Write, capsys: pytest.CaptureFixture[str]
+    service_url: str, write: Write, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(capsys, "submit", write({"count": 1}), "--url", url)
+    code, out, err = run(capsys, "submit", write({"count": 1}), "--url", service_url)
 
     assert code == EXIT_USAGE
     assert out == ""
@@ -189,27 +189,27 @@ def test_a_rejected_payload_names_the_field_and_exits_2(
 
 
 def test_a_file_that_is_not_json_is_rejected_by_the_service_with_exit_2(
-    url: str, write: Write, capsys: pytest.CaptureFixture[str]
+    service_url: str, write: Write, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(capsys, "submit", write("{not json"), "--url", url)
+    code, _, err = run(capsys, "submit", write("{not json"), "--url", service_url)
 
     assert code == EXIT_USAGE
     assert "body" in err
 
 
 def test_a_missing_file_exits_2_naming_it(
-    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    service_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = str(tmp_path / "nope.json")
 
-    code, _, err = run(capsys, "submit", missing, "--url", url)
+    code, _, err = run(capsys, "submit", missing, "--url", service_url)
 
     assert code == EXIT_USAGE
     assert missing in err
 
 
-def test_an_unknown_job_exits_2(url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "status", "42", "--url", url)
+def test_an_unknown_job_exits_2(service_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "status", "42", "--url", service_url)
 
     assert code == EXIT_USAGE
     assert "no job 42" in err

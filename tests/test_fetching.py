@@ -6,9 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from retailpulse.config import ServiceConfig
-from retailpulse.fetching import FetchError, HttpFetcher
-from retailpulse.testing import FaultyServer, ImageServer, Route, drip, hang_up_early, image_bytes
+from retailpulse.fetching import FetchError
+from retailpulse.testing import (
+    FaultyServer,
+    ImageServer,
+    Route,
+    drip,
+    hang_up_early,
+    image_bytes,
+    loopback_fetcher,
+)
 
 PNG = image_bytes(40, 30)
 
@@ -37,28 +44,16 @@ def server() -> Iterator[ImageServer]:
         yield running
 
 
-def make_fetcher(**settings: object) -> HttpFetcher:
-    """A fetcher allowed to reach the loopback test servers, with tiny retry pauses."""
-    defaults: dict[str, object] = {
-        "allow_private_urls": True,
-        "connect_timeout": 2.0,
-        "read_timeout": 2.0,
-        "retry_backoff": 0.01,
-    }
-    defaults.update(settings)
-    return HttpFetcher(ServiceConfig(**defaults))  # type: ignore[arg-type]
-
-
 def test_a_200_answer_returns_the_body_bytes(server: ImageServer) -> None:
-    assert make_fetcher().fetch(server.url("/a.png")) == PNG
+    assert loopback_fetcher().fetch(server.url("/a.png")) == PNG
 
 
 def test_a_query_string_is_sent_and_the_route_still_matches(server: ImageServer) -> None:
-    assert make_fetcher().fetch(server.url("/a.png?w=40")) == PNG
+    assert loopback_fetcher().fetch(server.url("/a.png?w=40")) == PNG
 
 
 def test_one_fetcher_can_download_many_times_in_a_row(server: ImageServer) -> None:
-    fetcher = make_fetcher()
+    fetcher = loopback_fetcher()
 
     bodies = [fetcher.fetch(server.url("/a.png")) for _ in range(5)]
 
@@ -69,7 +64,7 @@ def test_a_404_is_a_fetch_error_naming_the_url_and_the_status(server: ImageServe
     url = server.url("/missing.png")
 
     with pytest.raises(FetchError) as caught:
-        make_fetcher().fetch(url)
+        loopback_fetcher().fetch(url)
 
     assert url in str(caught.value)
     assert "HTTP 404" in str(caught.value)
@@ -81,29 +76,29 @@ def test_any_status_other_than_200_is_a_fetch_error(
     server: ImageServer, path: str, status: int
 ) -> None:
     with pytest.raises(FetchError, match=f"HTTP {status}"):
-        make_fetcher().fetch(server.url(path))
+        loopback_fetcher().fetch(server.url(path))
 
 
 @pytest.mark.parametrize("path", ["/moved.png", "/moved-permanently.png", "/moved-absolute.png"])
 def test_a_redirect_to_another_route_is_followed(server: ImageServer, path: str) -> None:
-    assert make_fetcher().fetch(server.url(path)) == PNG
+    assert loopback_fetcher().fetch(server.url(path)) == PNG
 
 
 def test_a_redirect_to_an_absolute_url_is_followed(server: ImageServer) -> None:
     url = server.add("/absolute", redirect(server.url("/a.png")))
 
-    assert make_fetcher().fetch(url) == PNG
+    assert loopback_fetcher().fetch(url) == PNG
 
 
 def test_a_chain_of_redirects_within_the_limit_is_followed(server: ImageServer) -> None:
-    assert make_fetcher(max_redirects=3).fetch(server.url("/hop1")) == PNG
+    assert loopback_fetcher(max_redirects=3).fetch(server.url("/hop1")) == PNG
 
 
 def test_a_chain_of_redirects_over_the_limit_is_a_fetch_error(server: ImageServer) -> None:
     url = server.url("/hop1")
 
     with pytest.raises(FetchError) as caught:
-        make_fetcher(max_redirects=2).fetch(url)
+        loopback_fetcher(max_redirects=2).fetch(url)
 
     assert url in str(caught.value)
     assert "more than 2 redirects" in str(caught.value)
@@ -111,14 +106,14 @@ def test_a_chain_of_redirects_over_the_limit_is_a_fetch_error(server: ImageServe
 
 def test_a_redirect_loop_ends_in_a_fetch_error(server: ImageServer) -> None:
     with pytest.raises(FetchError, match="more than 5 redirects"):
-        make_fetcher(max_redirects=5).fetch(server.url("/loop"))
+        loopback_fetcher(max_redirects=5).fetch(server.url("/loop"))
 
 
 def test_a_redirect_that_fails_reports_the_url_that_was_asked_for(server: ImageServer) -> None:
     url = server.add("/to-nowhere", redirect("/missing.png"))
 
     with pytest.raises(FetchError) as caught:
-        make_fetcher().fetch(url)
+        loopback_fetcher().fetch(url)
 
     assert str(caught.value).startswith(f"{url}: ")
     assert "HTTP 404" in str(caught.value)
@@ -128,7 +123,7 @@ def test_a_body_over_max_image_bytes_is_a_fetch_error(server: ImageServer) -> No
     url = server.add("/big.png", Route(b"x" * 5000, "image/png"))
 
     with pytest.raises(FetchError) as caught:
-        make_fetcher(max_image_bytes=4096).fetch(url)
+        loopback_fetcher(max_image_bytes=4096).fetch(url)
 
     assert url in str(caught.value)
     assert "4096-byte limit" in str(caught.value)
@@ -137,7 +132,7 @@ def test_a_body_over_max_image_bytes_is_a_fetch_error(server: ImageServer) -> No
 def test_a_body_exactly_at_max_image_bytes_is_returned(server: ImageServer) -> None:
     url = server.add("/edge.png", Route(b"y" * 4096, "image/png"))
 
-    assert make_fetcher(max_image_bytes=4096).fetch(url) == b"y" * 4096
+    assert loopback_fetcher(max_image_bytes=4096).fetch(url) == b"y" * 4096
 
 
 def test_a_refused_connection_is_a_fetch_error() -> None:
@@ -148,7 +143,7 @@ def test_a_refused_connection_is_a_fetch_error() -> None:
         url = f"http://127.0.0.1:{port}/a.png"
 
         with pytest.raises(FetchError) as caught:
-            make_fetcher().fetch(url)
+            loopback_fetcher().fetch(url)
 
     assert url in str(caught.value)
     assert "could not connect" in str(caught.value)
@@ -160,7 +155,7 @@ def test_a_loopback_url_is_refused_when_private_urls_are_not_allowed(
     url = server.url("/a.png")
 
     with pytest.raises(FetchError) as caught:
-        make_fetcher(allow_private_urls=False).fetch(url)
+        loopback_fetcher(allow_private_urls=False).fetch(url)
 
     message = str(caught.value)
     assert url in message
@@ -173,7 +168,7 @@ def test_the_metadata_address_is_refused_before_any_connection() -> None:
     url = "http://169.254.169.254/latest/meta-data/"
 
     with pytest.raises(FetchError) as caught:
-        make_fetcher(allow_private_urls=False, connect_timeout=0.01).fetch(url)
+        loopback_fetcher(allow_private_urls=False, connect_timeout=0.01).fetch(url)
 
     assert "refused" in str(caught.value)
     assert "169.254.169.254" in str(caught.value)
@@ -184,7 +179,7 @@ def test_the_metadata_address_is_refused_before_any_connection() -> None:
 )
 def test_a_url_that_is_not_http_or_https_is_refused(url: str) -> None:
     with pytest.raises(FetchError) as caught:
-        make_fetcher().fetch(url)
+        loopback_fetcher().fetch(url)
 
     assert url in str(caught.value)
     assert "only http and https" in str(caught.value)
@@ -194,14 +189,14 @@ def test_a_redirect_to_a_non_http_scheme_is_refused(server: ImageServer) -> None
     url = server.add("/to-file", redirect("file:///etc/passwd"))
 
     with pytest.raises(FetchError, match="only http and https"):
-        make_fetcher().fetch(url)
+        loopback_fetcher().fetch(url)
 
 
 def test_a_server_that_drips_bytes_is_cut_off_at_the_total_download_deadline() -> None:
     with FaultyServer(drip) as server:
         started = time.monotonic()
         with pytest.raises(FetchError) as caught:
-            make_fetcher(download_timeout=0.5, read_timeout=5).fetch(server.url())
+            loopback_fetcher(download_timeout=0.5, read_timeout=5).fetch(server.url())
         elapsed = time.monotonic() - started
 
     assert "took over 0.5 s in total" in str(caught.value)
@@ -211,7 +206,7 @@ def test_a_server_that_drips_bytes_is_cut_off_at_the_total_download_deadline() -
 
 def test_a_body_shorter_than_its_content_length_is_a_fetch_error() -> None:
     with FaultyServer(hang_up_early) as server, pytest.raises(FetchError) as caught:
-        make_fetcher().fetch(server.url())
+        loopback_fetcher().fetch(server.url())
 
     assert "broke off" in str(caught.value)
     assert server.url() in str(caught.value)

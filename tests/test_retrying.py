@@ -6,30 +6,18 @@ import time
 import pytest
 
 from retailpulse.config import ServiceConfig
-from retailpulse.fetching import FetchError, HttpFetcher
+from retailpulse.fetching import FetchError
 from retailpulse.retrying import DeadlineRetry, download_retry
-from retailpulse.testing import FaultyServer, hang, image_bytes, reset, respond
+from retailpulse.testing import FaultyServer, hang, image_bytes, loopback_fetcher, reset, respond
 
 PNG = image_bytes(12, 8)
 OK = respond(200, PNG, [("Content-Type", "image/png")])
 
 
-def make_fetcher(**settings: object) -> HttpFetcher:
-    """Loopback allowed, pauses between retries of about 10 ms."""
-    defaults: dict[str, object] = {
-        "allow_private_urls": True,
-        "connect_timeout": 2.0,
-        "read_timeout": 2.0,
-        "retry_backoff": 0.01,
-    }
-    defaults.update(settings)
-    return HttpFetcher(ServiceConfig(**defaults))  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
 def test_a_transient_status_twice_then_200_succeeds_on_the_third_request(status: int) -> None:
     with FaultyServer([respond(status), respond(status), OK]) as server:
-        body = make_fetcher().fetch(server.url())
+        body = loopback_fetcher().fetch(server.url())
 
     assert body == PNG
     assert server.requests == 3
@@ -38,7 +26,7 @@ def test_a_transient_status_twice_then_200_succeeds_on_the_third_request(status:
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 500])
 def test_a_final_status_is_asked_for_exactly_once(status: int) -> None:
     with FaultyServer([respond(status), OK]) as server, pytest.raises(FetchError) as caught:
-        make_fetcher().fetch(server.url())
+        loopback_fetcher().fetch(server.url())
 
     assert f"HTTP {status}" in str(caught.value)
     assert server.requests == 1
@@ -48,14 +36,14 @@ def test_a_413_with_retry_after_is_not_retried_either() -> None:
     """urllib3 alone would retry it; a 4xx other than 429 is final here."""
     late = respond(413, headers=[("Retry-After", "0")])
     with FaultyServer([late, OK]) as server, pytest.raises(FetchError, match="HTTP 413"):
-        make_fetcher().fetch(server.url())
+        loopback_fetcher().fetch(server.url())
 
     assert server.requests == 1
 
 
 def test_a_status_that_stays_transient_becomes_a_failure_after_all_retries() -> None:
     with FaultyServer(respond(503)) as server, pytest.raises(FetchError) as caught:
-        make_fetcher(retries=2).fetch(server.url())
+        loopback_fetcher(retries=2).fetch(server.url())
 
     message = str(caught.value)
     assert server.requests == 3
@@ -65,7 +53,7 @@ def test_a_status_that_stays_transient_becomes_a_failure_after_all_retries() -> 
 
 def test_no_retries_means_one_request() -> None:
     with FaultyServer([respond(503), OK]) as server, pytest.raises(FetchError) as caught:
-        make_fetcher(retries=0).fetch(server.url())
+        loopback_fetcher(retries=0).fetch(server.url())
 
     assert server.requests == 1
     assert "HTTP 503 Service Unavailable" in str(caught.value)
@@ -74,7 +62,7 @@ def test_no_retries_means_one_request() -> None:
 
 def test_a_reset_connection_is_retried() -> None:
     with FaultyServer([reset, reset, OK]) as server:
-        body = make_fetcher().fetch(server.url())
+        body = loopback_fetcher().fetch(server.url())
 
     assert body == PNG
     assert server.requests == 3
@@ -82,7 +70,7 @@ def test_a_reset_connection_is_retried() -> None:
 
 def test_a_server_that_always_resets_fails_naming_the_cause() -> None:
     with FaultyServer(reset) as server, pytest.raises(FetchError) as caught:
-        make_fetcher(retries=2).fetch(server.url())
+        loopback_fetcher(retries=2).fetch(server.url())
 
     assert server.requests == 3
     assert str(caught.value) == (
@@ -92,7 +80,7 @@ def test_a_server_that_always_resets_fails_naming_the_cause() -> None:
 
 def test_a_server_that_does_not_answer_in_time_is_asked_again() -> None:
     with FaultyServer([hang, OK]) as server:
-        body = make_fetcher(read_timeout=0.2).fetch(server.url())
+        body = loopback_fetcher(read_timeout=0.2).fetch(server.url())
 
     assert body == PNG
     assert server.requests == 2
@@ -103,7 +91,7 @@ def test_retries_stop_at_the_total_download_deadline() -> None:
     with FaultyServer(hang) as server:
         started = time.monotonic()
         with pytest.raises(FetchError) as caught:
-            make_fetcher(read_timeout=0.2, retries=10, download_timeout=0.5).fetch(server.url())
+            loopback_fetcher(read_timeout=0.2, retries=10, download_timeout=0.5).fetch(server.url())
         elapsed = time.monotonic() - started
 
     assert "did not answer within 0.2 s" in str(caught.value)
@@ -115,7 +103,7 @@ def test_a_long_retry_after_cannot_hold_the_download_past_its_deadline() -> None
     with FaultyServer([respond(503, headers=[("Retry-After", "3600")]), OK]) as server:
         started = time.monotonic()
         with pytest.raises(FetchError, match="HTTP 503"):
-            make_fetcher(download_timeout=0.5, retry_backoff_max=60).fetch(server.url())
+            loopback_fetcher(download_timeout=0.5, retry_backoff_max=60).fetch(server.url())
         elapsed = time.monotonic() - started
 
     assert elapsed < 1.5
@@ -125,7 +113,7 @@ def test_a_long_retry_after_cannot_hold_the_download_past_its_deadline() -> None
 def test_a_short_retry_after_is_honoured() -> None:
     with FaultyServer([respond(429, headers=[("Retry-After", "1")]), OK]) as server:
         started = time.monotonic()
-        body = make_fetcher().fetch(server.url())
+        body = loopback_fetcher().fetch(server.url())
         elapsed = time.monotonic() - started
 
     assert body == PNG
@@ -136,7 +124,7 @@ def test_a_short_retry_after_is_honoured() -> None:
 def test_retry_after_is_capped_at_the_backoff_maximum() -> None:
     with FaultyServer([respond(503, headers=[("Retry-After", "30")]), OK]) as server:
         started = time.monotonic()
-        body = make_fetcher(retry_backoff_max=0.1).fetch(server.url())
+        body = loopback_fetcher(retry_backoff_max=0.1).fetch(server.url())
         elapsed = time.monotonic() - started
 
     assert body == PNG
@@ -150,7 +138,7 @@ def test_a_refused_connection_is_retried_then_reported() -> None:
         url = f"http://127.0.0.1:{held.getsockname()[1]}/a.png"
 
         with pytest.raises(FetchError) as caught:
-            make_fetcher(retries=2).fetch(url)
+            loopback_fetcher(retries=2).fetch(url)
 
     assert str(caught.value).startswith(f"{url}: could not connect (")
     assert "Connection refused" in str(caught.value)

@@ -10,59 +10,15 @@ from hypothesis import example, given, reject
 from hypothesis import strategies as st
 
 from retailpulse.errors import ValidationError
-from retailpulse.submission import Submission, parse_body, parse_submission
-
-# --- strategies ------------------------------------------------------------------------
-
-ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=30)
-"""Any code point, lone surrogates and control characters included."""
-
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.integers(4290, 4310).map(lambda digits: 10**digits)  # around int-to-str's limit
-    | st.floats()  # NaN and infinities too: Python's json reads them
-    | ANY_TEXT
+from retailpulse.submission import (
+    _SIMPLE_URL,
+    MAX_PORT,
+    Submission,
+    check_url_thoroughly,
+    parse_body,
+    parse_submission,
 )
-
-JSON_VALUES = st.recursive(
-    SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(["count", "visits", "store_id", "image_url", "visit_time"]) | ANY_TEXT,
-            children,
-            max_size=5,
-        )
-    ),
-    max_leaves=25,
-)
-"""Arbitrary JSON-like values; dict keys lean towards the payload's own names."""
-
-URLS = st.builds(
-    "{}://{}{}{}/{}".format,
-    st.sampled_from(["http", "https", "HTTP"]),
-    st.text("abcxyz019", min_size=1, max_size=8),
-    st.sampled_from(["", ".example.com", ".test", "-1.b"]),
-    st.sampled_from(["", ":8080", ":1"]),
-    st.text("abz09._~/-", max_size=12),
-)
-
-VISITS = st.fixed_dictionaries(
-    {
-        "store_id": st.integers(0, 99_999_999).map("S{:08d}".format),
-        "image_url": st.lists(URLS, min_size=1, max_size=3),
-        "visit_time": st.text("09:-T Zé", min_size=1, max_size=20).filter(str.strip),
-    }
-)
-
-
-@st.composite
-def valid_payloads(draw: st.DrawFn) -> dict[str, Any]:
-    visits = draw(st.lists(VISITS, min_size=1, max_size=4))
-    return {"count": len(visits), "visits": visits}
-
+from retailpulse.testing.strategies import PYTHON_VALUES, URLS, valid_payloads
 
 Path = tuple[str | int, ...]
 
@@ -117,7 +73,7 @@ def outcome(parse: Callable[[], Submission]) -> Submission | ValidationError:
 # --- properties ------------------------------------------------------------------------
 
 
-@given(JSON_VALUES)
+@given(PYTHON_VALUES)
 @example({"count": 1, "visits": [{"store_id": "S1", "visit_time": "t", "image_url": ["\ud800"]}]})
 @example({"count": float("nan"), "visits": []})
 @example({"count": 10**5000, "visits": []})
@@ -147,7 +103,7 @@ def test_a_valid_payload_with_one_field_changed_fails_on_that_field_or_passes(
 ) -> None:
     path = data.draw(st.sampled_from(paths(payload)), label="path")
     delete = data.draw(st.booleans(), label="delete")
-    value = None if delete else data.draw(JSON_VALUES, label="new value")
+    value = None if delete else data.draw(PYTHON_VALUES, label="new value")
     parent = payload
     for key in path[:-1]:
         parent = parent[key]  # type: ignore[index]
@@ -189,7 +145,7 @@ def test_any_bytes_are_a_submission_or_an_error_naming_a_real_field(body: bytes)
         assert FIELD.fullmatch(result.field), result.field
 
 
-@given(JSON_VALUES, st.sampled_from(["utf-8", "utf-16", "utf-16-be", "utf-32", "utf-32-le"]))
+@given(PYTHON_VALUES, st.sampled_from(["utf-8", "utf-16", "utf-16-be", "utf-32", "utf-32-le"]))
 def test_every_json_encoding_gives_the_same_verdict_as_the_decoded_value(
     document: Any, encoding: str
 ) -> None:
@@ -205,3 +161,12 @@ def test_every_json_encoding_gives_the_same_verdict_as_the_decoded_value(
     else:
         assert isinstance(received, ValidationError)
         assert received.field == decoded.field
+
+
+@given(st.from_regex(_SIMPLE_URL, fullmatch=True) | URLS)
+def test_every_url_the_fast_path_accepts_passes_the_thorough_check_too(url: str) -> None:
+    simple = _SIMPLE_URL.fullmatch(url)
+    if simple is None or int(simple["port"] or 0) > MAX_PORT:
+        reject()
+
+    check_url_thoroughly(url, "image_url[0]")

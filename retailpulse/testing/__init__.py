@@ -16,6 +16,7 @@ from retailpulse.testing.fakes import (
     SeededRandom,
     SteppingTimer,
     image_bytes,
+    loopback_fetcher,
 )
 from retailpulse.testing.faultyserver import (
     Behaviour,
@@ -49,6 +50,7 @@ __all__ = [
     "hang",
     "hang_up_early",
     "image_bytes",
+    "loopback_fetcher",
     "metric_samples",
     "metric_value",
     "reset",

@@ -3,11 +3,13 @@
 import io
 import random
 from collections.abc import Mapping
+from typing import Any
 
 from PIL import Image
 
 from retailpulse.actors.refs import tell_quietly
-from retailpulse.fetching import FetchError
+from retailpulse.config import ServiceConfig
+from retailpulse.fetching import FetchError, HttpFetcher
 from retailpulse.ports import Delivery
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "SeededRandom",
     "SteppingTimer",
     "image_bytes",
+    "loopback_fetcher",
 ]
 
 Answer = bytes | tuple[int, int] | BaseException
@@ -66,6 +69,19 @@ class InstantSleeper:
         self.sleeps.append(seconds)
         for ref, message in deliveries:
             tell_quietly(ref, message)
+
+
+def loopback_fetcher(**settings: Any) -> HttpFetcher:
+    """The real ``HttpFetcher``, allowed to reach test servers on 127.0.0.1, with 2 s
+    timeouts and 10 ms pauses between retries; ``settings`` override any of them."""
+    options: dict[str, Any] = {
+        "allow_private_urls": True,
+        "connect_timeout": 2.0,
+        "read_timeout": 2.0,
+        "retry_backoff": 0.01,
+        **settings,
+    }
+    return HttpFetcher(ServiceConfig(**options))
 
 
 class HeldSleeper:

@@ -1,13 +1,11 @@
 """GET /metrics over real HTTP after a job of known images: names and values, parsed."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import requests
 
 import retailpulse
-from retailpulse.http import HttpServer, create_app
 from retailpulse.testing import ImageServer, metric_value
 
 Poll = Callable[[str, int], dict[str, Any]]
@@ -15,18 +13,8 @@ Poll = Callable[[str, int], dict[str, Any]]
 MEASURED = ("/webp/gallery/2.jpg", "/webp/gallery/3.jpg", "/img/shelf.png")
 
 
-@pytest.fixture
-def service() -> Iterator[str]:
-    with retailpulse.start(workers=4, allow_private_urls=True) as system:
-        server = HttpServer(create_app(system), "127.0.0.1", 0).start()
-        try:
-            yield server.url
-        finally:
-            assert server.stop(timeout=5)
-
-
 def test_metrics_after_a_known_job_count_its_images_bytes_and_status(
-    service: str, image_server: ImageServer, poll_until_done: Poll
+    service_url: str, image_server: ImageServer, poll_until_done: Poll
 ) -> None:
     visits = [
         {
@@ -38,11 +26,11 @@ def test_metrics_after_a_known_job_count_its_images_bytes_and_status(
         {"store_id": "S99999999", "image_url": [image_server.url(MEASURED[0])], "visit_time": "t"},
     ]
     submitted = requests.post(
-        f"{service}/api/submit", json={"count": 3, "visits": visits}, timeout=5
+        f"{service_url}/api/submit", json={"count": 3, "visits": visits}, timeout=5
     )
-    assert poll_until_done(service, submitted.json()["job_id"])["status"] == "failed"
+    assert poll_until_done(service_url, submitted.json()["job_id"])["status"] == "failed"
 
-    response = requests.get(f"{service}/metrics", timeout=5)
+    response = requests.get(f"{service_url}/metrics", timeout=5)
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -69,12 +57,12 @@ def test_metrics_after_a_known_job_count_its_images_bytes_and_status(
 
 
 def test_metrics_of_two_services_in_one_process_do_not_mix(
-    service: str, spec_payload: dict[str, Any], poll_until_done: Poll
+    service_url: str, spec_payload: dict[str, Any], poll_until_done: Poll
 ) -> None:
     with retailpulse.start(workers=1) as other:
-        submitted = requests.post(f"{service}/api/submit", json=spec_payload, timeout=5)
-        poll_until_done(service, submitted.json()["job_id"])
+        submitted = requests.post(f"{service_url}/api/submit", json=spec_payload, timeout=5)
+        poll_until_done(service_url, submitted.json()["job_id"])
 
         assert metric_value(other.metrics(), "retailpulse_jobs_submitted_total") == 0
-    page = requests.get(f"{service}/metrics", timeout=5).text
+    page = requests.get(f"{service_url}/metrics", timeout=5).text
     assert metric_value(page, "retailpulse_jobs", status="completed") == 1

@@ -17,21 +17,7 @@ import retailpulse
 from retailpulse.http import create_app
 from retailpulse.stores import StoreMaster, load_store_master
 from retailpulse.testing import FakeFetcher, InstantSleeper
-
-ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=20)
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | ANY_TEXT,
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(["count", "visits", "store_id", "image_url", "visit_time"]) | ANY_TEXT,
-            children,
-            max_size=5,
-        )
-    ),
-    max_leaves=20,
-)
+from retailpulse.testing.strategies import ANY_TEXT, JSON_VALUES, valid_payloads
 
 A_PNG = "https://img.example.test/a.png"
 
@@ -58,12 +44,6 @@ VALID_VISITS = st.fixed_dictionaries(
         "visit_time": st.text("0123456789:-T", min_size=1),
     }
 )
-
-
-@st.composite
-def valid_payloads(draw: st.DrawFn) -> dict[str, Any]:
-    visits = draw(st.lists(VALID_VISITS, min_size=1, max_size=3))
-    return {"count": len(visits), "visits": visits}
 
 
 @st.composite
@@ -105,7 +85,7 @@ def assert_created_or_explained(result: falcon.testing.Result) -> None:
 
 
 @settings(max_examples=100)
-@given(document=valid_payloads() | near_valid_payloads() | JSON_VALUES)
+@given(document=valid_payloads(VALID_VISITS) | near_valid_payloads() | JSON_VALUES)
 def test_any_json_document_is_created_or_refused_with_a_field(
     client: falcon.testing.TestClient, document: Any
 ) -> None:
