@@ -106,7 +106,7 @@ def write_chart(path: Path, rows: Sequence[Row], about: dict[str, Any]) -> None:
     axes.set_xscale("log", base=2)
     axes.set_xticks(workers, [str(w) for w in workers])
     axes.set_ylim(0, max(max(r.images_per_s, r.baseline_per_s or 0) for r in sweep) * 1.3)
-    axes.set_xlabel("W (images in flight)")
+    axes.set_xlabel("W: images on the simulated GPU at once (--workers)")
     axes.set_ylabel("images per second")
     axes.set_title(f"Throughput, {about['cpus']} CPUs, {about['date']}")
     axes.grid(alpha=0.3)
