@@ -9,7 +9,7 @@ import pytest
 import retailpulse
 from retailpulse import ServiceBusyError, UnknownJobError, ValidationError
 from retailpulse.fetching import FetchError
-from retailpulse.testing import FakeFetcher, InstantSleeper
+from retailpulse.testing import FakeFetcher, HeldSleeper, InstantSleeper, wait_until
 
 GOOD = "https://img.example.test/good.png"
 CRASH = "https://img.example.test/crash.png"
@@ -192,3 +192,27 @@ def test_private_urls_are_allowed_by_the_environment_variable(
     monkeypatch.delenv("RETAILPULSE_ALLOW_PRIVATE_URLS")
     with retailpulse.start(workers=1) as default:
         assert default.config.allow_private_urls is False
+
+
+def test_one_downloader_keeps_every_gpu_slot_busy_and_runs_ahead_by_one_image() -> None:
+    gpu = HeldSleeper()
+    with retailpulse.start(
+        workers=4,
+        downloaders=1,
+        fetcher_factory=lambda: FakeFetcher({GOOD: (30, 20)}),
+        sleeper=gpu,
+    ) as system:
+        job_id = system.submit(payload(*[GOOD] * 8))
+
+        wait_until(lambda: system.pool_stats().ready == 1, "a measured image waits for the GPU")
+        stats = system.pool_stats()
+        assert (stats.workers, stats.slots, stats.free_slots) == (1, 4, 0)
+        assert len(gpu.held) == 4  # four images on the GPU at once, downloaded one at a time
+        assert system.status(job_id)["progress"]["done"] == 0
+
+        gpu.release()  # the four leave the GPU: the ready one and three more take their slots
+        wait_until(lambda: len(gpu.held) == 4, "the next four images are on the GPU")
+        wait_until(lambda: system.status(job_id)["progress"]["done"] == 4, "four images done")
+        gpu.release()
+
+        assert system.wait(job_id, timeout=5)["status"] == "completed"

@@ -94,7 +94,7 @@ class Dispatcher(pykka.ThreadingActor):
         worker_factory: WorkerFactory,
         stop_timeout: float = 10.0,
         *,
-        sleeper: Sleeper | None = None,
+        sleeper: Sleeper,
         slots: int | None = None,
         readahead: int | None = None,
     ):
@@ -175,8 +175,6 @@ class Dispatcher(pykka.ThreadingActor):
             image = self._ready.popleft()
             self._free_slots -= 1
             self._pending -= 1
-            if self._sleeper is None:
-                raise RuntimeError("a measured image arrived but this dispatcher has no GPU")
             self._sleeper.after(
                 image.gpu_seconds,
                 (image.job, ImageDone(image.index, image.outcome)),

@@ -51,6 +51,7 @@ def pool(probe: Callable[[str], Probe]) -> WorkerPool:
 @pytest.fixture
 def start_dispatcher(pool: WorkerPool) -> Callable[..., Ref]:
     def start(size: int, **options: Any) -> Ref:
+        options.setdefault("sleeper", InstantSleeper())
         dispatcher = Dispatcher.start(size, pool, stop_timeout=WAIT, **options)
         stats(dispatcher)  # on_start has run: the pool is complete
         return dispatcher
