@@ -11,7 +11,8 @@ from retailpulse.errors import (
     UnknownJobError,
     ValidationError,
 )
-from retailpulse.system import System, start
+from retailpulse.startup import start
+from retailpulse.system import System
 
 __version__ = "0.1.0"
 

@@ -12,13 +12,13 @@ from retailpulse.cli.limits import add_limit_arguments, limit_settings
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpServer, create_app
 from retailpulse.logs import LOG_FORMATS, configure_logging
+from retailpulse.startup import ALLOW_PRIVATE_ENV, start
 from retailpulse.stores import (
     DEFAULT_STORE_MASTER,
     JobStoreError,
     StoreMasterError,
     load_store_master,
 )
-from retailpulse.system import ALLOW_PRIVATE_ENV, start
 
 __all__ = ["DEFAULT_DATA", "positive_int", "register", "run"]
 

@@ -1,0 +1,169 @@
+"""Starting the service: build the actors, wire them together, resume stored jobs.
+
+``System`` (in ``retailpulse.system``) is what a caller talks to afterwards; this
+module decides what runs: which store, which fetcher and simulated GPU, how many
+workers and slots, and in what order things start so that a failure leaves
+nothing running.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from retailpulse.actors import (
+    Dispatcher,
+    ImageWorker,
+    JobActor,
+    JobManager,
+    JobStoreActor,
+    StoreFactory,
+)
+from retailpulse.actors.delayline import DelayLine
+from retailpulse.actors.messages import (
+    AnyRef,
+    ClaimUnfinished,
+    RunJob,
+)
+from retailpulse.actors.metrics import MetricsActor
+from retailpulse.config import ServiceConfig, env_flag
+from retailpulse.fetching import HttpFetcher
+from retailpulse.model import JobOrder
+from retailpulse.ports import (
+    Clock,
+    FetcherFactory,
+    RandomSource,
+    Sleeper,
+    default_clock,
+    default_random,
+)
+from retailpulse.stores import (
+    DEFAULT_STORE_MASTER,
+    MemoryJobStore,
+    SqliteJobStore,
+    StoreMaster,
+    load_store_master,
+)
+from retailpulse.system import System
+
+__all__ = ["ALLOW_PRIVATE_ENV", "start"]
+
+logger = logging.getLogger(__name__)
+
+ALLOW_PRIVATE_ENV = "RETAILPULSE_ALLOW_PRIVATE_URLS"
+
+CLAIM_PAGE = 100
+"""Unfinished jobs read from the store per request when resuming at start."""
+
+RESUME_TIMEOUT = 120.0
+"""Bound on reading one page of unfinished jobs at start (large jobs take a while)."""
+
+
+def start(
+    config: ServiceConfig | None = None,
+    *,
+    data: str | Path | None = None,
+    store_master: StoreMaster | str | Path | None = None,
+    fetcher_factory: FetcherFactory | None = None,
+    sleeper: Sleeper | None = None,
+    random_factory: Callable[[], RandomSource] | None = None,
+    clock: Clock | None = None,
+    **settings: Any,
+) -> System:
+    """Start a Retail Pulse actor system and return it, running.
+
+    ``data`` is the SQLite file that keeps jobs across restarts (created if missing;
+    unfinished jobs in it resume now). ``None``, the default, keeps jobs in memory
+    only, as tests want. An unusable file raises ``JobStoreError``.
+    ``settings`` override fields of ``ServiceConfig`` (``workers=8``,
+    ``allow_private_urls=True``...). When ``allow_private_urls`` is not given, the
+    environment variable ``RETAILPULSE_ALLOW_PRIVATE_URLS=1`` turns it on.
+    The keyword-only hooks replace side effects, for tests and simulations.
+    """
+    config = config or ServiceConfig()
+    if "allow_private_urls" not in settings and env_flag(ALLOW_PRIVATE_ENV):
+        settings["allow_private_urls"] = True
+    config = replace(config, **settings)
+    if not isinstance(store_master, StoreMaster):
+        store_master = load_store_master(store_master or DEFAULT_STORE_MASTER)
+    make_fetcher = fetcher_factory or (lambda: HttpFetcher(config))
+    make_random = random_factory or default_random
+    now = clock or default_clock
+    sleep_range = (config.min_sleep, config.max_sleep)
+    path = None if data is None else Path(data)
+
+    open_store: StoreFactory = MemoryJobStore if path is None else (lambda: SqliteJobStore(path))
+    store = JobStoreActor.start(open_store, clock=now, retention=config.retention)
+    try:
+        unfinished = _claim_unfinished(store)
+    except BaseException:
+        store.stop(timeout=config.stop_timeout)
+        raise
+    # Started only once the store is open, so a bad data file leaves nothing running.
+    metrics = MetricsActor.start()
+    delay_line = None
+    if sleeper is None:
+        delay_line = sleeper = DelayLine().start()
+    sleep: Sleeper = sleeper
+
+    def start_worker(dispatcher: AnyRef) -> AnyRef:
+        return ImageWorker.start(
+            dispatcher, make_fetcher(), make_random(), sleep_range, events=metrics
+        )
+
+    dispatcher = Dispatcher.start(
+        config.download_threads,
+        start_worker,
+        config.stop_timeout,
+        sleeper=sleep,
+        slots=config.workers,
+    )
+
+    def start_job(order: JobOrder, manager: AnyRef) -> AnyRef:
+        return JobActor.start(
+            order,
+            manager=manager,
+            dispatcher=dispatcher,
+            store=store,
+            store_master=store_master,
+            clock=now,
+            events=metrics,
+        )
+
+    manager = JobManager.start(
+        start_job,
+        store,
+        clock=now,
+        max_active_jobs=config.max_active_jobs,
+        stop_timeout=config.stop_timeout,
+        events=metrics,
+    )
+    for order in unfinished:
+        manager.tell(RunJob(order))
+    if unfinished:
+        logger.info("resuming %d unfinished jobs from %s", len(unfinished), path)
+    return System(
+        config,
+        store_master,
+        manager,
+        dispatcher,
+        store=store,
+        data=path,
+        metrics=metrics,
+        delay_line=delay_line,
+    )
+
+
+def _claim_unfinished(store: AnyRef) -> list[JobOrder]:
+    """Every unfinished job in the store, page by page; raises the store's open error."""
+    orders: list[JobOrder] = []
+    while True:
+        page: list[JobOrder] = store.ask(
+            ClaimUnfinished(orders[-1].job_id if orders else 0, CLAIM_PAGE),
+            block=True,
+            timeout=RESUME_TIMEOUT,
+        )
+        orders.extend(page)
+        if len(page) < CLAIM_PAGE:
+            return orders
