@@ -125,3 +125,5 @@ class ServiceProcess(Child):
             self.stop()
             raise RuntimeError(f"unexpected first line from the service: {line!r}")
         self.base_url = line.split()[4]
+        self.idle_kib = memory_kib(self.pid)
+        """Resident memory once listening, before any job: what jobs add is measured from it."""

@@ -88,6 +88,12 @@ def _urls(base_url: str, count: int, tag: str) -> list[str]:
     return [f"{base_url}{paths[i % len(paths)]}?{tag}={i}" for i in range(count)]
 
 
+def _memory(service: ServiceProcess, images: int) -> tuple[float, float]:
+    """Peak RSS in MiB, and its growth over the idle service per image submitted, in KiB."""
+    peak = memory_kib(service.pid, "VmHWM")
+    return peak / 1024, max(peak - service.idle_kib, 0) / images
+
+
 def _latency_ms(latencies: Sequence[float]) -> tuple[float, float]:
     return percentile(latencies, 0.50) * 1000, percentile(latencies, 0.99) * 1000
 
@@ -119,7 +125,7 @@ def sweep_point(image_url: str, workers: int, images: int) -> Row:
     urls = _urls(image_url, images, f"w{workers}")
     with ServiceProcess("--workers", str(workers)) as service:
         _, latencies, _, wall = _run_jobs(service, [urls])
-        peak = memory_kib(service.pid, "VmHWM")
+        peak_mib, per_image = _memory(service, images)
     baseline_wall = run_baseline(urls, workers)
     p50, p99 = _latency_ms(latencies)
     return Row(
@@ -132,7 +138,8 @@ def sweep_point(image_url: str, workers: int, images: int) -> Row:
         baseline_per_s=images / baseline_wall,
         status_p50_ms=p50,
         status_p99_ms=p99,
-        peak_rss_mib=peak / 1024,
+        peak_rss_mib=peak_mib,
+        rss_per_image_kib=per_image,
     )
 
 
@@ -140,7 +147,7 @@ def big_job(image_url: str, workers: int, images: int, baseline: float | None) -
     urls = _urls(image_url, images, "big")
     with ServiceProcess("--workers", str(workers)) as service:
         _, latencies, submit_s, wall = _run_jobs(service, [urls])
-        peak = memory_kib(service.pid, "VmHWM")
+        peak_mib, per_image = _memory(service, images)
     p50, p99 = _latency_ms(latencies)
     return Row(
         "one big job",
@@ -152,7 +159,8 @@ def big_job(image_url: str, workers: int, images: int, baseline: float | None) -
         baseline_per_s=baseline,
         status_p50_ms=p50,
         status_p99_ms=p99,
-        peak_rss_mib=peak / 1024,
+        peak_rss_mib=peak_mib,
+        rss_per_image_kib=per_image,
         submit_ms=submit_s * 1000,
     )
 
@@ -161,11 +169,11 @@ def concurrent_jobs(
     image_url: str, workers: int, jobs: int, images: int, baseline: float | None
 ) -> Row:
     batches = [_urls(image_url, images, f"c{n}") for n in range(jobs)]
+    total = jobs * images
     with ServiceProcess("--workers", str(workers)) as service:
         _, latencies, _, wall = _run_jobs(service, batches)
-        peak = memory_kib(service.pid, "VmHWM")
+        peak_mib, per_image = _memory(service, total)
     p50, p99 = _latency_ms(latencies)
-    total = jobs * images
     return Row(
         f"{jobs} concurrent jobs",
         total,
@@ -176,7 +184,8 @@ def concurrent_jobs(
         baseline_per_s=baseline,
         status_p50_ms=p50,
         status_p99_ms=p99,
-        peak_rss_mib=peak / 1024,
+        peak_rss_mib=peak_mib,
+        rss_per_image_kib=per_image,
     )
 
 
@@ -199,7 +208,7 @@ def fairness(image_url: str, workers: int, big: int, small: int) -> Row:
         finally:
             latencies = sampler.stop()
             client.close()
-        peak = memory_kib(service.pid, "VmHWM")
+        peak_mib, per_image = _memory(service, 2 * big + 2 * small)
     p50, p99 = _latency_ms(latencies)
     return Row(
         "small job behind two big",
@@ -210,7 +219,8 @@ def fairness(image_url: str, workers: int, big: int, small: int) -> Row:
         workers / MEAN_SLEEP,
         status_p50_ms=p50,
         status_p99_ms=p99,
-        peak_rss_mib=peak / 1024,
+        peak_rss_mib=peak_mib,
+        rss_per_image_kib=per_image,
         notes=[
             f"alone {alone:.2f} s, behind two {big}-image jobs {behind:.2f} s "
             f"(x{behind / alone:.2f}); the first big job had {progress['done']} images done"

@@ -82,6 +82,7 @@ def test_quick_bench_runs_every_scenario_with_sane_figures(tmp_path: Path) -> No
         # Sane, not fast: a shared machine says nothing reliable about speed in a test.
         assert 0 < row["images_per_s"] <= row["ideal_per_s"] * 1.2, row
         assert 0 < row["peak_rss_mib"] < 2048, row
+        assert 0 <= row["rss_per_image_kib"] < 1024, row
     sweep = [row for row in rows if row["scenario"] == "throughput"]
     assert all(row["baseline_per_s"] > 0 and row["status_p99_ms"] > 0 for row in sweep)
     assert 0 < rows[-1]["rss_per_image_kib"] < 64
