@@ -53,7 +53,7 @@ class PoolStats:
     """Images measured and waiting for a free GPU slot."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Measured:
     """A measured image waiting for the GPU (the dispatcher's own record, never sent)."""
 

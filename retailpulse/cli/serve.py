@@ -181,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
         where = "memory only" if system.data is None else f"jobs in {system.data.resolve()}"
         print(
             f"Retail Pulse listening on {server.url} "
-            f"({len(store_master)} stores, {system.config.workers} workers, "
+            f"({len(store_master)} stores, {system.config.workers} GPU slots, "
+            f"{system.config.download_threads} downloaders, "
             f"private URLs {private}, {where}); Ctrl-C stops",
             flush=True,
         )

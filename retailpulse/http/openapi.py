@@ -295,11 +295,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "workers", "idle_workers", "stores"],
+        "required": ["status", "workers", "idle_workers", "gpu_slots", "free_gpu_slots", "stores"],
         "properties": {
             "status": {"type": "string", "enum": ["ok"]},
             "workers": {"type": "integer", "minimum": 1},
             "idle_workers": {"type": "integer", "minimum": 0},
+            "gpu_slots": {"type": "integer", "minimum": 1, "description": "`--workers`"},
+            "free_gpu_slots": {"type": "integer", "minimum": 0},
             "stores": {"type": "integer", "minimum": 0},
         },
     },

@@ -81,6 +81,8 @@ class HealthResource(_Resource):
             "status": "ok",
             "workers": stats.workers,
             "idle_workers": stats.idle,
+            "gpu_slots": stats.slots,
+            "free_gpu_slots": stats.free_slots,
             "stores": len(self._system.store_master),
         }
 

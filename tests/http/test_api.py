@@ -647,7 +647,8 @@ def test_healthz_answers_200_with_status_ok(api: Api) -> None:
 
     assert result.status_code == 200
     assert result.json["status"] == "ok"
-    assert result.json["workers"] == 4
+    assert result.json["workers"] == 4  # download threads: min(workers, 8)
+    assert result.json["gpu_slots"] == 4
     assert result.json["stores"] == 4944
 
 
