@@ -108,49 +108,37 @@ def _run_jobs(
     try:
         started = time.perf_counter()
         submitted: list[tuple[int, float]] = []
+        longest_submit = 0.0
         for urls in jobs:
             job_id, submit_s = client.submit(make_payload(urls))
+            longest_submit = max(longest_submit, submit_s)
             submitted.append((job_id, time.perf_counter()))
             sampler.watch([job for job, _ in submitted])
         ended = client.wait([job for job, _ in submitted], JOB_TIMEOUT)
         total = time.perf_counter() - started
-        walls = [ended[job] - at for job, at in submitted]
-        return walls, sampler.stop(), submit_s, total
     finally:
-        sampler.stop()
+        latencies = sampler.stop()
         client.close()
+    walls = [ended[job] - at for job, at in submitted]
+    return walls, latencies, longest_submit, total
 
 
-def sweep_point(image_url: str, workers: int, images: int) -> Row:
-    urls = _urls(image_url, images, f"w{workers}")
+def _jobs_row(
+    scenario: str,
+    workers: int,
+    batches: Sequence[Sequence[str]],
+    baseline: float | None,
+    *,
+    report_submit: bool = False,
+) -> Row:
+    """Run the jobs on a fresh service with W = ``workers`` and describe the run."""
+    images = sum(len(urls) for urls in batches)
     with ServiceProcess("--workers", str(workers)) as service:
-        _, latencies, _, wall = _run_jobs(service, [urls])
-        peak_mib, per_image = _memory(service, images)
-    baseline_wall = run_baseline(urls, workers)
-    p50, p99 = _latency_ms(latencies)
-    return Row(
-        "throughput",
-        images,
-        workers,
-        wall,
-        images / wall,
-        workers / MEAN_SLEEP,
-        baseline_per_s=images / baseline_wall,
-        status_p50_ms=p50,
-        status_p99_ms=p99,
-        peak_rss_mib=peak_mib,
-        rss_per_image_kib=per_image,
-    )
-
-
-def big_job(image_url: str, workers: int, images: int, baseline: float | None) -> Row:
-    urls = _urls(image_url, images, "big")
-    with ServiceProcess("--workers", str(workers)) as service:
-        _, latencies, submit_s, wall = _run_jobs(service, [urls])
+        _, latencies, submit_s, wall = _run_jobs(service, batches)
         peak_mib, per_image = _memory(service, images)
     p50, p99 = _latency_ms(latencies)
     return Row(
-        "one big job",
+        scenario,
         images,
         workers,
         wall,
@@ -161,32 +149,27 @@ def big_job(image_url: str, workers: int, images: int, baseline: float | None) -
         status_p99_ms=p99,
         peak_rss_mib=peak_mib,
         rss_per_image_kib=per_image,
-        submit_ms=submit_s * 1000,
+        submit_ms=submit_s * 1000 if report_submit else None,
     )
+
+
+def sweep_point(image_url: str, workers: int, images: int) -> Row:
+    urls = _urls(image_url, images, f"w{workers}")
+    row = _jobs_row("throughput", workers, [urls], None)
+    row.baseline_per_s = images / run_baseline(urls, workers)  # after the service stopped
+    return row
+
+
+def big_job(image_url: str, workers: int, images: int, baseline: float | None) -> Row:
+    urls = _urls(image_url, images, "big")
+    return _jobs_row("one big job", workers, [urls], baseline, report_submit=True)
 
 
 def concurrent_jobs(
     image_url: str, workers: int, jobs: int, images: int, baseline: float | None
 ) -> Row:
     batches = [_urls(image_url, images, f"c{n}") for n in range(jobs)]
-    total = jobs * images
-    with ServiceProcess("--workers", str(workers)) as service:
-        _, latencies, _, wall = _run_jobs(service, batches)
-        peak_mib, per_image = _memory(service, total)
-    p50, p99 = _latency_ms(latencies)
-    return Row(
-        f"{jobs} concurrent jobs",
-        total,
-        workers,
-        wall,
-        total / wall,
-        workers / MEAN_SLEEP,
-        baseline_per_s=baseline,
-        status_p50_ms=p50,
-        status_p99_ms=p99,
-        peak_rss_mib=peak_mib,
-        rss_per_image_kib=per_image,
-    )
+    return _jobs_row(f"{jobs} concurrent jobs", workers, batches, baseline)
 
 
 def fairness(image_url: str, workers: int, big: int, small: int) -> Row:
