@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Self
 
-from retailpulse.actors.refs import tell_quietly
+from retailpulse.actors.refs import deliver
 from retailpulse.ports import Delivery
 
 __all__ = ["DelayLine"]
@@ -83,5 +83,4 @@ class DelayLine:
                 heapq.heappush(pending, (due, next(order), deliveries))
             now = self._monotonic()
             while pending and pending[0][0] <= now:
-                for ref, message in heapq.heappop(pending)[2]:
-                    tell_quietly(ref, message)
+                deliver(heapq.heappop(pending)[2])

@@ -7,7 +7,7 @@ import pykka
 
 from retailpulse.actors.messages import AnyRef
 
-__all__ = ["stop_and_wait", "tell_quietly"]
+__all__ = ["deliver", "stop_and_wait", "tell_quietly"]
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,12 @@ def tell_quietly(ref: AnyRef, message: object) -> bool:
         logger.debug("dropped %r: %s has stopped", message, ref)
         return False
     return True
+
+
+def deliver(deliveries: Iterable[tuple[AnyRef, object]]) -> None:
+    """Tell each ``(ref, message)`` quietly: how the simulated GPU hands images back."""
+    for ref, message in deliveries:
+        tell_quietly(ref, message)
 
 
 def stop_and_wait(refs: Iterable[AnyRef], timeout: float) -> None:

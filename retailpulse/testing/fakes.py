@@ -7,7 +7,7 @@ from typing import Any
 
 from PIL import Image
 
-from retailpulse.actors.refs import tell_quietly
+from retailpulse.actors.refs import deliver
 from retailpulse.config import ServiceConfig
 from retailpulse.fetching import FetchError, HttpFetcher
 from retailpulse.ports import Delivery
@@ -67,8 +67,7 @@ class InstantSleeper:
 
     def after(self, seconds: float, *deliveries: Delivery) -> None:
         self.sleeps.append(seconds)
-        for ref, message in deliveries:
-            tell_quietly(ref, message)
+        deliver(deliveries)
 
 
 def loopback_fetcher(**settings: Any) -> HttpFetcher:
@@ -100,8 +99,7 @@ class HeldSleeper:
     def release(self) -> None:
         released, self.held = self.held, []
         for _, deliveries in released:
-            for ref, message in deliveries:
-                tell_quietly(ref, message)
+            deliver(deliveries)
 
 
 class SeededRandom(random.Random):
