@@ -1,10 +1,11 @@
 """``retailpulse serve``: run the HTTP API until Ctrl-C or SIGTERM."""
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
-import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -24,6 +25,8 @@ __all__ = ["DEFAULT_DATA", "positive_int", "register", "run"]
 
 DEFAULT_DATA = "retailpulse.db"
 """The job store file, relative to the working directory, unless --data says otherwise."""
+STOP_POLL_SECONDS = 0.1
+"""How soon a stop signal is acted on (the handler itself only records it)."""
 
 logger = logging.getLogger("retailpulse")
 
@@ -158,10 +161,13 @@ def run(args: argparse.Namespace) -> int:
         min_sleep=args.min_sleep, max_sleep=args.max_sleep, retention=args.retention_days * 86400
     )
     data = None if args.in_memory else args.data
-    stop_requested = threading.Event()
+    # A plain list, not a threading.Event: the handler runs on the main thread between
+    # two bytecodes, possibly while that thread holds the Event's lock inside wait(),
+    # and Event.set() would then wait for that lock forever.
+    signals: list[int] = []
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop_requested.set()
+        signals.append(signum)
 
     try:
         system = start(store_master=store_master, data=data, **settings)
@@ -176,6 +182,9 @@ def run(args: argparse.Namespace) -> int:
             return 1
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+        # An operator's view into a service that seems stuck: `kill -USR1 PID` prints
+        # every thread's stack to stderr and the service carries on.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         server.start()
         private = "allowed" if system.config.allow_private_urls else "refused"
         where = "memory only" if system.data is None else f"jobs in {system.data.resolve()}"
@@ -186,8 +195,8 @@ def run(args: argparse.Namespace) -> int:
             f"private URLs {private}, {where}); Ctrl-C stops",
             flush=True,
         )
-        while not stop_requested.wait(0.5):
-            pass
+        while not signals:
+            time.sleep(STOP_POLL_SECONDS)
         logger.info("stopping: no new requests, finishing the ones in flight")
         server.stop()
     logger.info("stopped")

@@ -72,10 +72,13 @@ class HttpServer(Service):
             self._server.close()
             return True
         deadline = time.monotonic() + timeout
-        self._on_loop(lambda: wasyncore.dispatcher.close(self._server))
-        while time.monotonic() < deadline and self._busy():
-            time.sleep(0.01)
-        self._on_loop(lambda: wasyncore.close_all(self._server._map))
+        if self._on_loop(lambda: wasyncore.dispatcher.close(self._server)):
+            while time.monotonic() < deadline and self._busy():
+                time.sleep(0.01)
+        if not self._on_loop(lambda: wasyncore.close_all(self._server._map)):
+            # The loop cannot be reached; close from here. Its select() may then fail
+            # on a closed socket, which ends the loop just the same.
+            wasyncore.close_all(self._server._map, ignore_all=True)
         stopped = self._stopped.wait(max(0.0, deadline - time.monotonic()))
         self._server.task_dispatcher.shutdown(timeout=max(0.1, deadline - time.monotonic()))
         self._thread.join(max(0.0, deadline - time.monotonic()))
@@ -83,8 +86,19 @@ class HttpServer(Service):
             logger.warning("the HTTP server did not stop within %.1f s", timeout)
         return stopped
 
-    def _on_loop(self, thunk: Any) -> None:
-        self._server.trigger.pull_trigger(thunk)
+    def _on_loop(self, thunk: Any) -> bool:
+        """Run ``thunk`` on the loop thread; False if the loop's trigger is gone.
+
+        A stop must never raise (a service that cannot stop cleanly would exit
+        non-zero and lose its log of what it was doing), so a trigger that fails
+        to wake the loop is logged and reported, not propagated.
+        """
+        try:
+            self._server.trigger.pull_trigger(thunk)
+        except OSError as exc:
+            logger.warning("cannot wake the HTTP loop (%s); closing from this thread", exc)
+            return False
+        return True
 
     def _busy(self) -> bool:
         """Whether any request is queued, running, or still being written out."""
