@@ -68,12 +68,18 @@ class ApiClient:
         """Poll until every job ends; return when each was seen ending (perf_counter)."""
         deadline = time.perf_counter() + timeout
         ended: dict[int, float] = {}
+        last: dict[int, Any] = {}
         while len(ended) < len(job_ids):
             for job_id in job_ids:
-                if job_id not in ended and self.status(job_id)["status"] != "ongoing":
+                if job_id in ended:
+                    continue
+                status = self.status(job_id)
+                last[job_id] = status.get("progress")
+                if status["status"] != "ongoing":
                     ended[job_id] = time.perf_counter()
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"jobs {sorted(set(job_ids) - set(ended))} ran over {timeout} s")
+            if len(ended) < len(job_ids) and time.perf_counter() > deadline:
+                stuck = {job: last[job] for job in job_ids if job not in ended}
+                raise TimeoutError(f"jobs still ongoing after {timeout:g} s: {stuck}")
             time.sleep(POLL_INTERVAL)
         return ended
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
@@ -14,6 +15,11 @@ __all__ = ["Child", "ImageServerProcess", "ServiceProcess", "memory_kib"]
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
+ERROR_LINES = 400
+"""How much of a failed child's stderr the benchmark prints."""
+STACK_SIGNAL = signal.SIGUSR1
+"""``retailpulse serve`` prints its threads' stacks on this signal and carries on."""
+STACK_DUMP_WAIT = 1.0
 
 
 def memory_kib(pid: int, field: str = "VmRSS") -> int:
@@ -46,7 +52,8 @@ class Child:
         threading.Thread(
             target=self._pump, args=(self.process.stdout, self._lines), daemon=True
         ).start()
-        threading.Thread(target=self._drain_errors, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain_errors, daemon=True)
+        self._drainer.start()
 
     @staticmethod
     def _pump(stream: object, lines: "queue.Queue[str]") -> None:
@@ -72,6 +79,7 @@ class Child:
             ) from None
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within ``STOP_TIMEOUT``."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -89,7 +97,16 @@ class Child:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is not None:
+            self.explain()
         self.stop()
+        if exc is not None:
+            self._drainer.join(timeout=STACK_DUMP_WAIT)  # the pipe is at its end once it exited
+            tail = "".join(self.errors[-ERROR_LINES:])
+            print(f"--- the last stderr lines of {self.argv[2:4]} ---\n{tail}", file=sys.stderr)
+
+    def explain(self) -> None:
+        """Make the child say what it is doing, before it is stopped after a failure."""
 
 
 class ImageServerProcess(Child):
@@ -127,3 +144,9 @@ class ServiceProcess(Child):
         self.base_url = line.split()[4]
         self.idle_kib = memory_kib(self.pid)
         """Resident memory once listening, before any job: what jobs add is measured from it."""
+
+    def explain(self) -> None:
+        """Its threads' stacks go to its stderr, which the failure report shows."""
+        if self.process.poll() is None:
+            self.process.send_signal(STACK_SIGNAL)
+            time.sleep(STACK_DUMP_WAIT)

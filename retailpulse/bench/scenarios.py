@@ -19,7 +19,6 @@ from retailpulse.bench.processes import ServiceProcess, memory_kib
 __all__ = ["Plan", "Row", "run_plan"]
 
 MEAN_SLEEP = 0.25
-JOB_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +34,8 @@ class Plan:
     """(W, images in each of the two big jobs, images in the small job)."""
     memory: tuple[int, int, float]
     """(W, images, seconds to watch the job before stopping the service)."""
+    job_timeout: float
+    """A job still running after this long is a failure: the service is stuck."""
 
     @classmethod
     def full(cls) -> "Plan":
@@ -44,6 +45,7 @@ class Plan:
             concurrent=(256, 3, 2_000),
             fairness=(64, 5_000, 10),
             memory=(256, 100_000, 15.0),
+            job_timeout=900.0,
         )
 
     @classmethod
@@ -54,6 +56,7 @@ class Plan:
             concurrent=(64, 3, 150),
             fairness=(64, 300, 10),
             memory=(64, 5_000, 2.0),
+            job_timeout=40.0,  # each job takes a few seconds here, even on a slow machine
         )
 
 
@@ -99,7 +102,7 @@ def _latency_ms(latencies: Sequence[float]) -> tuple[float, float]:
 
 
 def _run_jobs(
-    service: ServiceProcess, jobs: Sequence[Sequence[str]]
+    service: ServiceProcess, jobs: Sequence[Sequence[str]], timeout: float
 ) -> tuple[list[float], list[float], float, float]:
     """Submit the jobs back to back and wait for all; return per-job wall times, the
     status latencies sampled meanwhile, the longest submit and the total wall time."""
@@ -114,7 +117,7 @@ def _run_jobs(
             longest_submit = max(longest_submit, submit_s)
             submitted.append((job_id, time.perf_counter()))
             sampler.watch([job for job, _ in submitted])
-        ended = client.wait([job for job, _ in submitted], JOB_TIMEOUT)
+        ended = client.wait([job for job, _ in submitted], timeout)
         total = time.perf_counter() - started
     finally:
         latencies = sampler.stop()
@@ -128,13 +131,14 @@ def _jobs_row(
     workers: int,
     batches: Sequence[Sequence[str]],
     baseline: float | None,
+    timeout: float,
     *,
     report_submit: bool = False,
 ) -> Row:
     """Run the jobs on a fresh service with W = ``workers`` and describe the run."""
     images = sum(len(urls) for urls in batches)
     with ServiceProcess("--workers", str(workers)) as service:
-        _, latencies, submit_s, wall = _run_jobs(service, batches)
+        _, latencies, submit_s, wall = _run_jobs(service, batches, timeout)
         peak_mib, per_image = _memory(service, images)
     p50, p99 = _latency_ms(latencies)
     return Row(
@@ -153,29 +157,31 @@ def _jobs_row(
     )
 
 
-def sweep_point(image_url: str, workers: int, images: int) -> Row:
+def sweep_point(image_url: str, workers: int, images: int, *, timeout: float) -> Row:
     urls = _urls(image_url, images, f"w{workers}")
-    row = _jobs_row("throughput", workers, [urls], None)
+    row = _jobs_row("throughput", workers, [urls], None, timeout)
     row.baseline_per_s = images / run_baseline(urls, workers)  # after the service stopped
     return row
 
 
-def big_job(image_url: str, workers: int, images: int, baseline: float | None) -> Row:
+def big_job(
+    image_url: str, workers: int, images: int, baseline: float | None, *, timeout: float
+) -> Row:
     urls = _urls(image_url, images, "big")
-    return _jobs_row("one big job", workers, [urls], baseline, report_submit=True)
+    return _jobs_row("one big job", workers, [urls], baseline, timeout, report_submit=True)
 
 
 def concurrent_jobs(
-    image_url: str, workers: int, jobs: int, images: int, baseline: float | None
+    image_url: str, workers: int, jobs: int, images: int, baseline: float | None, *, timeout: float
 ) -> Row:
     batches = [_urls(image_url, images, f"c{n}") for n in range(jobs)]
-    return _jobs_row(f"{jobs} concurrent jobs", workers, batches, baseline)
+    return _jobs_row(f"{jobs} concurrent jobs", workers, batches, baseline, timeout)
 
 
-def fairness(image_url: str, workers: int, big: int, small: int) -> Row:
+def fairness(image_url: str, workers: int, big: int, small: int, *, timeout: float) -> Row:
     """The small job alone, then behind two big ones on the same service."""
     with ServiceProcess("--workers", str(workers)) as service:
-        [alone], _, _, _ = _run_jobs(service, [_urls(image_url, small, "alone")])
+        [alone], _, _, _ = _run_jobs(service, [_urls(image_url, small, "alone")], timeout)
         client = ApiClient(service.base_url)
         sampler = LatencySampler(service.base_url)
         try:
@@ -185,7 +191,7 @@ def fairness(image_url: str, workers: int, big: int, small: int) -> Row:
             small_id, _ = client.submit(make_payload(_urls(image_url, small, "behind")))
             submitted = time.perf_counter()
             sampler.watch([*big_ids, small_id])
-            ended = client.wait([small_id], JOB_TIMEOUT)
+            ended = client.wait([small_id], timeout)
             behind = ended[small_id] - submitted
             progress = client.status(big_ids[0])["progress"]
         finally:
@@ -255,18 +261,23 @@ def run_plan(plan: Plan, image_url: str, say: Progress = print) -> list[Row]:
     baselines: dict[int, float] = {}
     for workers, images in plan.sweep:
         say(f"throughput: W={workers}, {images} images, then the baseline")
-        row = sweep_point(image_url, workers, images)
+        row = sweep_point(image_url, workers, images, timeout=plan.job_timeout)
         baselines[workers] = row.baseline_per_s or 0.0
         rows.append(row)
     workers, images = plan.big_job
     say(f"one big job: {images} images, W={workers}")
-    rows.append(big_job(image_url, workers, images, baselines.get(workers)))
+    rows.append(
+        big_job(image_url, workers, images, baselines.get(workers), timeout=plan.job_timeout)
+    )
     workers, jobs, images = plan.concurrent
     say(f"{jobs} concurrent jobs of {images} images, W={workers}")
-    rows.append(concurrent_jobs(image_url, workers, jobs, images, baselines.get(workers)))
+    baseline = baselines.get(workers)
+    rows.append(
+        concurrent_jobs(image_url, workers, jobs, images, baseline, timeout=plan.job_timeout)
+    )
     workers, big, small = plan.fairness
     say(f"fairness: {small} images behind two jobs of {big}, W={workers}")
-    rows.append(fairness(image_url, workers, big, small))
+    rows.append(fairness(image_url, workers, big, small, timeout=plan.job_timeout))
     workers, images, watch = plan.memory
     say(f"memory: one job of {images} images, W={workers}, watched {watch:g} s")
     rows.append(memory(image_url, workers, images, watch))

@@ -56,19 +56,24 @@ def test_table_has_a_line_per_row_and_the_notes_after_it() -> None:
     assert lines[-1] == "- memory: watched 2 s"
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(160)
 def test_quick_bench_runs_every_scenario_with_sane_figures(tmp_path: Path) -> None:
     record = tmp_path / "bench.json"
 
-    run = subprocess.run(
-        [sys.executable, "-m", "retailpulse", "bench", "--quick", "--json", str(record)],
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-    )
+    # The bench bounds each job itself (Plan.quick().job_timeout) and then shows the
+    # service's thread stacks; this timeout is only the backstop.
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "retailpulse", "bench", "--quick", "--json", str(record)],
+            capture_output=True,
+            text=True,
+            timeout=150,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the quick bench ran over 150 s; its stderr: {exc.stderr!r}")
 
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, run.stderr[-20000:]
     rows = json.loads(record.read_text())["rows"]
     assert [row["scenario"] for row in rows] == [
         "throughput",

@@ -30,13 +30,16 @@ class Server:
 
     def __init__(self, data: Path, *args: str) -> None:
         command = [sys.executable, "-m", "retailpulse", "serve", "--port", "0", "--data", str(data)]
-        self.process = subprocess.Popen(
-            [*command, "--allow-private-urls", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=data.parent,
-        )
+        # Its log goes to a file, so that a failure can show what the server said.
+        self.log = data.parent / f"server-{time.monotonic_ns()}.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [*command, "--allow-private-urls", *args],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                cwd=data.parent,
+            )
         lines: queue.Queue[str] = queue.Queue()
 
         def read() -> None:
@@ -49,6 +52,12 @@ class Server:
         assert line.startswith("Retail Pulse listening on http://127.0.0.1:"), line
         assert f"jobs in {data.resolve()}" in line
         self.url = line.split()[4]
+
+    def terminate(self) -> None:
+        """SIGTERM, and assert a clean exit within the bound the README promises."""
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=15)
+        assert code == 0, f"exit {code}; the server's log:\n{self.log.read_text()[-4000:]}"
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         response = requests.get(f"{self.url}{path}", params=params, timeout=5)
@@ -138,8 +147,7 @@ def test_a_server_killed_mid_job_resumes_every_job_on_restart_each_image_once(
         assert_complete(second, ids[name], urls, perimeter_of)
     newer = second.submit(image_urls(image_server, "c", 1))
     assert newer > max(ids.values())
-    second.process.send_signal(signal.SIGTERM)
-    assert second.process.wait(timeout=15) == 0
+    second.terminate()
     rows = outcome_rows(data)
     assert [rows[ids["a"]], rows[ids["b"]]] == [200, 200]  # exactly one outcome per image
 
@@ -159,8 +167,7 @@ def test_sigterm_keeps_accepted_jobs_and_a_restart_finishes_them(
     first.wait_until(running, lambda status: status["progress"]["done"] >= 8)
 
     started = time.monotonic()
-    first.process.send_signal(signal.SIGTERM)
-    assert first.process.wait(timeout=15) == 0
+    first.terminate()
     assert time.monotonic() - started < 10
     with sqlite3.connect(data) as db:
         states = dict(db.execute("SELECT id, state FROM jobs").fetchall())
@@ -172,8 +179,7 @@ def test_sigterm_keeps_accepted_jobs_and_a_restart_finishes_them(
     second = servers(data, *FAST)
     assert_complete(second, running, running_urls, perimeter_of)
     assert_complete(second, queued, queued_urls, perimeter_of)
-    second.process.send_signal(signal.SIGTERM)
-    assert second.process.wait(timeout=15) == 0
+    second.terminate()
     assert outcome_rows(data) == {running: 60, queued: 5}
 
 
