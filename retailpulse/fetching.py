@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Iterator
+from typing import Any, cast
 from urllib.parse import urljoin
 
 import requests
@@ -20,7 +21,7 @@ from urllib3.exceptions import (
 from retailpulse.config import ServiceConfig
 from retailpulse.guardedhttp import GuardedAdapter
 from retailpulse.netguard import AddressGuard, BlockedAddressError
-from retailpulse.retrying import RETRY_STATUSES, download_retry
+from retailpulse.retrying import RETRY_STATUSES, DeadlineTimeout, download_retry
 
 __all__ = ["FetchError", "HttpFetcher"]
 
@@ -85,21 +86,22 @@ class HttpFetcher:
         if left <= 0:
             raise FetchError(f"{url}: {self._too_slow()}")
         self._adapter.max_retries = self._retry.until(deadline)
+        timeout = DeadlineTimeout(self._config.connect_timeout, self._config.read_timeout, deadline)
         try:
             return self._session.get(
                 current,
                 stream=True,
                 allow_redirects=False,
-                timeout=(
-                    min(self._config.connect_timeout, left),
-                    min(self._config.read_timeout, left),
-                ),
+                # requests documents a urllib3 Timeout here; its stubs know only numbers.
+                timeout=cast(Any, timeout),
             )
         except BlockedAddressError as exc:
             raise FetchError(f"{url}: refused, {exc}") from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as exc:
             # ValueError: requests refuses some malformed URLs (a redirect's
             # Location is not validated like a payload) with a plain ValueError.
+            if time.monotonic() >= deadline:  # the last attempt had only the time left
+                raise FetchError(f"{url}: {self._too_slow('no answer in time')}") from None
             raise FetchError(f"{url}: {self._explain(exc)}") from None
 
     def _read_body(self, url: str, response: requests.Response, deadline: float) -> bytes:
@@ -111,22 +113,30 @@ class HttpFetcher:
         if declared.isdigit() and int(declared) > limit:
             raise FetchError(f"{url}: the image is {declared} bytes, over the {limit}-byte limit")
         body = bytearray()
+        # Each receive waits at most the time left, so a server that stops sending just
+        # before the deadline cannot hold the download a whole read timeout past it.
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
         try:
-            while chunk := response.raw.read1(CHUNK, decode_content=True):
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise FetchError(f"{url}: {self._too_slow()}")
+                if sock is not None:
+                    sock.settimeout(min(self._config.read_timeout, left))
+                chunk = response.raw.read1(CHUNK, decode_content=True)
+                if not chunk:
+                    break
                 body += chunk
                 if len(body) > limit:
                     raise FetchError(f"{url}: the image is over the {limit}-byte limit")
-                if time.monotonic() > deadline:
-                    raise FetchError(f"{url}: {self._too_slow()}")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if time.monotonic() >= deadline:
+                raise FetchError(f"{url}: {self._too_slow()}") from None
             raise FetchError(f"{url}: the download broke off ({self._explain(exc)})") from None
         return bytes(body)
 
-    def _too_slow(self) -> str:
-        return (
-            f"the download took over {self._config.download_timeout:g} s in total "
-            "(the server sends too slowly)"
-        )
+    def _too_slow(self, why: str = "the server sends too slowly") -> str:
+        return f"the download took over {self._config.download_timeout:g} s in total ({why})"
 
     def _explain(self, exc: BaseException) -> str:  # noqa: PLR0911 - one return per cause
         """The cause of a failed request in plain words.

@@ -22,10 +22,11 @@ from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout
 
 from retailpulse.config import ServiceConfig
 
-__all__ = ["RETRY_STATUSES", "DeadlineRetry", "download_retry"]
+__all__ = ["RETRY_STATUSES", "DeadlineRetry", "DeadlineTimeout", "download_retry"]
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 """Answers that say "not now" rather than "no"."""
@@ -91,6 +92,32 @@ class DeadlineRetry(Retry):
     def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         asked = super().get_retry_after(response)
         return None if asked is None else min(asked, self.backoff_max, self.time_left())
+
+
+class DeadlineTimeout(Timeout):
+    """Connect and read timeouts that never reach past a deadline.
+
+    A plain ``(connect, read)`` pair is fixed when the download starts, so an
+    attempt retried late could still wait a whole read timeout after the deadline.
+    urllib3 clones the timeout for every attempt, retries included; each clone here
+    carries the time left as its ``total``, which caps that attempt's connect and
+    read timeouts (urllib3's own arithmetic), so a late retry gets only what remains.
+    """
+
+    def __init__(self, connect: float, read: float, deadline: float) -> None:
+        super().__init__(connect=connect, read=read)
+        self._limits = (connect, read)
+        self.deadline = deadline
+
+    def clone(self) -> Timeout:
+        connect, read = self._limits
+        left = max(self.deadline - time.monotonic(), _LEAST_ATTEMPT)
+        return Timeout(connect=connect, read=read, total=left)
+
+
+_LEAST_ATTEMPT = 0.001
+"""An attempt's least time: urllib3 refuses a timeout of 0 (the retry policy ends the
+download at the deadline anyway)."""
 
 
 def download_retry(config: ServiceConfig) -> DeadlineRetry:

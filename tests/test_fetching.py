@@ -15,6 +15,7 @@ from retailpulse.testing import (
     hang_up_early,
     image_bytes,
     loopback_fetcher,
+    stall,
 )
 
 PNG = image_bytes(40, 30)
@@ -202,6 +203,19 @@ def test_a_server_that_drips_bytes_is_cut_off_at_the_total_download_deadline() -
     assert "took over 0.5 s in total" in str(caught.value)
     assert server.url() in str(caught.value)
     assert elapsed < 3
+
+
+def test_a_server_that_stops_sending_late_cannot_hold_the_download_past_its_deadline() -> None:
+    """It goes quiet 0.5 s in: a 5 s read timeout fixed at the start would wait until
+    5.5 s; each receive gets only the time left, so the download ends at the deadline."""
+    with FaultyServer(stall) as server:
+        started = time.monotonic()
+        with pytest.raises(FetchError) as caught:
+            loopback_fetcher(download_timeout=1, read_timeout=5).fetch(server.url())
+        elapsed = time.monotonic() - started
+
+    assert "took over 1 s in total" in str(caught.value)
+    assert 0.9 < elapsed < 2
 
 
 def test_a_body_shorter_than_its_content_length_is_a_fetch_error() -> None:

@@ -94,9 +94,26 @@ def test_retries_stop_at_the_total_download_deadline() -> None:
             loopback_fetcher(read_timeout=0.2, retries=10, download_timeout=0.5).fetch(server.url())
         elapsed = time.monotonic() - started
 
-    assert "did not answer within 0.2 s" in str(caught.value)
-    assert elapsed < 1.5
+    # The last attempt had only the time left: the deadline, not its read timeout, ended it.
+    assert "took over 0.5 s in total (no answer in time)" in str(caught.value)
+    assert elapsed < 1.2
     assert server.requests <= 4
+
+
+def test_a_late_retry_gets_only_the_time_left_before_the_deadline() -> None:
+    """The reset is retried after a pause of 1-2 s; that attempt hangs. With the read
+    timeout fixed at the start it would wait 3 s more; it gets only what is left of 3 s."""
+    with FaultyServer([reset, hang]) as server:
+        started = time.monotonic()
+        with pytest.raises(FetchError) as caught:
+            loopback_fetcher(download_timeout=3, read_timeout=10, retry_backoff=1).fetch(
+                server.url()
+            )
+        elapsed = time.monotonic() - started
+
+    assert server.requests == 2
+    assert "took over 3 s in total (no answer in time)" in str(caught.value)
+    assert 2.9 < elapsed < 3.8
 
 
 def test_a_long_retry_after_cannot_hold_the_download_past_its_deadline() -> None:

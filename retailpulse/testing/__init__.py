@@ -26,6 +26,7 @@ from retailpulse.testing.faultyserver import (
     hang_up_early,
     reset,
     respond,
+    stall,
 )
 from retailpulse.testing.imageserver import SAMPLE_IMAGES, ImageServer, Route, sample_routes
 from retailpulse.testing.metrics import metric_samples, metric_value
@@ -56,6 +57,7 @@ __all__ = [
     "reset",
     "respond",
     "sample_routes",
+    "stall",
     "wait_until",
     "wait_until_stopped",
 ]

@@ -18,7 +18,16 @@ from typing import Self
 
 from retailpulse.lifecycle import Service
 
-__all__ = ["Behaviour", "FaultyServer", "drip", "hang", "hang_up_early", "reset", "respond"]
+__all__ = [
+    "Behaviour",
+    "FaultyServer",
+    "drip",
+    "hang",
+    "hang_up_early",
+    "reset",
+    "respond",
+    "stall",
+]
 
 Behaviour = Callable[[socket.socket, threading.Event], None]
 """Answers one request on a connected socket; the event is set when the server stops."""
@@ -59,6 +68,17 @@ def drip(connection: socket.socket, stopping: threading.Event) -> None:
             return
         connection.sendall(b"x")
         time.sleep(0.02)
+
+
+def stall(connection: socket.socket, stopping: threading.Event) -> None:
+    """Headers and ten body bytes over 0.5 s, then silence (until the server stops):
+    a server that stops sending midway, late in the download."""
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\nConnection: close\r\n\r\n")
+    for _ in range(10):
+        if stopping.wait(0.05):
+            return
+        connection.sendall(b"x")
+    stopping.wait(60)
 
 
 def hang_up_early(connection: socket.socket, stopping: threading.Event) -> None:
