@@ -207,11 +207,11 @@ def test_one_downloader_keeps_every_gpu_slot_busy_and_runs_ahead_by_one_image() 
         wait_until(lambda: system.pool_stats().ready == 1, "a measured image waits for the GPU")
         stats = system.pool_stats()
         assert (stats.workers, stats.slots, stats.free_slots) == (1, 4, 0)
-        assert len(gpu.held) == 4  # four images on the GPU at once, downloaded one at a time
+        assert len(gpu.sleeps) == 4  # four images on the GPU at once, downloaded one at a time
         assert system.status(job_id)["progress"]["done"] == 0
 
         gpu.release()  # the four leave the GPU: the ready one and three more take their slots
-        wait_until(lambda: len(gpu.held) == 4, "the next four images are on the GPU")
+        wait_until(lambda: len(gpu.sleeps) == 4, "the next four images are on the GPU")
         wait_until(lambda: system.status(job_id)["progress"]["done"] == 4, "four images done")
         gpu.release()
 

@@ -33,14 +33,20 @@ logger = logging.getLogger(__name__)
 
 _STOP = object()
 
+SLACK = 0.002
+"""How late a delivery may be, in seconds, so that one wake-up delivers every message
+due in that window: each wake-up costs a turn at the GIL, and with two deliveries per
+image (its slot's early release and its end) they would otherwise come one by one."""
+
 Monotonic = Callable[[], float]
 
 
 class DelayLine:
     """Delivers messages to actors after a delay; implements the ``Sleeper`` port."""
 
-    def __init__(self, monotonic: Monotonic = time.monotonic) -> None:
+    def __init__(self, monotonic: Monotonic = time.monotonic, slack: float = SLACK) -> None:
         self._monotonic = monotonic
+        self._slack = slack
         self._inbox: queue.SimpleQueue[tuple[float, tuple[Delivery, ...]] | object] = (
             queue.SimpleQueue()
         )
@@ -69,7 +75,9 @@ class DelayLine:
         pending: list[tuple[float, int, tuple[Delivery, ...]]] = []
         order = itertools.count()  # ties keep the order of arrival, never compare messages
         while True:
-            timeout = None if not pending else max(pending[0][0] - self._monotonic(), 0.0)
+            timeout = None
+            if pending:
+                timeout = max(pending[0][0] + self._slack - self._monotonic(), 0.0)
             try:
                 item = self._inbox.get(timeout=timeout)
             except queue.Empty:

@@ -85,7 +85,10 @@ class ImageMeasured:
 
 @dataclass(frozen=True, slots=True)
 class SlotFreed:
-    """Simulated GPU -> dispatcher: an image left the GPU; its slot can take the next."""
+    """Simulated GPU -> dispatcher: a slot frees at ``free_at`` (the dispatcher's clock),
+    a moment from now; it can take the next image from then."""
+
+    free_at: float
 
 
 @dataclass(frozen=True, slots=True)

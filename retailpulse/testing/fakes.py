@@ -7,6 +7,7 @@ from typing import Any
 
 from PIL import Image
 
+from retailpulse.actors.messages import ImageDone
 from retailpulse.actors.refs import deliver
 from retailpulse.config import ServiceConfig
 from retailpulse.fetching import FetchError, HttpFetcher
@@ -60,14 +61,24 @@ class FakeFetcher:
 
 class InstantSleeper:
     """The simulated GPU with no waiting: records each requested time and delivers
-    the messages at once."""
+    the messages at once.
+
+    ``sleeps`` holds the GPU pauses (the times that end with an image's ``ImageDone``);
+    ``notices`` the other times asked for, such as a slot's early release.
+    """
 
     def __init__(self) -> None:
         self.sleeps: list[float] = []
+        self.notices: list[float] = []
 
     def after(self, seconds: float, *deliveries: Delivery) -> None:
-        self.sleeps.append(seconds)
+        (self.sleeps if _ends_an_image(deliveries) else self.notices).append(seconds)
         deliver(deliveries)
+
+
+def _ends_an_image(deliveries: tuple[Delivery, ...]) -> bool:
+    """Whether this is a GPU pause: its deliveries include an image's ``ImageDone``."""
+    return any(isinstance(message, ImageDone) for _, message in deliveries)
 
 
 def loopback_fetcher(**settings: Any) -> HttpFetcher:
@@ -95,6 +106,11 @@ class HeldSleeper:
 
     def after(self, seconds: float, *deliveries: Delivery) -> None:
         self.held.append((seconds, deliveries))
+
+    @property
+    def sleeps(self) -> list[float]:
+        """The GPU pauses held (leaving out the slots' early releases)."""
+        return [seconds for seconds, deliveries in self.held if _ends_an_image(deliveries)]
 
     def release(self) -> None:
         released, self.held = self.held, []

@@ -16,7 +16,7 @@ from retailpulse.actors.messages import (
     WorkerIdle,
 )
 from retailpulse.model import ImageOutcome
-from retailpulse.testing import HeldSleeper, InstantSleeper, wait_until
+from retailpulse.testing import HeldSleeper, InstantSleeper, ManualClock, wait_until
 
 from .conftest import WAIT, Probe
 
@@ -264,7 +264,7 @@ def test_a_measured_image_spends_its_time_on_the_gpu_then_reaches_its_job(
     start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
     gpu = InstantSleeper()
-    dispatcher = start_dispatcher(1, sleeper=gpu)
+    dispatcher = start_dispatcher(1, sleeper=gpu, clock=ManualClock(), lead=0.02)
     job = probe("job")
     dispatcher.tell(WantWorkers(job.ref, 1))
     [worker] = pool.refs()
@@ -272,17 +272,28 @@ def test_a_measured_image_spends_its_time_on_the_gpu_then_reaches_its_job(
     dispatcher.tell(ImageMeasured(worker, job.ref, 0, SHELF, 0.3))
 
     assert job.wait_for(ImageDone) == [ImageDone(0, SHELF)]
+    # The image's time on the GPU, and its slot's release heard 20 ms before it ends.
     assert gpu.sleeps == [0.3]
+    assert gpu.notices == [pytest.approx(0.28)]
     assert stats(dispatcher) == PoolStats(
         workers=1, idle=1, jobs_waiting=0, replaced=0, slots=1, free_slots=1, ready=0
     )
 
 
+def held_seconds(gpu: HeldSleeper) -> list[tuple[float, str]]:
+    """What the GPU holds: each delay (to the microsecond) with the kind of message it ends in."""
+    return [
+        (round(seconds, 6), type(message).__name__)
+        for seconds, deliveries in gpu.held
+        for _, message in deliveries
+    ]
+
+
 def test_a_full_gpu_keeps_measured_images_ready_and_workers_stop_at_the_readahead(
     start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
-    gpu = HeldSleeper()
-    dispatcher = start_dispatcher(1, sleeper=gpu, slots=1, readahead=2)
+    gpu, clock = HeldSleeper(), ManualClock()
+    dispatcher = start_dispatcher(1, sleeper=gpu, slots=1, readahead=2, clock=clock, lead=0.02)
     job = probe("job")
     dispatcher.tell(WantWorkers(job.ref, 5))
     [worker] = pool.refs()
@@ -295,15 +306,35 @@ def test_a_full_gpu_keeps_measured_images_ready_and_workers_stop_at_the_readahea
         workers=1, idle=1, jobs_waiting=1, replaced=0, slots=1, free_slots=0, ready=2
     )
     assert granted(job) == [worker] * 3
-    assert [seconds for seconds, _ in gpu.held] == [0.1]
+    assert held_seconds(gpu) == [(0.1, "ImageDone"), (0.08, "SlotFreed")]
 
-    gpu.release()  # image 0 leaves the GPU; image 1, the oldest ready one, takes its slot
+    gpu.release()  # the slot frees soon; image 1, the oldest ready one, is put on it
 
-    wait_until(lambda: len(gpu.held) == 1, "the next image went on the GPU")
-    assert [seconds for seconds, _ in gpu.held] == [0.2]
+    wait_until(lambda: len(gpu.held) == 2, "the next image went on the GPU")
+    # No time has passed: image 1 starts when image 0 leaves, 0.1 s from now.
+    assert held_seconds(gpu) == [(0.3, "ImageDone"), (0.28, "SlotFreed")]
     assert job.wait_for(ImageDone) == [ImageDone(0, SHELF)]
     assert stats(dispatcher).ready == 1
     assert granted(job) == [worker] * 4
+
+
+def test_a_slot_heard_free_late_takes_the_next_image_at_once(
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+) -> None:
+    gpu, clock = HeldSleeper(), ManualClock()
+    dispatcher = start_dispatcher(1, sleeper=gpu, slots=1, clock=clock, lead=0.02)
+    job = probe("job")
+    dispatcher.tell(WantWorkers(job.ref, 2))
+    [worker] = pool.refs()
+    dispatcher.tell(ImageMeasured(worker, job.ref, 0, SHELF, 0.1))
+    dispatcher.tell(ImageMeasured(worker, job.ref, 1, SHELF, 0.2))
+    wait_until(lambda: stats(dispatcher).ready == 1, "image 1 waits for the slot")
+
+    clock.advance(0.5)  # the release arrives long after the slot freed: no waiting for it
+    gpu.release()
+
+    wait_until(lambda: len(gpu.held) == 2, "image 1 went on the GPU")
+    assert held_seconds(gpu) == [(0.2, "ImageDone"), (0.18, "SlotFreed")]
 
 
 def test_a_withdrawn_job_is_granted_no_more_workers(
