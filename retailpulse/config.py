@@ -6,7 +6,7 @@ from dataclasses import dataclass
 __all__ = ["ServiceConfig", "env_flag"]
 
 MIB = 1024 * 1024
-DEFAULT_DOWNLOADERS = 8
+DEFAULT_DOWNLOADERS = 6
 
 
 def env_flag(name: str) -> bool:
@@ -20,7 +20,7 @@ class ServiceConfig:
 
     ``workers`` is the total number of images in flight across all jobs (being
     downloaded or on the simulated GPU). ``downloaders`` is the number of threads
-    that download and measure; ``None`` means ``min(workers, 8)``. Together they
+    that download and measure; ``None`` means ``min(workers, 6)``. Together they
     bound the threads the service uses, however many jobs or images arrive.
     ``max_active_jobs`` bounds the job actors (one thread each); later jobs wait in
     a queue, still reported as ``ongoing``.

@@ -107,7 +107,7 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         "--downloaders",
         type=positive_int,
         default=None,
-        help="threads that download and measure; at most --workers (default min(workers, 8))",
+        help="threads that download and measure; at most --workers (default min(workers, 6))",
     )
     serve.add_argument(
         "--max-active-jobs",
