@@ -1,5 +1,6 @@
 """HTTP downloads of images with requests: bounded in time, size and destination."""
 
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any, cast
@@ -117,7 +118,7 @@ class HttpFetcher:
         # stops sending just before it cannot hold the download a whole read timeout
         # past it. Only near it: settimeout() lets go of the GIL and must win it back,
         # a wait per call on a busy service (8% of the throughput, measured).
-        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        sock = _socket_of(response)
         try:
             while True:
                 left = deadline - time.monotonic()
@@ -204,3 +205,15 @@ def _innermost(exc: BaseException) -> str:
     """The text of the last exception in the chain: the one closest to the socket."""
     *_, last = _causes(exc)
     return str(last) or type(last).__name__
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket the body is read from: the connection's while it is kept alive, or,
+    when the server said ``Connection: close`` and http.client has let go of it, the
+    one under the response's file (``SocketIO._sock``, the only way to reach it)."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        buffered = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(buffered, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None

@@ -71,10 +71,10 @@ def drip(connection: socket.socket, stopping: threading.Event) -> None:
 
 
 def stall(connection: socket.socket, stopping: threading.Event) -> None:
-    """Headers and ten body bytes over 0.5 s, then silence (until the server stops):
+    """Headers and twenty body bytes over 1 s, then silence (until the server stops):
     a server that stops sending midway, late in the download."""
     connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\nConnection: close\r\n\r\n")
-    for _ in range(10):
+    for _ in range(20):
         if stopping.wait(0.05):
             return
         connection.sendall(b"x")
