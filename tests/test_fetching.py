@@ -8,6 +8,7 @@ import pytest
 
 from retailpulse.fetching import FetchError
 from retailpulse.testing import (
+    Behaviour,
     FaultyServer,
     ImageServer,
     Route,
@@ -193,28 +194,30 @@ def test_a_redirect_to_a_non_http_scheme_is_refused(server: ImageServer) -> None
         loopback_fetcher().fetch(url)
 
 
-def test_a_server_that_drips_bytes_is_cut_off_at_the_total_download_deadline() -> None:
-    with FaultyServer(drip) as server:
+def failing_fetch(behaviour: Behaviour, **settings: float) -> tuple[str, float, str]:
+    """Fetch from a server that behaves so, expecting a failure: its reason, the seconds
+    it took, and the URL asked for."""
+    with FaultyServer(behaviour) as server:
         started = time.monotonic()
         with pytest.raises(FetchError) as caught:
-            loopback_fetcher(download_timeout=0.5, read_timeout=5).fetch(server.url())
-        elapsed = time.monotonic() - started
+            loopback_fetcher(**settings).fetch(server.url())
+        return str(caught.value), time.monotonic() - started, server.url()
 
-    assert "took over 0.5 s in total" in str(caught.value)
-    assert server.url() in str(caught.value)
+
+def test_a_server_that_drips_bytes_is_cut_off_at_the_total_download_deadline() -> None:
+    reason, elapsed, url = failing_fetch(drip, download_timeout=0.5, read_timeout=5)
+
+    assert "took over 0.5 s in total" in reason
+    assert url in reason
     assert elapsed < 3
 
 
 def test_a_server_that_stops_sending_late_cannot_hold_the_download_past_its_deadline() -> None:
     """It goes quiet 1 s in: a 1.4 s read timeout would then wait until 2.4 s, past the
     1.5 s deadline; near the deadline each receive gets only the time left."""
-    with FaultyServer(stall) as server:
-        started = time.monotonic()
-        with pytest.raises(FetchError) as caught:
-            loopback_fetcher(download_timeout=1.5, read_timeout=1.4).fetch(server.url())
-        elapsed = time.monotonic() - started
+    reason, elapsed, _ = failing_fetch(stall, download_timeout=1.5, read_timeout=1.4)
 
-    assert "took over 1.5 s in total" in str(caught.value)
+    assert "took over 1.5 s in total" in reason
     assert 1.4 < elapsed < 2.0
 
 
