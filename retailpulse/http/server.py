@@ -72,10 +72,12 @@ class HttpServer(Service):
             self._server.close()
             return True
         deadline = time.monotonic() + timeout
-        if self._on_loop(lambda: wasyncore.dispatcher.close(self._server)):
+        reachable = self._on_loop(lambda: wasyncore.dispatcher.close(self._server))
+        if reachable:
             while time.monotonic() < deadline and self._busy():
                 time.sleep(0.01)
-        if not self._on_loop(lambda: wasyncore.close_all(self._server._map)):
+            reachable = self._on_loop(lambda: wasyncore.close_all(self._server._map))
+        if not reachable:
             # The loop cannot be reached; close from here. Its select() may then fail
             # on a closed socket, which ends the loop just the same.
             wasyncore.close_all(self._server._map, ignore_all=True)
