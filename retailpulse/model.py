@@ -14,13 +14,19 @@ from retailpulse.imaging import perimeter
 from retailpulse.submission import ImageSpec
 
 __all__ = [
+    "AreaFigures",
     "ImageOutcome",
+    "ImagePage",
+    "ImageResult",
     "JobOrder",
     "JobResults",
     "JobState",
     "JobStatus",
+    "PerimeterFigures",
     "Progress",
     "StoreError",
+    "StoreFigures",
+    "StoreInfo",
     "summarize_failures",
 ]
 
@@ -129,6 +135,118 @@ class JobOrder:
     images: tuple[ImageSpec, ...]
     submitted_at: float
     preloaded: tuple[tuple[int, ImageOutcome], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """A store as the store master described it when a job was submitted."""
+
+    store_name: str
+    area_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageResult:
+    """One image of a job as the results report it, with its store's name and area.
+
+    ``index`` is its position in the submission (0-based): the key pages are cut on.
+    ``store`` is ``None`` for a store the store master did not know at submit time.
+    """
+
+    index: int
+    spec: ImageSpec
+    store: StoreInfo | None
+    outcome: ImageOutcome | None
+
+    @property
+    def state(self) -> str:
+        """``measured``, ``failed``, or ``pending`` (no outcome yet; in a cancelled job,
+        never processed)."""
+        if self.outcome is None:
+            return "pending"
+        return "failed" if self.outcome.error is not None else "measured"
+
+    def to_dict(self) -> dict[str, Any]:
+        body = _image_dict(self.spec, self.outcome)
+        body["store_name"] = None if self.store is None else self.store.store_name
+        body["area_code"] = None if self.store is None else self.store.area_code
+        body["status"] = self.state
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePage:
+    """Images of one job in submission order, and where the next page starts.
+
+    ``next`` is the ``after`` of the following page (the index just past the last
+    image here), or ``None`` when nothing follows.
+    """
+
+    images: tuple[ImageResult, ...]
+    next: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PerimeterFigures:
+    """Perimeters of the measured images of a group; ``mean`` is exact, not rounded."""
+
+    min: int
+    mean: float
+    max: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"min": self.min, "mean": self.mean, "max": self.max}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFigures:
+    """One store's images in one job: how many, how many measured and failed, and
+    their perimeters (``None`` when no image was measured)."""
+
+    store_id: str
+    store: StoreInfo | None
+    images: int
+    measured: int
+    failed: int
+    perimeter: PerimeterFigures | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "store_id": self.store_id,
+            "store_name": None if self.store is None else self.store.store_name,
+            "area_code": None if self.store is None else self.store.area_code,
+            **_counts_dict(self.images, self.measured, self.failed, self.perimeter),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AreaFigures:
+    """The same figures for every image of one area code (``None``: unknown stores)."""
+
+    area_code: str | None
+    stores: int
+    images: int
+    measured: int
+    failed: int
+    perimeter: PerimeterFigures | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "area_code": self.area_code,
+            "stores": self.stores,
+            **_counts_dict(self.images, self.measured, self.failed, self.perimeter),
+        }
+
+
+def _counts_dict(
+    images: int, measured: int, failed: int, perimeter: PerimeterFigures | None
+) -> dict[str, Any]:
+    return {
+        "images": images,
+        "measured": measured,
+        "failed": failed,
+        "perimeter": None if perimeter is None else perimeter.to_dict(),
+    }
 
 
 def _iso(timestamp: float) -> str:

@@ -10,11 +10,22 @@ Every method blocks; a store object is used by one thread only (the
 ``JobStoreActor``'s), which is why none of them needs a lock.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from retailpulse.model import ImageOutcome, JobOrder, JobResults, JobState, JobStatus, StoreError
+from retailpulse.model import (
+    AreaFigures,
+    ImageOutcome,
+    ImagePage,
+    JobOrder,
+    JobResults,
+    JobState,
+    JobStatus,
+    StoreError,
+    StoreFigures,
+    StoreInfo,
+)
 from retailpulse.submission import ImageSpec
 
 __all__ = ["JobEnding", "JobStore", "JobStoreError", "OutcomeRecord"]
@@ -50,9 +61,17 @@ class JobStore(Protocol):
     write as the outcomes, so a status is one row read however large the job is.
     """
 
-    def create_job(self, images: Sequence[ImageSpec], submitted_at: float) -> int:
+    def create_job(
+        self,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+    ) -> int:
         """Store a new job with all its images in one transaction; return its new id.
 
+        ``stores`` describes the job's stores as the store master had them at submit
+        time (stores missing from it are unknown); it is kept with the job, so its
+        results name the stores as they were, whatever the master says later.
         Ids grow and are never reused, not even after the job is purged or the store
         is reopened.
         """
@@ -82,6 +101,27 @@ class JobStore(Protocol):
 
     def job_results(self, job_id: int) -> JobResults | None:
         """The job's status with every image and outcome, or ``None``."""
+        ...
+
+    def image_page(
+        self, job_id: int, after: int, limit: int, *, failed_only: bool = False
+    ) -> ImagePage | None:
+        """Up to ``limit`` images with index ``after`` or above, in submission order
+        (only those that failed, with ``failed_only``), or ``None`` for no such job.
+
+        A keyset read on the image index: any page costs about the same however deep
+        into a big job it is. The page's ``next`` is ``None`` when no image follows.
+        """
+        ...
+
+    def store_figures(self, job_id: int) -> list[StoreFigures] | None:
+        """Per store: images, measured, failed, perimeter figures; stores in order of
+        first appearance. Computed by the store (one aggregate query), not by callers."""
+        ...
+
+    def area_figures(self, job_id: int) -> list[AreaFigures] | None:
+        """The same per area code (unknown stores under ``None``), in order of first
+        appearance."""
         ...
 
     def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:

@@ -4,18 +4,26 @@ It keeps exactly what the SQLite store keeps, with the same rules, so the two
 pass the same contract tests; it just forgets everything when the process ends.
 """
 
+import bisect
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from retailpulse.model import (
+    AreaFigures,
     ImageOutcome,
+    ImagePage,
+    ImageResult,
     JobOrder,
     JobResults,
     JobState,
     JobStatus,
+    PerimeterFigures,
     Progress,
     StoreError,
+    StoreFigures,
+    StoreInfo,
 )
 from retailpulse.stores.jobstore import JobEnding, OutcomeRecord
 from retailpulse.submission import ImageSpec
@@ -28,7 +36,10 @@ class _Job:
     job_id: int
     images: tuple[ImageSpec, ...]
     submitted_at: float
+    stores: Mapping[str, StoreInfo]
     outcomes: dict[int, ImageOutcome] = field(default_factory=dict)
+    failed_at: list[int] = field(default_factory=list)
+    """Indexes of the failed images, sorted: a failed-only page is a bisect away."""
     failed: int = 0
     state: JobState = JobState.ONGOING
     finished_at: float | None = None
@@ -45,6 +56,10 @@ class _Job:
             errors=self.errors,
         )
 
+    def result(self, index: int) -> ImageResult:
+        spec = self.images[index]
+        return ImageResult(index, spec, self.stores.get(spec.store_id), self.outcomes.get(index))
+
 
 class MemoryJobStore:
     """A ``JobStore`` in a dict; ids still grow and are never reused."""
@@ -53,9 +68,16 @@ class MemoryJobStore:
         self._ids = itertools.count(1)
         self._jobs: dict[int, _Job] = {}  # insertion order is id order
 
-    def create_job(self, images: Sequence[ImageSpec], submitted_at: float) -> int:
+    def create_job(
+        self,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+    ) -> int:
         job_id = next(self._ids)
-        self._jobs[job_id] = _Job(job_id, tuple(images), submitted_at)
+        used = {spec.store_id for spec in images}
+        known = {sid: info for sid, info in (stores or {}).items() if sid in used}
+        self._jobs[job_id] = _Job(job_id, tuple(images), submitted_at, MappingProxyType(known))
         return job_id
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
@@ -68,6 +90,7 @@ class MemoryJobStore:
             job.outcomes[record.index] = record.outcome
             if record.outcome.error is not None:
                 job.failed += 1
+                bisect.insort(job.failed_at, record.index)
         for ending in endings:
             job = self._jobs.get(ending.job_id)
             if job is None or job.state is not JobState.ONGOING:
@@ -97,6 +120,45 @@ class MemoryJobStore:
         outcomes = tuple(job.outcomes.get(i) for i in range(len(job.images)))
         return JobResults(job.status(), job.images, outcomes)
 
+    def image_page(
+        self, job_id: int, after: int, limit: int, *, failed_only: bool = False
+    ) -> ImagePage | None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if failed_only:
+            start = bisect.bisect_left(job.failed_at, after)
+            indexes = job.failed_at[start : start + limit + 1]
+        else:
+            indexes = list(range(after, min(after + limit + 1, len(job.images))))
+        page = tuple(job.result(i) for i in indexes[:limit])
+        return ImagePage(page, page[-1].index + 1 if len(indexes) > limit else None)
+
+    def store_figures(self, job_id: int) -> list[StoreFigures] | None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        groups: dict[str, _Tally] = {}
+        for index, spec in enumerate(job.images):
+            groups.setdefault(spec.store_id, _Tally()).add(job.outcomes.get(index))
+        return [StoreFigures(s, job.stores.get(s), *t.figures()) for s, t in groups.items()]
+
+    def area_figures(self, job_id: int) -> list[AreaFigures] | None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        groups: dict[str | None, tuple[set[str], _Tally]] = {}
+        for index, spec in enumerate(job.images):
+            info = job.stores.get(spec.store_id)
+            area = None if info is None else info.area_code
+            members, tally = groups.setdefault(area, (set(), _Tally()))
+            members.add(spec.store_id)
+            tally.add(job.outcomes.get(index))
+        return [
+            AreaFigures(area, len(members), *tally.figures())
+            for area, (members, tally) in groups.items()
+        ]
+
     def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:
         found: list[JobStatus] = []
         for job_id in reversed(self._jobs):
@@ -119,3 +181,32 @@ class MemoryJobStore:
 
     def close(self) -> None:
         """Nothing to release; the jobs go with the object."""
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Running counts of one group of images (a store or an area)."""
+
+    images: int = 0
+    measured: int = 0
+    failed: int = 0
+    perimeters: list[int] = field(default_factory=list)
+
+    def add(self, outcome: ImageOutcome | None) -> None:
+        self.images += 1
+        if outcome is None:
+            return
+        if outcome.error is not None:
+            self.failed += 1
+        elif outcome.perimeter is not None:
+            self.measured += 1
+            self.perimeters.append(outcome.perimeter)
+
+    def figures(self) -> tuple[int, int, int, PerimeterFigures | None]:
+        values = self.perimeters
+        perimeter = (
+            PerimeterFigures(min(values), sum(values) / len(values), max(values))
+            if values
+            else None
+        )
+        return self.images, self.measured, self.failed, perimeter

@@ -14,26 +14,32 @@ would resume the same unfinished jobs.
 import fcntl
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from retailpulse.model import (
+    AreaFigures,
     ImageOutcome,
+    ImagePage,
+    ImageResult,
     JobOrder,
     JobResults,
     JobState,
     JobStatus,
+    PerimeterFigures,
     Progress,
     StoreError,
+    StoreFigures,
+    StoreInfo,
 )
 from retailpulse.stores.jobstore import JobEnding, JobStoreError, OutcomeRecord
 from retailpulse.submission import ImageSpec
 
 __all__ = ["SqliteJobStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -65,6 +71,68 @@ CREATE TABLE IF NOT EXISTS outcomes (
 ) WITHOUT ROWID;
 """
 
+_MIGRATIONS: dict[int, str] = {
+    2: """
+    -- The job's stores as the store master had them at submit time (known stores only).
+    CREATE TABLE IF NOT EXISTS job_stores (
+        job_id INTEGER NOT NULL,
+        store_id TEXT NOT NULL,
+        store_name TEXT NOT NULL,
+        area_code TEXT NOT NULL,
+        PRIMARY KEY (job_id, store_id)
+    ) WITHOUT ROWID;
+    -- Pages of failed images only, without a scan over the measured ones.
+    CREATE INDEX IF NOT EXISTS outcomes_failed ON outcomes(job_id, idx) WHERE error IS NOT NULL;
+    """,
+}
+"""Version 1 is ``_SCHEMA``; entry N brings a file of version N - 1 to N, in one
+transaction. Jobs stored by version 1 have no store names: their results say
+``null``, as for an unknown store, since how the store was then is not known."""
+
+_IMAGE_PAGE = """
+SELECT i.idx, i.store_id, i.url, s.store_name, s.area_code, o.idx, o.width, o.height, o.error
+FROM images AS i
+LEFT JOIN outcomes AS o ON o.job_id = i.job_id AND o.idx = i.idx
+LEFT JOIN job_stores AS s ON s.job_id = i.job_id AND s.store_id = i.store_id
+WHERE i.job_id = ? AND i.idx >= ? ORDER BY i.idx LIMIT ?
+"""
+_FAILED_PAGE = """
+SELECT o.idx, i.store_id, i.url, s.store_name, s.area_code, o.idx, o.width, o.height, o.error
+FROM outcomes AS o INDEXED BY outcomes_failed
+JOIN images AS i ON i.job_id = o.job_id AND i.idx = o.idx
+LEFT JOIN job_stores AS s ON s.job_id = i.job_id AND s.store_id = i.store_id
+WHERE o.job_id = ? AND o.idx >= ? AND o.error IS NOT NULL ORDER BY o.idx LIMIT ?
+"""
+_PER_STORE = """
+WITH per_store AS (
+    SELECT i.store_id AS store_id, MIN(i.idx) AS first, COUNT(*) AS images,
+        COUNT(o.width) AS measured, COUNT(o.error) AS failed,
+        MIN(2 * (o.width + o.height)) AS low,
+        SUM(2 * (o.width + o.height)) AS total,
+        MAX(2 * (o.width + o.height)) AS high
+    FROM images AS i LEFT JOIN outcomes AS o ON o.job_id = i.job_id AND o.idx = i.idx
+    WHERE i.job_id = :job GROUP BY i.store_id
+)
+"""
+_STORE_FIGURES = (
+    _PER_STORE
+    + """SELECT p.store_id, s.store_name, s.area_code,
+    p.images, p.measured, p.failed, p.low, p.total, p.high
+FROM per_store AS p LEFT JOIN job_stores AS s ON s.job_id = :job AND s.store_id = p.store_id
+ORDER BY p.first
+"""
+)
+_AREA_FIGURES = (
+    _PER_STORE
+    + """SELECT s.area_code, COUNT(*),
+    SUM(p.images), SUM(p.measured), SUM(p.failed), MIN(p.low), SUM(p.total), MAX(p.high)
+FROM per_store AS p LEFT JOIN job_stores AS s ON s.job_id = :job AND s.store_id = p.store_id
+GROUP BY s.area_code ORDER BY MIN(p.first)
+"""
+)
+"""Per store first, then (for areas) those rows summed: the big GROUP BY runs once
+over the job's images, the second over a few thousand stores at most."""
+
 _STATUS_OF_JOB = (
     "SELECT id, submitted_at, total, done, failed, state, finished_at, errors "
     "FROM jobs WHERE id = ?"
@@ -94,6 +162,7 @@ class SqliteJobStore:
             self._db.execute("PRAGMA busy_timeout=5000")
             self._check_version()
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except sqlite3.Error as exc:
             self._lock_file.close()
             raise JobStoreError(f"{self.path}: cannot open the job store ({exc})") from exc
@@ -104,7 +173,20 @@ class SqliteJobStore:
             raise sqlite3.DatabaseError(
                 f"its schema version {version} is newer than this program's {SCHEMA_VERSION}"
             )
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _migrate(self) -> None:
+        """Bring the file to ``SCHEMA_VERSION`` one version at a time; a new file has
+        just been given version 1's tables (``_SCHEMA``)."""
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        for target in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+            try:
+                self._db.executescript(
+                    f"BEGIN IMMEDIATE; {_MIGRATIONS[target]}; PRAGMA user_version={target}; COMMIT;"
+                )
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.rollback()
+                raise
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -121,7 +203,14 @@ class SqliteJobStore:
         finally:
             cursor.close()
 
-    def create_job(self, images: Sequence[ImageSpec], submitted_at: float) -> int:
+    def create_job(
+        self,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+    ) -> int:
+        used = {spec.store_id for spec in images}
+        known = [(sid, info) for sid, info in (stores or {}).items() if sid in used]
         with self._transaction() as cursor:
             cursor.execute(
                 "INSERT INTO jobs (submitted_at, total) VALUES (?, ?)", (submitted_at, len(images))
@@ -131,6 +220,11 @@ class SqliteJobStore:
             cursor.executemany(
                 "INSERT INTO images (job_id, idx, store_id, url) VALUES (?, ?, ?, ?)",
                 ((job_id, i, spec.store_id, spec.url) for i, spec in enumerate(images)),
+            )
+            cursor.executemany(
+                "INSERT INTO job_stores (job_id, store_id, store_name, area_code) "
+                "VALUES (?, ?, ?, ?)",
+                ((job_id, sid, info.store_name, info.area_code) for sid, info in known),
             )
         return job_id
 
@@ -171,6 +265,46 @@ class SqliteJobStore:
         images, outcomes = self._images(job_id)
         return JobResults(status, images, outcomes)
 
+    def image_page(
+        self, job_id: int, after: int, limit: int, *, failed_only: bool = False
+    ) -> ImagePage | None:
+        if not self._exists(job_id):
+            return None
+        query = _FAILED_PAGE if failed_only else _IMAGE_PAGE
+        rows = self._db.execute(query, (job_id, after, limit + 1)).fetchall()
+        page = tuple(_image_result(row) for row in rows[:limit])
+        return ImagePage(page, page[-1].index + 1 if len(rows) > limit else None)
+
+    def store_figures(self, job_id: int) -> list[StoreFigures] | None:
+        if not self._exists(job_id):
+            return None
+        rows = self._db.execute(_STORE_FIGURES, {"job": job_id}).fetchall()
+        return [
+            StoreFigures(
+                store_id,
+                None if name is None else StoreInfo(name, area),
+                images,
+                measured,
+                failed,
+                _perimeter(measured, low, total, high),
+            )
+            for store_id, name, area, images, measured, failed, low, total, high in rows
+        ]
+
+    def area_figures(self, job_id: int) -> list[AreaFigures] | None:
+        if not self._exists(job_id):
+            return None
+        rows = self._db.execute(_AREA_FIGURES, {"job": job_id}).fetchall()
+        return [
+            AreaFigures(
+                area, stores, images, measured, failed, _perimeter(measured, low, total, high)
+            )
+            for area, stores, images, measured, failed, low, total, high in rows
+        ]
+
+    def _exists(self, job_id: int) -> bool:
+        return self._db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is not None
+
     def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:
         rows = self._db.execute(
             _STATUS_PAGE,
@@ -187,7 +321,7 @@ class SqliteJobStore:
                     (finished_before, limit),
                 )
             ]
-            for table in ("outcomes", "images"):
+            for table in ("outcomes", "images", "job_stores"):
                 cursor.executemany(f"DELETE FROM {table} WHERE job_id = ?", ids)  # noqa: S608
             cursor.executemany("DELETE FROM jobs WHERE id = ?", ids)
         return len(ids)
@@ -251,6 +385,20 @@ def _record_outcomes(cursor: sqlite3.Cursor, job_id: int, records: list[OutcomeR
         "UPDATE jobs SET done = done + ?, failed = failed + ? WHERE id = ?",
         (new_measured + new_failed, new_failed, job_id),
     )
+
+
+def _image_result(row: tuple[Any, ...]) -> ImageResult:
+    index, store_id, url, name, area, outcome_idx, width, height, error = row
+    return ImageResult(
+        index,
+        ImageSpec(store_id, url),
+        None if name is None else StoreInfo(name, area),
+        None if outcome_idx is None else ImageOutcome(width, height, error),
+    )
+
+
+def _perimeter(measured: int, low: Any, total: Any, high: Any) -> PerimeterFigures | None:
+    return PerimeterFigures(low, total / measured, high) if measured else None
 
 
 def _errors_json(errors: tuple[StoreError, ...]) -> str:

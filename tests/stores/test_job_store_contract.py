@@ -1,12 +1,22 @@
 """One contract for every JobStore: the memory and SQLite stores must behave alike."""
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from retailpulse.model import ImageOutcome, JobOrder, JobState, Progress, StoreError
+from retailpulse.model import (
+    ImageOutcome,
+    ImagePage,
+    JobOrder,
+    JobState,
+    PerimeterFigures,
+    Progress,
+    StoreError,
+    StoreFigures,
+    StoreInfo,
+)
 from retailpulse.stores import (
     JobEnding,
     JobStore,
@@ -310,3 +320,234 @@ def test_the_sqlite_file_uses_wal_and_one_row_per_outcome(tmp_path: Path) -> Non
     assert mode == "wal"
     assert rows == [(job_id, 1, None)]
     assert counts == [(1, 0)]
+
+
+# --- results: store names, pages, per-store and per-area figures -------------------
+
+MASTER = {
+    "S1": StoreInfo("Corner Shop", "A7"),
+    "S2": StoreInfo("Big Mart", "A7"),
+    "S3": StoreInfo("Kiosk", "B2"),
+}
+
+
+def outcome_for(index: int) -> ImageOutcome:
+    """A varied outcome per index: sizes differ so min, mean and max do too."""
+    return BAD if index % 5 == 0 else ImageOutcome.measured(10 + index % 7, 20 + index % 3)
+
+
+def mixed_job(store: JobStore) -> tuple[int, list[ImageSpec], dict[int, ImageOutcome]]:
+    """Four stores interleaved (S9 is unknown), most images done, a few still pending."""
+    specs = images(3, "S2") + images(4, "S9") + images(5, "S1") + images(2, "S2") + images(6, "S3")
+    job_id = store.create_job(specs, T0, MASTER)
+    done = {i: outcome_for(i) for i in range(len(specs)) if i % 6 != 4}
+    store.write([record(job_id, i, o) for i, o in done.items()], [])
+    return job_id, specs, done
+
+
+def expected_figures(
+    specs: list[ImageSpec], done: dict[int, ImageOutcome], key: Callable[[ImageSpec], object]
+) -> dict[object, tuple[int, int, int, tuple[int, float, int] | None]]:
+    """The figures worked out from the images one by one, the slow obvious way."""
+    groups: dict[object, list[int]] = {}
+    for index, spec in enumerate(specs):
+        groups.setdefault(key(spec), []).append(index)
+    figures: dict[object, tuple[int, int, int, tuple[int, float, int] | None]] = {}
+    for group, indexes in groups.items():
+        outcomes = [done[i] for i in indexes if i in done]
+        perimeters = [o.perimeter for o in outcomes if o.perimeter is not None]
+        failed = sum(1 for o in outcomes if o.error is not None)
+        stats = (min(perimeters), sum(perimeters) / len(perimeters), max(perimeters))
+        figures[group] = (len(indexes), len(perimeters), failed, stats if perimeters else None)
+    return figures
+
+
+def test_results_name_each_store_as_it_was_at_submit_and_unknown_stores_null(
+    store: JobStore,
+) -> None:
+    job_id = store.create_job(images(1, "S1") + images(1, "S9"), T0, MASTER)
+    renamed = {"S1": StoreInfo("New Name", "Z9")}
+    store.create_job(images(1, "S1"), T0, renamed)
+
+    page = store.image_page(job_id, 0, 10)
+
+    assert page is not None
+    assert [(r.spec.store_id, r.store) for r in page.images] == [
+        ("S1", StoreInfo("Corner Shop", "A7")),
+        ("S9", None),
+    ]
+
+
+def test_a_page_holds_images_from_after_in_order_with_their_outcomes(store: JobStore) -> None:
+    job_id, specs, done = mixed_job(store)
+
+    page = store.image_page(job_id, 3, 5)
+
+    assert page is not None
+    assert [r.index for r in page.images] == [3, 4, 5, 6, 7]
+    assert [r.spec for r in page.images] == specs[3:8]
+    assert [r.outcome for r in page.images] == [done.get(i) for i in range(3, 8)]
+    states = [r.state for r in page.images]
+    assert states == ["measured", "pending", "failed", "measured", "measured"]
+    assert page.next == 8
+
+
+def test_paging_a_large_job_reaches_its_last_page_and_every_image_once(store: JobStore) -> None:
+    total = 100_000
+    job_id = store.create_job(images(total), T0, MASTER)
+    store.write([record(job_id, i, outcome_for(i)) for i in range(total)], [])
+
+    seen: list[int] = []
+    after: int | None = 0
+    pages = 0
+    while after is not None:
+        page = store.image_page(job_id, after, 10_000)
+        assert page is not None
+        seen.extend(r.index for r in page.images)
+        after = page.next
+        pages += 1
+
+    assert pages == 10
+    assert seen == list(range(total))
+    last = store.image_page(job_id, 99_998, 10_000)
+    assert last is not None
+    assert [(r.index, r.outcome) for r in last.images] == [
+        (99_998, outcome_for(99_998)),
+        (99_999, outcome_for(99_999)),
+    ]
+    assert last.next is None
+
+
+def test_a_page_past_the_end_is_empty_and_an_unknown_job_has_none(store: JobStore) -> None:
+    job_id = store.create_job(images(3), T0)
+
+    assert store.image_page(job_id, 3, 10) == ImagePage((), None)
+    assert store.image_page(job_id, 0, 3) == store.image_page(job_id, 0, 4)
+    assert store.image_page(job_id + 1, 0, 10) is None
+    assert store.store_figures(job_id + 1) is None
+    assert store.area_figures(job_id + 1) is None
+
+
+def test_failed_only_pages_hold_only_failed_images_in_order(store: JobStore) -> None:
+    job_id, _, done = mixed_job(store)
+    failed = [i for i, o in sorted(done.items()) if o.error is not None]
+
+    first = store.image_page(job_id, 0, 2, failed_only=True)
+    assert first is not None
+    rest = store.image_page(job_id, first.next or 0, 100, failed_only=True)
+    assert rest is not None
+
+    assert [r.index for r in first.images] == failed[:2]
+    assert first.next == failed[1] + 1
+    assert [r.index for r in rest.images] == failed[2:]
+    assert all(r.state == "failed" for r in first.images + rest.images)
+    assert rest.next is None
+
+
+def test_store_figures_match_the_images_in_order_of_first_appearance(store: JobStore) -> None:
+    job_id, specs, done = mixed_job(store)
+    expected = expected_figures(specs, done, lambda spec: spec.store_id)
+
+    figures = store.store_figures(job_id)
+
+    assert figures is not None
+    assert [f.store_id for f in figures] == ["S2", "S9", "S1", "S3"]
+    assert [f.store for f in figures] == [MASTER["S2"], None, MASTER["S1"], MASTER["S3"]]
+    for found in figures:
+        stats = found.perimeter and (found.perimeter.min, found.perimeter.mean, found.perimeter.max)
+        assert (found.images, found.measured, found.failed, stats) == expected[found.store_id]
+
+
+def test_area_figures_match_the_images_with_unknown_stores_under_none(store: JobStore) -> None:
+    job_id, specs, done = mixed_job(store)
+
+    def area(spec: ImageSpec) -> object:
+        info = MASTER.get(spec.store_id)
+        return None if info is None else info.area_code
+
+    expected = expected_figures(specs, done, area)
+
+    figures = store.area_figures(job_id)
+
+    assert figures is not None
+    assert [(f.area_code, f.stores) for f in figures] == [("A7", 2), (None, 1), ("B2", 1)]
+    for found in figures:
+        stats = found.perimeter and (found.perimeter.min, found.perimeter.mean, found.perimeter.max)
+        assert (found.images, found.measured, found.failed, stats) == expected[found.area_code]
+
+
+def test_a_store_with_nothing_measured_has_no_perimeter_figures(store: JobStore) -> None:
+    job_id = store.create_job(images(2, "S1") + images(1, "S2"), T0, MASTER)
+    store.write([record(job_id, 0, BAD), record(job_id, 2)], [])
+
+    figures = store.store_figures(job_id)
+
+    assert figures is not None
+    assert [(f.images, f.measured, f.failed, f.perimeter) for f in figures] == [
+        (2, 0, 1, None),
+        (1, 1, 0, PerimeterFigures(140, 140.0, 140)),
+    ]
+
+
+def test_purging_a_job_removes_its_pages_and_figures(store: JobStore) -> None:
+    job_id = store.create_job(images(2, "S1"), T0, MASTER)
+    store.write([record(job_id, 0), record(job_id, 1)], [JobEnding(job_id, JobState.COMPLETED, T0)])
+
+    assert store.purge(T0 + 1, 10) == 1
+
+    assert store.image_page(job_id, 0, 10) is None
+    assert store.store_figures(job_id) is None
+
+
+def test_store_names_survive_reopening(stores: Stores) -> None:
+    job_id = stores.current.create_job(images(1, "S3"), T0, MASTER)
+
+    page = stores.reopen().image_page(job_id, 0, 1)
+
+    assert page is not None
+    assert page.images[0].store == MASTER["S3"]
+
+
+V1_SCHEMA = """
+CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, submitted_at REAL NOT NULL,
+    total INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'ongoing', finished_at REAL, errors TEXT);
+CREATE TABLE images (job_id INTEGER NOT NULL, idx INTEGER NOT NULL, store_id TEXT NOT NULL,
+    url TEXT NOT NULL, PRIMARY KEY (job_id, idx)) WITHOUT ROWID;
+CREATE TABLE outcomes (job_id INTEGER NOT NULL, idx INTEGER NOT NULL, width INTEGER,
+    height INTEGER, error TEXT, PRIMARY KEY (job_id, idx)) WITHOUT ROWID;
+INSERT INTO jobs (submitted_at, total, done, failed) VALUES (1700000000.0, 2, 2, 1);
+INSERT INTO images VALUES (1, 0, 'S1', 'https://img.example/a.jpg');
+INSERT INTO images VALUES (1, 1, 'S1', 'https://img.example/b.jpg');
+INSERT INTO outcomes VALUES (1, 0, 40, 30, NULL);
+INSERT INTO outcomes VALUES (1, 1, NULL, NULL, 'HTTP 404');
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_version_1_file_is_migrated_and_its_old_jobs_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+
+    store = SqliteJobStore(path)
+    try:
+        old = store.image_page(1, 0, 10)
+        old_figures = store.store_figures(1)
+        new_id = store.create_job(images(1, "S1"), T0, MASTER)
+        new = store.image_page(new_id, 0, 10)
+        failed = store.image_page(1, 0, 10, failed_only=True)
+    finally:
+        store.close()
+
+    with sqlite3.connect(path) as db:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+    assert version == 2
+    assert old is not None
+    assert [(r.store, r.state) for r in old.images] == [(None, "measured"), (None, "failed")]
+    assert old_figures == [StoreFigures("S1", None, 2, 1, 1, PerimeterFigures(140, 140.0, 140))]
+    assert failed is not None
+    assert [r.index for r in failed.images] == [1]
+    assert new is not None
+    assert new.images[0].store == MASTER["S1"]
+    assert new_id == 2
