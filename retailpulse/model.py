@@ -167,11 +167,19 @@ class ImageResult:
         return "failed" if self.outcome.error is not None else "measured"
 
     def to_dict(self) -> dict[str, Any]:
-        body = _image_dict(self.spec, self.outcome)
-        body["store_name"] = None if self.store is None else self.store.store_name
-        body["area_code"] = None if self.store is None else self.store.area_code
-        body["status"] = self.state
-        return body
+        """The image's entry in the results, in the order of the CSV columns."""
+        measure = _image_dict(self.spec, self.outcome)
+        return {
+            "store_id": self.spec.store_id,
+            "store_name": None if self.store is None else self.store.store_name,
+            "area_code": None if self.store is None else self.store.area_code,
+            "image_url": self.spec.url,
+            "status": self.state,
+            "width": measure["width"],
+            "height": measure["height"],
+            "perimeter": measure["perimeter"],
+            "error": measure["error"],
+        }
 
 
 @dataclass(frozen=True, slots=True)

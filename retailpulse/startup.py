@@ -94,7 +94,9 @@ def start(
     path = None if data is None else Path(data)
 
     open_store: StoreFactory = MemoryJobStore if path is None else (lambda: SqliteJobStore(path))
-    store = JobStoreActor.start(open_store, clock=now, retention=config.retention)
+    store = JobStoreActor.start(
+        open_store, clock=now, retention=config.retention, store_master=store_master
+    )
     try:
         unfinished = _claim_unfinished(store)
     except BaseException:

@@ -7,7 +7,7 @@ thin adapter over this class, so embedding programs get the same behaviour.
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from retailpulse.actors.messages import (
     GetStatus,
     ListJobs,
     QueuedJobs,
+    ReadFigures,
+    ReadImagePage,
     ReadResults,
     ReadStatus,
     RunJob,
@@ -43,19 +45,37 @@ from retailpulse.errors import (
     ValidationError,
 )
 from retailpulse.lifecycle import Service
-from retailpulse.model import JobOrder, JobResults, JobStatus
+from retailpulse.model import (
+    AreaFigures,
+    ImagePage,
+    JobOrder,
+    JobResults,
+    JobStatus,
+    StoreFigures,
+)
 from retailpulse.stores import (
     JobStoreError,
     StoreMaster,
 )
 from retailpulse.submission import Submission, parse_submission
 
-__all__ = ["MAX_PAGE", "System"]
+__all__ = ["GROUPINGS", "MAX_IMAGE_PAGE", "MAX_PAGE", "READ_PAGE", "System"]
 
 logger = logging.getLogger(__name__)
 
 MAX_PAGE = 500
 """Most jobs one ``jobs()`` call lists."""
+
+MAX_IMAGE_PAGE = 10_000
+"""Most images one page of results holds."""
+
+READ_PAGE = 1_000
+"""Images read from the job store per ask when a whole job's results are streamed:
+enough that a 100,000-image job is 100 asks, few enough that a page is a few
+hundred KB in memory however big the job is."""
+
+GROUPINGS = ("store", "area")
+"""What ``stores()`` can group a job's figures by."""
 
 
 class System(Service):
@@ -106,8 +126,88 @@ class System(Service):
         return self.job_status(job_id).to_dict()
 
     def results(self, job_id: int) -> dict[str, Any]:
-        """The status document plus ``images``: every image's size or error, in order."""
-        return self.job_results(job_id).to_dict()
+        """The status document plus ``images``: every image's store, size or error, in
+        order (and ``next``: ``None``). Built in memory: for big jobs prefer
+        ``result_pages`` or ``results_page``."""
+        body = self.status(job_id)
+        body["images"] = [
+            image.to_dict() for page in self.result_pages(job_id) for image in page.images
+        ]
+        body["next"] = None
+        return body
+
+    def results_page(
+        self, job_id: int, limit: int, after: int = 0, *, failed: bool = False
+    ) -> dict[str, Any]:
+        """The status document plus one page of ``images`` and ``next``, the ``after``
+        of the following page (``None`` on the last). See ``image_page``."""
+        body = self.status(job_id)
+        page = self.image_page(job_id, limit, after, failed=failed)
+        body["images"] = [image.to_dict() for image in page.images]
+        body["next"] = page.next
+        return body
+
+    def image_page(
+        self, job_id: int, limit: int, after: int = 0, *, failed: bool = False
+    ) -> ImagePage:
+        """Up to ``limit`` (1 to ``MAX_IMAGE_PAGE``) images from index ``after`` on, in
+        submission order; with ``failed`` only images that failed.
+
+        ``after`` is 0 for the first page, then the ``next`` of the page before. Pages
+        are read from the job store by image index, so any page of a big job is as
+        quick as the first. A running job's images are as of the store's last commit
+        (a moment behind its status).
+        """
+        _check_job_id(job_id)
+        _check_int("limit", limit, 1, MAX_IMAGE_PAGE)
+        _check_int("after", after, 0, None)
+        page: ImagePage | None = self._ask(
+            self._store, ReadImagePage(job_id, after, limit, failed_only=failed)
+        )
+        if page is None:
+            raise UnknownJobError(job_id)
+        return page
+
+    def result_pages(
+        self, job_id: int, after: int = 0, *, failed: bool = False, size: int = READ_PAGE
+    ) -> Iterator[ImagePage]:
+        """Every image from ``after`` on, as pages of ``size`` read one at a time: the
+        whole of a big job's results without holding them all.
+
+        The first page is read now (an unknown job raises ``UnknownJobError`` here);
+        each next page when the one before has been consumed.
+        """
+        first = self.image_page(job_id, size, after, failed=failed)
+        return self._following_pages(job_id, first, failed, size)
+
+    def _following_pages(
+        self, job_id: int, page: ImagePage, failed: bool, size: int
+    ) -> Iterator[ImagePage]:
+        yield page
+        while page.next is not None:
+            page = self.image_page(job_id, size, page.next, failed=failed)
+            yield page
+
+    def stores(self, job_id: int, by: str = "store") -> dict[str, Any]:
+        """Figures per store, ``{"job_id", "stores": [...]}``, or per area code with
+        ``by="area"``, ``{"job_id", "areas": [...]}``: images, measured, failed and
+        perimeter ``{"min", "mean", "max"}`` over the measured images (``None`` if
+        none), in order of first appearance in the job."""
+        figures = self.figures(job_id, by)
+        key = "areas" if by == "area" else "stores"
+        return {"job_id": job_id, key: [entry.to_dict() for entry in figures]}
+
+    def figures(self, job_id: int, by: str = "store") -> list[StoreFigures] | list[AreaFigures]:
+        """Typed form of ``stores()``: computed by the job store in one aggregate query."""
+        _check_job_id(job_id)
+        if by not in GROUPINGS:
+            raise ValidationError("by", f"must be one of {', '.join(GROUPINGS)}")
+        found: list[StoreFigures] | list[AreaFigures] | None = self._ask(
+            self._store, ReadFigures(job_id, by)
+        )
+        if found is None:
+            raise UnknownJobError(job_id)
+        return found
 
     def job_status(self, job_id: int) -> JobStatus:
         """Typed form of ``status()``."""
@@ -301,6 +401,17 @@ def _check_job_size(submission: Submission, limit: int) -> None:
         raise LimitExceededError(
             "visits", f"hold {images} images in all; a job may hold at most {limit}"
         )
+
+
+def _check_int(field: str, value: object, low: int, high: int | None) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        span = f"from {low} to {high}" if high is not None else f"of {low} or more"
+        raise ValidationError(field, f"must be an integer {span}")
 
 
 def _check_job_id(job_id: object) -> None:

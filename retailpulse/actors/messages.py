@@ -29,6 +29,8 @@ __all__ = [
     "ListJobs",
     "ProcessImage",
     "QueuedJobs",
+    "ReadFigures",
+    "ReadImagePage",
     "ReadResults",
     "ReadStatus",
     "RecordOutcomes",
@@ -238,3 +240,23 @@ class GetStatus:
 @dataclass(frozen=True, slots=True)
 class GetResults:
     """Ask a job actor for its current ``JobResults``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadImagePage:
+    """Ask the job store for an ``ImagePage`` of job ``job_id`` (or ``None``): up to
+    ``limit`` images from index ``after`` on, only failed ones with ``failed_only``."""
+
+    job_id: int
+    after: int
+    limit: int
+    failed_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFigures:
+    """Ask the job store for a job's figures per store (``by="store"``, a list of
+    ``StoreFigures``) or per area code (``by="area"``, ``AreaFigures``), or ``None``."""
+
+    job_id: int
+    by: str

@@ -2,7 +2,7 @@
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pykka
@@ -13,14 +13,18 @@ from retailpulse.actors.messages import (
     FinishJob,
     JobFinished,
     ListJobs,
+    ReadFigures,
+    ReadImagePage,
     ReadResults,
     ReadStatus,
     RecordOutcomes,
 )
 from retailpulse.actors.refs import tell_quietly
-from retailpulse.model import JobOrder
+from retailpulse.model import JobOrder, StoreInfo
 from retailpulse.ports import Clock
 from retailpulse.stores.jobstore import JobEnding, JobStore, JobStoreError, OutcomeRecord
+from retailpulse.stores.master import Store
+from retailpulse.submission import ImageSpec
 
 __all__ = ["JobStoreActor", "Purge", "StoreFactory", "Tick"]
 
@@ -80,8 +84,11 @@ class JobStoreActor(pykka.ThreadingActor):
         purge_interval: float = 60.0,
         max_batch: int = MAX_BATCH,
         tick: float = 1.0,
+        store_master: Mapping[str, Store] | None = None,
     ) -> None:
         super().__init__()
+        self._store_master: Mapping[str, Store] = store_master or {}
+        """Read at each submit, so a job keeps its stores' names as they were then."""
         self._store_factory = store_factory
         self._clock = clock
         self._retention = retention
@@ -138,17 +145,23 @@ class JobStoreActor(pykka.ThreadingActor):
     def _answer(self, store: JobStore, message: Any) -> Any:
         if isinstance(message, CreateJob):
             submitted_at = self._clock()
-            job_id = store.create_job(message.images, submitted_at)
+            job_id = store.create_job(message.images, submitted_at, self._stores_of(message.images))
             return JobOrder(job_id, message.images, submitted_at)
-        if isinstance(message, ReadStatus):
-            return store.job_status(message.job_id)
-        if isinstance(message, ReadResults):
-            return store.job_results(message.job_id)
+        if isinstance(message, ReadStatus | ReadResults | ReadImagePage | ReadFigures):
+            return _read_job(store, message)
         if isinstance(message, ListJobs):
             return store.list_jobs(message.limit, message.before)
         if isinstance(message, ClaimUnfinished):
             return store.claim_unfinished(message.after, message.limit)
         return super().on_receive(message)
+
+    def _stores_of(self, images: Sequence[ImageSpec]) -> dict[str, StoreInfo]:
+        master = self._store_master
+        return {
+            sid: StoreInfo(master[sid].store_name, master[sid].area_code)
+            for sid in {spec.store_id for spec in images}
+            if sid in master
+        }
 
     def _ready(self) -> JobStore:
         if self._store is None:
@@ -189,3 +202,20 @@ class JobStoreActor(pykka.ThreadingActor):
             logger.info("purged %d jobs finished over %.0f s ago", purged, self._retention)
         if purged == PURGE_CHUNK:
             tell_quietly(self.actor_ref, Purge())  # more to do, after what is queued now
+
+
+def _read_job(
+    store: JobStore, message: ReadStatus | ReadResults | ReadImagePage | ReadFigures
+) -> Any:
+    """One job's status, results, page of images, or figures (``None``: no such job)."""
+    if isinstance(message, ReadStatus):
+        return store.job_status(message.job_id)
+    if isinstance(message, ReadResults):
+        return store.job_results(message.job_id)
+    if isinstance(message, ReadImagePage):
+        return store.image_page(
+            message.job_id, message.after, message.limit, failed_only=message.failed_only
+        )
+    if message.by == "area":
+        return store.area_figures(message.job_id)
+    return store.store_figures(message.job_id)

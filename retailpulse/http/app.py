@@ -19,6 +19,7 @@ from retailpulse.http.resources import (
     JobsResource,
     ResultsResource,
     StatusResource,
+    StoresResource,
     SubmitResource,
 )
 from retailpulse.system import System
@@ -36,6 +37,7 @@ def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     app.add_route("/api/submit", SubmitResource(system))
     app.add_route("/api/status", StatusResource(system))
     app.add_route("/api/results", ResultsResource(system))
+    app.add_route("/api/stores", StoresResource(system))
     app.add_route("/healthz", HealthResource(system))
     app.add_route("/api/cancel", CancelResource(system))
     app.add_route("/api/jobs", JobsResource(system))
