@@ -42,6 +42,62 @@ JOB_ID_PARAMETER = {
 
 UNKNOWN_JOB = _json("No such job, or the jobid is missing or not a positive integer.", "Empty")
 
+BAD_QUERY = {
+    "description": (
+        "No such job or a malformed jobid (`{}`, as for every endpoint), or another "
+        "parameter is not valid (`error` and `field` name it)."
+    ),
+    "content": {JSON: {"schema": {"anyOf": [_ref("Empty"), _ref("Error")]}}},
+}
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+RESULTS_PARAMETERS = [
+    JOB_ID_PARAMETER,
+    _query(
+        "limit",
+        "Images per page (1 to 10,000). Without it, every image (from `after` on).",
+        {"type": "integer", "minimum": 1, "maximum": 10_000},
+    ),
+    _query(
+        "after",
+        "Where the page starts: 0 (the default) for the first, then the `next` of the "
+        "page before (the index, in submission order, just past its last image).",
+        {"type": "integer", "minimum": 0},
+    ),
+    _query(
+        "failed",
+        "`true`: only the images that failed (no size), still in submission order.",
+        {"type": "boolean"},
+    ),
+    _query(
+        "format",
+        "`json` (default), `csv` (a header row; text cells that begin like a formula get "
+        "a leading `'`) or `ndjson` (one image per line).",
+        {"type": "string", "enum": ["json", "csv", "ndjson"]},
+    ),
+]
+
+NEXT_HEADERS = {
+    "X-Next-After": {
+        "description": "With `limit`, when a page follows: the `after` of the next page.",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'With `limit`, when a page follows: its URL, `rel="next"`.',
+        "schema": {"type": "string"},
+    },
+}
+
 
 def _submit(operation_id: str) -> dict[str, Any]:
     return {
@@ -86,11 +142,51 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/results": {
         "get": {
             "operationId": "getResults",
-            "summary": "A job's status plus every image's size or error, in submission order",
-            "parameters": [JOB_ID_PARAMETER],
+            "summary": "A job's status plus every image's store, size or error, in order",
+            "description": (
+                "Streamed as it is read from the job store, a page at a time, in any format. "
+                "A running job's images are as of the store's last commit, a moment behind "
+                "its status; an image with no outcome yet has `status` `pending`."
+            ),
+            "parameters": RESULTS_PARAMETERS,
             "responses": {
-                "200": _json("The job's status and images.", "JobResults"),
-                "400": UNKNOWN_JOB,
+                "200": {
+                    "description": "The job's status and images (in CSV and NDJSON: images only).",
+                    "headers": NEXT_HEADERS,
+                    "content": {
+                        JSON: {"schema": _ref("JobResults")},
+                        "text/csv": {"schema": {"type": "string"}},
+                        "application/x-ndjson": {"schema": {"type": "string"}},
+                    },
+                },
+                "400": BAD_QUERY,
+                "503": BUSY,
+            },
+        }
+    },
+    "/api/stores": {
+        "get": {
+            "operationId": "getStoreFigures",
+            "summary": "A job's figures per store (or per area code), in order of first appearance",
+            "description": (
+                "Images, measured, failed, and the perimeter's min, mean and max over the "
+                "measured images (null when none). `by=area` groups by area code instead "
+                "(stores unknown to the store master under `area_code` null)."
+            ),
+            "parameters": [
+                JOB_ID_PARAMETER,
+                _query(
+                    "by",
+                    "`store` (default): `stores`; `area`: `areas`.",
+                    {"type": "string", "enum": ["store", "area"]},
+                ),
+            ],
+            "responses": {
+                "200": {
+                    "description": "The figures.",
+                    "content": {JSON: {"schema": {"anyOf": [_ref("StorePage"), _ref("AreaPage")]}}},
+                },
+                "400": BAD_QUERY,
                 "503": BUSY,
             },
         }
@@ -174,6 +270,12 @@ PATHS: dict[str, dict[str, Any]] = {
 """Every path of the API; add an endpoint by adding its entry here."""
 
 _NULLABLE_INT = {"type": "integer", "nullable": True}
+_COUNTS: dict[str, Any] = {
+    "images": {"type": "integer", "minimum": 1},
+    "measured": {"type": "integer", "minimum": 0},
+    "failed": {"type": "integer", "minimum": 0},
+    "perimeter": _ref("PerimeterFigures"),
+}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Submission": {
@@ -240,8 +342,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             _ref("JobStatus"),
             {
                 "type": "object",
-                "required": ["images"],
-                "properties": {"images": {"type": "array", "items": _ref("ImageResult")}},
+                "required": ["images", "next"],
+                "properties": {
+                    "images": {"type": "array", "items": _ref("ImageResult")},
+                    "next": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "nullable": True,
+                        "description": "Pass as `after` for the next page; null on the last.",
+                    },
+                },
             },
         ]
     },
@@ -283,14 +393,88 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "ImageResult": {
         "type": "object",
-        "required": ["store_id", "image_url", "width", "height", "perimeter", "error"],
+        "required": [
+            "store_id",
+            "store_name",
+            "area_code",
+            "image_url",
+            "status",
+            "width",
+            "height",
+            "perimeter",
+            "error",
+        ],
         "properties": {
             "store_id": {"type": "string"},
+            "store_name": {
+                "type": "string",
+                "nullable": True,
+                "description": "From the store master at submit time; null for unknown stores.",
+            },
+            "area_code": {"type": "string", "nullable": True},
             "image_url": {"type": "string"},
+            "status": {
+                "type": "string",
+                "enum": ["measured", "failed", "pending"],
+                "description": "`pending`: no outcome yet (in a cancelled job: never processed).",
+            },
             "width": _NULLABLE_INT,
             "height": _NULLABLE_INT,
             "perimeter": _NULLABLE_INT,
             "error": {"type": "string", "nullable": True},
+        },
+    },
+    "StorePage": {
+        "type": "object",
+        "required": ["job_id", "stores"],
+        "properties": {
+            "job_id": {"type": "integer", "minimum": 1},
+            "stores": {"type": "array", "items": _ref("StoreFigures")},
+        },
+    },
+    "AreaPage": {
+        "type": "object",
+        "required": ["job_id", "areas"],
+        "properties": {
+            "job_id": {"type": "integer", "minimum": 1},
+            "areas": {"type": "array", "items": _ref("AreaFigures")},
+        },
+    },
+    "StoreFigures": {
+        "type": "object",
+        "required": [
+            "store_id",
+            "store_name",
+            "area_code",
+            "images",
+            "measured",
+            "failed",
+            "perimeter",
+        ],
+        "properties": {
+            "store_id": {"type": "string"},
+            "store_name": {"type": "string", "nullable": True},
+            "area_code": {"type": "string", "nullable": True},
+            **_COUNTS,
+        },
+    },
+    "AreaFigures": {
+        "type": "object",
+        "required": ["area_code", "stores", "images", "measured", "failed", "perimeter"],
+        "properties": {
+            "area_code": {"type": "string", "nullable": True},
+            "stores": {"type": "integer", "minimum": 1},
+            **_COUNTS,
+        },
+    },
+    "PerimeterFigures": {
+        "type": "object",
+        "nullable": True,
+        "required": ["min", "mean", "max"],
+        "properties": {
+            "min": {"type": "integer"},
+            "mean": {"type": "number"},
+            "max": {"type": "integer"},
         },
     },
     "Health": {
@@ -326,7 +510,8 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "Jobs of store-visit images: each image is downloaded and measured "
-                "(perimeter 2 * (height + width)). Every response is JSON."
+                "(perimeter 2 * (height + width)). Every response is JSON, but for results "
+                "asked for as CSV or NDJSON."
             ),
         },
         "paths": PATHS,

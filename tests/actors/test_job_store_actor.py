@@ -1,7 +1,7 @@
 """JobStoreActor alone: a memory store (wrapped to count and fail writes) and probes."""
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pykka
@@ -14,12 +14,31 @@ from retailpulse.actors.messages import (
     FinishJob,
     JobFinished,
     ListJobs,
+    ReadFigures,
+    ReadImagePage,
     ReadResults,
     ReadStatus,
     RecordOutcomes,
 )
-from retailpulse.model import ImageOutcome, JobOrder, JobResults, JobState, JobStatus, Progress
-from retailpulse.stores import JobEnding, JobStoreError, MemoryJobStore, OutcomeRecord
+from retailpulse.model import (
+    ImageOutcome,
+    ImagePage,
+    JobOrder,
+    JobResults,
+    JobState,
+    JobStatus,
+    Progress,
+    StoreFigures,
+    StoreInfo,
+)
+from retailpulse.stores import (
+    JobEnding,
+    JobStoreError,
+    MemoryJobStore,
+    OutcomeRecord,
+    Store,
+    StoreMaster,
+)
 from retailpulse.submission import ImageSpec
 from retailpulse.testing import ManualClock
 
@@ -44,9 +63,14 @@ class CountingStore(MemoryJobStore):
         self.gate.set()
         self.closed = False
 
-    def create_job(self, images: Sequence[ImageSpec], submitted_at: float) -> int:
+    def create_job(
+        self,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+    ) -> int:
         self.gate.wait(WAIT)
-        return super().create_job(images, submitted_at)
+        return super().create_job(images, submitted_at, stores)
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         if self.failures_left:
@@ -253,3 +277,29 @@ def test_stopping_commits_what_is_buffered_and_closes_the_store(
     status = inner.job_status(job_id)
     assert status is not None
     assert status.progress == Progress(2, 1, 0)
+
+
+def test_a_job_is_stored_with_its_stores_as_the_master_has_them_and_read_by_page(
+    start_store: Callable[..., Ref],
+) -> None:
+    master = StoreMaster([Store("S1", "Corner Shop", "A7"), Store("S2", "Elsewhere", "B1")])
+    store = start_store(store_master=master)
+    specs = (
+        ImageSpec("S1", "https://img.example/a.jpg"),
+        ImageSpec("S9", "https://img.example/b.jpg"),
+    )
+    job_id = ask(store, CreateJob(specs)).job_id
+
+    store.tell(RecordOutcomes(job_id, ((0, OK),)))
+    page: ImagePage = ask(store, ReadImagePage(job_id, 0, 1))
+    figures: list[StoreFigures] = ask(store, ReadFigures(job_id, "store"))
+
+    assert [(r.spec, r.store, r.outcome) for r in page.images] == [
+        (specs[0], StoreInfo("Corner Shop", "A7"), OK)
+    ]
+    assert page.next == 1
+    assert [(f.store_id, f.store, f.measured) for f in figures] == [
+        ("S1", StoreInfo("Corner Shop", "A7"), 1),
+        ("S9", None, 0),
+    ]
+    assert ask(store, ReadImagePage(job_id + 1, 0, 1)) is None

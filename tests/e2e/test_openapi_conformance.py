@@ -124,6 +124,7 @@ def test_the_document_is_served_and_lists_every_route(live_url: str) -> None:
         "/api/submit",
         "/api/status",
         "/api/results",
+        "/api/stores",
         "/api/cancel",
         "/api/jobs",
         "/metrics",
