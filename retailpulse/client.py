@@ -6,7 +6,7 @@ caller (the CLI) can map to a message and an exit code.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -84,6 +84,44 @@ class Client:
 
     def results(self, job_id: int) -> dict[str, Any]:
         return self._call("GET", "/api/results", job_id=job_id)
+
+    def stores(self, job_id: int, by: str = "store") -> dict[str, Any]:
+        """Figures per store (``{"stores": [...]}``) or per area (``by="area"``,
+        ``{"areas": [...]}``)."""
+        return self._call(
+            "GET", f"/api/stores?by={'area' if by == 'area' else 'store'}", job_id=job_id
+        )
+
+    def stream_results(self, job_id: int, fmt: str = "csv") -> Iterator[bytes]:
+        """The job's results in ``fmt`` (``json``, ``csv``, ``ndjson``) as the service
+        sends them, chunk by chunk: a job of any size without holding it whole.
+
+        The request is made and checked at once (errors raise here); the body is read
+        as the iterator is consumed.
+        """
+        url = f"{self.base_url}/api/results"
+        params = {"jobid": str(job_id), "format": fmt}
+        try:
+            response = self._session.get(url, params=params, timeout=self._timeout, stream=True)
+        except requests.RequestException as exc:
+            raise UnreachableError(f"cannot reach the service at {self.base_url} ({exc})") from None
+        if response.status_code != 200:
+            response.close()
+            if response.status_code == 400:
+                raise JobNotFoundError(f"the service at {self.base_url} has no job {job_id}")
+            raise ServerError(
+                f"GET {url} answered HTTP {response.status_code}", response.status_code
+            )
+        return self._chunks(response)
+
+    @staticmethod
+    def _chunks(response: requests.Response) -> Iterator[bytes]:
+        try:
+            yield from response.iter_content(64 * 1024)
+        except requests.RequestException as exc:
+            raise UnreachableError(f"the results stream broke off ({exc})") from None
+        finally:
+            response.close()
 
     def metrics(self) -> str:
         """The ``/metrics`` page (Prometheus text format)."""

@@ -255,3 +255,59 @@ def test_wait_with_a_timeout_exits_4_while_the_job_goes_on(
     assert code == EXIT_TIMEOUT
     assert "still running after 0.3 s" in err
     assert status == "ongoing"
+
+
+def test_results_ndjson_is_one_image_per_line_with_its_store(
+    service_url: str,
+    write: Write,
+    failing_payload: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run(capsys, "submit", write(failing_payload), "--wait", "--quiet", "--url", service_url)
+
+    code, out, _ = run(capsys, "results", "1", "--ndjson", "--url", service_url)
+
+    assert code == EXIT_OK
+    images = [json.loads(line) for line in out.splitlines()]
+    assert [(i["store_id"], i["status"]) for i in images] == [
+        ("S00339218", "measured"),
+        ("S99999999", "failed"),
+        ("S01408764", "failed"),
+    ]
+    assert images[0]["store_name"] == "BHARAT STORE"
+    assert images[1]["store_name"] is None
+
+
+def test_results_csv_of_an_unknown_job_exits_2(
+    service_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "results", "42", "--csv", "--url", service_url)
+
+    assert code == EXIT_USAGE
+    assert out == ""
+    assert "no job 42" in err
+
+
+def test_stores_prints_a_table_per_store_and_per_area(
+    service_url: str,
+    write: Write,
+    failing_payload: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run(capsys, "submit", write(failing_payload), "--wait", "--quiet", "--url", service_url)
+
+    code, out, _ = run(capsys, "stores", "1", "--url", service_url)
+    area_code, by_area, _ = run(capsys, "stores", "1", "--by", "area", "--url", service_url)
+
+    assert (code, area_code) == (EXIT_OK, EXIT_OK)
+    header, *rows = out.splitlines()
+    assert header.split() == [
+        "store_id", "store_name", "area_code", "images", "measured", "failed", "min", "mean", "max"
+    ]  # fmt: skip
+    assert rows[0].startswith("S00339218  BHARAT STORE")
+    assert rows[0].split()[-6:] == ["1", "1", "0", "2240", "2240.0", "2240"]
+    assert rows[1].split() == ["S99999999", "-", "-", "1", "0", "1", "-", "-", "-"]
+    area_header, *area_rows = by_area.splitlines()
+    assert area_header.split()[:2] == ["area_code", "stores"]
+    assert area_rows[0].split()[:5] == ["710006", "2", "2", "1", "1"]  # both known stores
+    assert sum(int(row.split()[2]) for row in area_rows) == 3  # every image in some area

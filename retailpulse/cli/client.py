@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from retailpulse.cli.report import failure_report, results_table, summary_line, write_csv
+from retailpulse.cli.report import failure_report, figures_table, results_table, summary_line
 from retailpulse.client import (
     DEFAULT_URL,
     URL_ENV,
@@ -89,7 +89,8 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     )
     results.set_defaults(handler=_handler(_results))
     results.add_argument("job_id", type=int)
-    results.add_argument("--csv", action="store_true", help="CSV with a header row")
+    _register_results_formats(results)
+    _register_stores(commands, common)
 
 
 def follow(
@@ -184,12 +185,44 @@ def _status(args: argparse.Namespace, client: Client) -> int:
     return EXIT_OK
 
 
+def _register_results_formats(results: argparse.ArgumentParser) -> None:
+    formats = results.add_mutually_exclusive_group()
+    formats.add_argument(
+        "--csv", action="store_true", help="CSV with a header row, streamed as it arrives"
+    )
+    formats.add_argument(
+        "--ndjson", action="store_true", help="one JSON object per image, streamed as it arrives"
+    )
+
+
+def _register_stores(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    common: argparse.ArgumentParser,
+) -> None:
+    stores = commands.add_parser(
+        "stores", parents=[common], help="print a job's figures per store or per area (a table)"
+    )
+    stores.set_defaults(handler=_handler(_stores))
+    stores.add_argument("job_id", type=int)
+    stores.add_argument("--by", choices=("store", "area"), default="store", help="group by")
+
+
 def _results(args: argparse.Namespace, client: Client) -> int:
-    results = client.results(args.job_id)
-    if args.csv:
-        write_csv(results["images"], sys.stdout)
-    else:
-        print(json.dumps(results, indent=2))
+    if args.csv or args.ndjson:
+        sys.stdout.flush()  # the bytes go under the text layer: keep the order
+        out = sys.stdout.buffer
+        for chunk in client.stream_results(args.job_id, "csv" if args.csv else "ndjson"):
+            out.write(chunk)
+        out.flush()
+        return EXIT_OK
+    print(json.dumps(client.results(args.job_id), indent=2))
+    return EXIT_OK
+
+
+def _stores(args: argparse.Namespace, client: Client) -> int:
+    answer = client.stores(args.job_id, args.by)
+    for line in figures_table(answer.get("areas" if args.by == "area" else "stores", []), args.by):
+        print(line)
     return EXIT_OK
 
 

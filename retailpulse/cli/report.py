@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-__all__ = ["CSV_COLUMNS", "failure_report", "results_table", "summary_line", "write_csv"]
+__all__ = [
+    "CSV_COLUMNS",
+    "failure_report",
+    "figures_table",
+    "results_table",
+    "summary_line",
+    "write_csv",
+]
 
 CSV_COLUMNS = ("store_id", "image_url", "width", "height", "perimeter", "error")
 
@@ -46,6 +53,34 @@ def results_table(images: Sequence[dict[str, Any]], limit: int | None = None) ->
     if len(shown) < len(images):
         lines.append(f"... and {len(images) - len(shown)} more images")
     return lines
+
+
+def figures_table(entries: Sequence[dict[str, Any]], by: str = "store") -> list[str]:
+    """One aligned row per store (or area): counts, then perimeter min, mean and max."""
+    keys = ("store_id", "store_name", "area_code") if by == "store" else ("area_code", "stores")
+    header = (*keys, "images", "measured", "failed", "min", "mean", "max")
+    rows = [header]
+    for entry in entries:
+        perimeter = entry.get("perimeter") or {}
+        mean = perimeter.get("mean")
+        rows.append(
+            (
+                *("-" if entry.get(k) is None else str(entry[k]) for k in keys),
+                *(str(entry.get(k, "")) for k in ("images", "measured", "failed")),
+                str(perimeter.get("min", "-")),
+                "-" if mean is None else f"{mean:.1f}",
+                str(perimeter.get("max", "-")),
+            )
+        )
+    widths = [max(len(row[col]) for row in rows) for col in range(len(header))]
+    text_columns = len(keys) if by == "store" else 1
+    return [
+        "  ".join(
+            cell.ljust(width) if col < text_columns else cell.rjust(width)
+            for col, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
 
 
 def failure_report(status: dict[str, Any]) -> list[str]:
