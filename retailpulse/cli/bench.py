@@ -6,6 +6,7 @@ from pathlib import Path
 
 from retailpulse.bench.processes import ImageServerProcess
 from retailpulse.bench.report import machine, table, write_chart, write_json
+from retailpulse.bench.results import run_results_scenario
 from retailpulse.bench.scenarios import Plan, run_plan
 
 __all__ = ["register", "run"]
@@ -24,6 +25,11 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     bench.add_argument(
         "--quick", action="store_true", help="small sizes: a smoke test of well under a minute"
     )
+    bench.add_argument(
+        "--results",
+        action="store_true",
+        help="only the results scenario: peak RSS growth and first byte of reading big results",
+    )
     bench.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
     bench.add_argument(
         "--chart", type=Path, metavar="PATH", help="also draw img/s against W as a PNG (matplotlib)"
@@ -38,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(f"  {line}", file=sys.stderr, flush=True)
 
+    if args.results:
+        return run_results_scenario(args.quick, say)
     with ImageServerProcess() as images:
         rows = run_plan(plan, images.base_url, say)
     print(table(rows), flush=True)
