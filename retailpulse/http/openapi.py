@@ -11,6 +11,7 @@ from typing import Any
 import falcon
 
 from retailpulse import __version__
+from retailpulse.http.formats import CSV_COLUMNS
 
 __all__ = ["PATHS", "SCHEMAS", "OpenApiResource", "openapi_document"]
 
@@ -277,6 +278,18 @@ _COUNTS: dict[str, Any] = {
     "perimeter": _ref("PerimeterFigures"),
 }
 
+
+def _figures_page(key: str, entry: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["job_id", key],
+        "properties": {
+            "job_id": {"type": "integer", "minimum": 1},
+            key: {"type": "array", "items": _ref(entry)},
+        },
+    }
+
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Submission": {
         "type": "object",
@@ -393,17 +406,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "ImageResult": {
         "type": "object",
-        "required": [
-            "store_id",
-            "store_name",
-            "area_code",
-            "image_url",
-            "status",
-            "width",
-            "height",
-            "perimeter",
-            "error",
-        ],
+        "required": list(CSV_COLUMNS),  # the same fields, in the same order
         "properties": {
             "store_id": {"type": "string"},
             "store_name": {
@@ -424,22 +427,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "error": {"type": "string", "nullable": True},
         },
     },
-    "StorePage": {
-        "type": "object",
-        "required": ["job_id", "stores"],
-        "properties": {
-            "job_id": {"type": "integer", "minimum": 1},
-            "stores": {"type": "array", "items": _ref("StoreFigures")},
-        },
-    },
-    "AreaPage": {
-        "type": "object",
-        "required": ["job_id", "areas"],
-        "properties": {
-            "job_id": {"type": "integer", "minimum": 1},
-            "areas": {"type": "array", "items": _ref("AreaFigures")},
-        },
-    },
+    "StorePage": _figures_page("stores", "StoreFigures"),
+    "AreaPage": _figures_page("areas", "AreaFigures"),
     "StoreFigures": {
         "type": "object",
         "required": [
