@@ -1,7 +1,8 @@
 """MemoryJobStore: the job store for tests and for ``start(data=None)``.
 
-It keeps exactly what the SQLite store keeps, with the same rules, so the two
-pass the same contract tests; it just forgets everything when the process ends.
+It keeps exactly what the SQLite store keeps, with the same rules (the chunk and
+lease protocol included, for one node), so they pass the same contract tests; it
+just forgets everything when the process ends.
 """
 
 import bisect
@@ -25,7 +26,16 @@ from retailpulse.model import (
     StoreFigures,
     StoreInfo,
 )
-from retailpulse.stores.jobstore import JobEnding, OutcomeRecord
+from retailpulse.stores.jobstore import (
+    CHUNK_SIZE,
+    RENEW_WITHIN,
+    Chunk,
+    Heartbeat,
+    JobEnding,
+    NodeInfo,
+    OutcomeRecord,
+    decide_ending,
+)
 from retailpulse.submission import ImageSpec
 
 __all__ = ["MemoryJobStore"]
@@ -44,6 +54,9 @@ class _Job:
     state: JobState = JobState.ONGOING
     finished_at: float | None = None
     errors: tuple[StoreError, ...] = ()
+    chunks: list["_Lease"] = field(default_factory=list)
+    claimed: int = 0
+    """Chunk claims handed out so far: the fairness key of ``claim_chunks``."""
 
     def status(self) -> JobStatus:
         progress = Progress(len(self.images), len(self.outcomes), self.failed)
@@ -61,12 +74,23 @@ class _Job:
         return ImageResult(index, spec, self.stores.get(spec.store_id), self.outcomes.get(index))
 
 
+@dataclass(slots=True)
+class _Lease:
+    """One chunk's claim state: images left without an outcome, who holds it, until when."""
+
+    left: int
+    node: int | None = None
+    until: float = 0.0
+
+
 class MemoryJobStore:
     """A ``JobStore`` in a dict; ids still grow and are never reused."""
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._jobs: dict[int, _Job] = {}  # insertion order is id order
+        self._node_ids = itertools.count(1)
+        self._nodes: dict[int, NodeInfo] = {}
 
     def create_job(
         self,
@@ -77,7 +101,12 @@ class MemoryJobStore:
         job_id = next(self._ids)
         used = {spec.store_id for spec in images}
         known = {sid: info for sid, info in (stores or {}).items() if sid in used}
-        self._jobs[job_id] = _Job(job_id, tuple(images), submitted_at, MappingProxyType(known))
+        job = _Job(job_id, tuple(images), submitted_at, MappingProxyType(known))
+        job.chunks = [
+            _Lease(min(CHUNK_SIZE, len(images) - first))
+            for first in range(0, len(images), CHUNK_SIZE)
+        ]
+        self._jobs[job_id] = job
         return job_id
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
@@ -87,10 +116,7 @@ class MemoryJobStore:
                 continue
             if not 0 <= record.index < len(job.images) or record.index in job.outcomes:
                 continue
-            job.outcomes[record.index] = record.outcome
-            if record.outcome.error is not None:
-                job.failed += 1
-                bisect.insort(job.failed_at, record.index)
+            self._keep(job, record)
         for ending in endings:
             job = self._jobs.get(ending.job_id)
             if job is None or job.state is not JobState.ONGOING:
@@ -98,6 +124,17 @@ class MemoryJobStore:
             job.state = ending.state
             job.finished_at = ending.finished_at
             job.errors = ending.errors
+
+    @staticmethod
+    def _keep(job: _Job, record: OutcomeRecord) -> None:
+        job.outcomes[record.index] = record.outcome
+        if record.outcome.error is not None:
+            job.failed += 1
+            bisect.insort(job.failed_at, record.index)
+        lease = job.chunks[record.index // CHUNK_SIZE]
+        lease.left -= 1
+        if lease.left == 0:
+            lease.node = None
 
     def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
         orders: list[JobOrder] = []
@@ -178,6 +215,105 @@ class MemoryJobStore:
         for _, job_id in expired:
             del self._jobs[job_id]
         return len(expired)
+
+    def register_node(self, name: str, gpu_slots: int, now: float) -> int:
+        node = next(self._node_ids)
+        self._nodes[node] = NodeInfo(node, name, gpu_slots, now, now)
+        return node
+
+    def claim_chunks(self, node: int, limit: int, lease_s: float, now: float) -> list[Chunk]:
+        candidates: list[tuple[int, int, int]] = []  # (turn, job id, chunk number)
+        for job in self._jobs.values():
+            if job.state is not JobState.ONGOING:
+                continue
+            free = [
+                n
+                for n, lease in enumerate(job.chunks)
+                if lease.left and (lease.node is None or lease.until <= now)
+            ]
+            candidates.extend((job.claimed + rank, job.job_id, n) for rank, n in enumerate(free))
+        claimed = []
+        for _, job_id, number in sorted(candidates)[:limit]:
+            job = self._jobs[job_id]
+            job.chunks[number] = _Lease(job.chunks[number].left, node, now + lease_s)
+            job.claimed += 1
+            claimed.append(self._chunk(job, number))
+        return claimed
+
+    @staticmethod
+    def _chunk(job: _Job, number: int) -> Chunk:
+        first = number * CHUNK_SIZE
+        specs = job.images[first : first + CHUNK_SIZE]
+        done = frozenset(i for i in range(first, first + len(specs)) if i in job.outcomes)
+        return Chunk(job.job_id, number, first, specs, job.submitted_at, done, job.stores)
+
+    def heartbeat(self, node: int, lease_s: float, now: float) -> Heartbeat:
+        info = self._nodes.get(node)
+        if info is not None:
+            self._nodes[node] = NodeInfo(
+                node, info.name, info.gpu_slots, info.started_at, max(now, info.last_heartbeat)
+            )
+        renewed, ended = 0, set()
+        for job in self._jobs.values():
+            for lease in job.chunks:
+                if lease.node != node:
+                    continue
+                if job.state is not JobState.ONGOING:
+                    lease.node = None
+                    ended.add(job.job_id)
+                elif lease.until < now + lease_s * RENEW_WITHIN:
+                    lease.until = now + lease_s
+                    renewed += 1
+        return Heartbeat(renewed, frozenset(ended))
+
+    def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
+        touched: dict[int, _Job] = {}
+        for record in outcomes:
+            job = self._jobs.get(record.job_id)
+            if job is None or job.state is not JobState.ONGOING:
+                continue
+            if not 0 <= record.index < len(job.images) or record.index in job.outcomes:
+                continue
+            self._keep(job, record)
+            touched[job.job_id] = job
+        finished = []
+        for job in touched.values():
+            if len(job.outcomes) == len(job.images):
+                self._decide(job, now)
+                finished.append(job.status())
+        return finished
+
+    @staticmethod
+    def _decide(job: _Job, now: float) -> None:
+        totals: dict[str, int] = {}
+        reasons: dict[str, list[str]] = {}
+        for spec in job.images:
+            totals[spec.store_id] = totals.get(spec.store_id, 0) + 1
+        for index in job.failed_at:
+            error = job.outcomes[index].error
+            assert error is not None
+            reasons.setdefault(job.images[index].store_id, []).append(error)
+        job.state, job.errors = decide_ending(totals.items(), reasons)
+        job.finished_at = now
+
+    def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if job.state is JobState.ONGOING:
+            job.state = JobState.CANCELLED
+            job.finished_at = now
+        return job.status()
+
+    def release_node(self, node: int) -> None:
+        self._nodes.pop(node, None)
+        for job in self._jobs.values():
+            for lease in job.chunks:
+                if lease.node == node:
+                    lease.node = None
+
+    def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
+        return [n for _, n in sorted(self._nodes.items()) if n.last_heartbeat >= now - within]
 
     def close(self) -> None:
         """Nothing to release; the jobs go with the object."""

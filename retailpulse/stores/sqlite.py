@@ -34,12 +34,22 @@ from retailpulse.model import (
     StoreFigures,
     StoreInfo,
 )
-from retailpulse.stores.jobstore import JobEnding, JobStoreError, OutcomeRecord
+from retailpulse.stores.jobstore import (
+    CHUNK_SIZE,
+    RENEW_WITHIN,
+    Chunk,
+    Heartbeat,
+    JobEnding,
+    JobStoreError,
+    NodeInfo,
+    OutcomeRecord,
+    decide_ending,
+)
 from retailpulse.submission import ImageSpec
 
 __all__ = ["SqliteJobStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -84,6 +94,34 @@ _MIGRATIONS: dict[int, str] = {
     -- Pages of failed images only, without a scan over the measured ones.
     CREATE INDEX IF NOT EXISTS outcomes_failed ON outcomes(job_id, idx) WHERE error IS NOT NULL;
     """,
+    3: f"""
+    -- The cluster protocol, run here for one node: chunks with leases, a node registry.
+    ALTER TABLE jobs ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE IF NOT EXISTS chunks (
+        job_id INTEGER NOT NULL,
+        number INTEGER NOT NULL,
+        first INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        pending INTEGER NOT NULL,
+        node INTEGER,
+        lease_until REAL,
+        PRIMARY KEY (job_id, number)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS chunks_open ON chunks(job_id, number) WHERE pending > 0;
+    CREATE TABLE IF NOT EXISTS nodes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        gpu_slots INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        last_heartbeat REAL NOT NULL
+    );
+    -- Jobs stored before chunks existed get theirs, counting the outcomes they have.
+    INSERT INTO chunks (job_id, number, first, size, pending)
+    SELECT i.job_id, i.idx / {CHUNK_SIZE}, MIN(i.idx), COUNT(*), COUNT(*) - COUNT(o.idx)
+    FROM images AS i JOIN jobs AS j ON j.id = i.job_id AND j.state = 'ongoing'
+    LEFT JOIN outcomes AS o ON o.job_id = i.job_id AND o.idx = i.idx
+    GROUP BY i.job_id, i.idx / {CHUNK_SIZE};
+    """,  # noqa: S608 (CHUNK_SIZE is this module's own int, not input)
 }
 """Version 1 is ``_SCHEMA``; entry N brings a file of version N - 1 to N, in one
 transaction. Jobs stored by version 1 have no store names: their results say
@@ -141,6 +179,18 @@ _STATUS_PAGE = (
     "SELECT id, submitted_at, total, done, failed, state, finished_at, errors "
     "FROM jobs WHERE id < ? ORDER BY id DESC LIMIT ?"
 )
+
+_PICK_CHUNKS = """
+WITH free AS (
+    SELECT c.job_id, c.number, j.claimed + ROW_NUMBER() OVER (
+        PARTITION BY c.job_id ORDER BY c.number) AS turn
+    FROM chunks AS c JOIN jobs AS j ON j.id = c.job_id
+    WHERE j.state = 'ongoing' AND c.pending > 0 AND (c.node IS NULL OR c.lease_until <= :now)
+)
+SELECT job_id, number FROM free ORDER BY turn, job_id LIMIT :limit
+"""
+"""Fair order: a job's turn is the chunks it has had claimed plus the chunk's rank
+among its free ones, so claims go round the jobs instead of draining the oldest."""
 
 _INSERT_OUTCOME = (
     "INSERT OR IGNORE INTO outcomes (job_id, idx, width, height, error) VALUES (?, ?, ?, ?, ?)"
@@ -225,6 +275,10 @@ class SqliteJobStore:
                 "INSERT INTO job_stores (job_id, store_id, store_name, area_code) "
                 "VALUES (?, ?, ?, ?)",
                 ((job_id, sid, info.store_name, info.area_code) for sid, info in known),
+            )
+            cursor.executemany(
+                "INSERT INTO chunks (job_id, number, first, size, pending) VALUES (?, ?, ?, ?, ?)",
+                _chunk_rows(job_id, len(images)),
             )
         return job_id
 
@@ -321,10 +375,153 @@ class SqliteJobStore:
                     (finished_before, limit),
                 )
             ]
-            for table in ("outcomes", "images", "job_stores"):
+            for table in ("outcomes", "images", "job_stores", "chunks"):
                 cursor.executemany(f"DELETE FROM {table} WHERE job_id = ?", ids)  # noqa: S608
             cursor.executemany("DELETE FROM jobs WHERE id = ?", ids)
         return len(ids)
+
+    def register_node(self, name: str, gpu_slots: int, now: float) -> int:
+        with self._transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO nodes (name, gpu_slots, started_at, last_heartbeat) "
+                "VALUES (?, ?, ?, ?)",
+                (name, gpu_slots, now, now),
+            )
+            node = cursor.lastrowid
+        assert node is not None
+        return node
+
+    def claim_chunks(self, node: int, limit: int, lease_s: float, now: float) -> list[Chunk]:
+        with self._transaction() as cursor:
+            picked = cursor.execute(_PICK_CHUNKS, {"now": now, "limit": limit}).fetchall()
+            cursor.executemany(
+                "UPDATE chunks SET node = ?, lease_until = ? WHERE job_id = ? AND number = ?",
+                ((node, now + lease_s, job_id, number) for job_id, number in picked),
+            )
+            cursor.executemany(
+                "UPDATE jobs SET claimed = claimed + 1 WHERE id = ?",
+                ((job_id,) for job_id, _ in picked),
+            )
+            return [self._chunk(cursor, job_id, number) for job_id, number in picked]
+
+    def _chunk(self, cursor: sqlite3.Cursor, job_id: int, number: int) -> Chunk:
+        first, size, submitted_at = cursor.execute(
+            "SELECT c.first, c.size, j.submitted_at FROM chunks AS c "
+            "JOIN jobs AS j ON j.id = c.job_id WHERE c.job_id = ? AND c.number = ?",
+            (job_id, number),
+        ).fetchone()
+        rows = cursor.execute(
+            "SELECT i.idx, i.store_id, i.url, o.idx FROM images AS i "
+            "LEFT JOIN outcomes AS o ON o.job_id = i.job_id AND o.idx = i.idx "
+            "WHERE i.job_id = ? AND i.idx >= ? AND i.idx < ? ORDER BY i.idx",
+            (job_id, first, first + size),
+        ).fetchall()
+        stores = {
+            sid: StoreInfo(name, area)
+            for sid, name, area in cursor.execute(
+                "SELECT store_id, store_name, area_code FROM job_stores WHERE job_id = ?",
+                (job_id,),
+            )
+        }
+        return Chunk(
+            job_id,
+            number,
+            first,
+            tuple(ImageSpec(store_id, url) for _, store_id, url, _ in rows),
+            submitted_at,
+            frozenset(idx for idx, _, _, done in rows if done is not None),
+            stores,
+        )
+
+    def heartbeat(self, node: int, lease_s: float, now: float) -> Heartbeat:
+        with self._transaction() as cursor:
+            cursor.execute(
+                "UPDATE nodes SET last_heartbeat = MAX(last_heartbeat, ?) WHERE id = ?", (now, node)
+            )
+            ended = {
+                job_id
+                for (job_id,) in cursor.execute(
+                    "SELECT DISTINCT c.job_id FROM chunks AS c JOIN jobs AS j ON j.id = c.job_id "
+                    "WHERE c.node = ? AND j.state != 'ongoing'",
+                    (node,),
+                )
+            }
+            cursor.executemany(
+                "UPDATE chunks SET node = NULL, lease_until = NULL WHERE job_id = ? AND node = ?",
+                ((job_id, node) for job_id in ended),
+            )
+            cursor.execute(
+                "UPDATE chunks SET lease_until = ? "
+                "WHERE node = ? AND pending > 0 AND lease_until < ?",
+                (now + lease_s, node, now + lease_s * RENEW_WITHIN),
+            )
+            renewed = cursor.rowcount
+        return Heartbeat(renewed, frozenset(ended))
+
+    def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
+        by_job: dict[int, list[OutcomeRecord]] = {}
+        for record in outcomes:
+            by_job.setdefault(record.job_id, []).append(record)
+        finished = []
+        with self._transaction() as cursor:
+            for job_id, records in by_job.items():
+                inserted = _record_outcomes(cursor, job_id, records)
+                cursor.executemany(
+                    "UPDATE chunks SET pending = pending - 1, "
+                    "node = CASE WHEN pending = 1 THEN NULL ELSE node END "
+                    "WHERE job_id = ? AND number = ?",
+                    ((job_id, index // CHUNK_SIZE) for index in inserted),
+                )
+                row = cursor.execute(_STATUS_OF_JOB, (job_id,)).fetchone()
+                if row is not None and row[5] == "ongoing" and row[3] == row[2]:
+                    state, errors = self._ending(cursor, job_id)
+                    cursor.execute(
+                        "UPDATE jobs SET state = ?, finished_at = ?, errors = ? WHERE id = ?",
+                        (state.value, now, _errors_json(errors), job_id),
+                    )
+                    finished.append(_status(cursor.execute(_STATUS_OF_JOB, (job_id,)).fetchone()))
+        return finished
+
+    @staticmethod
+    def _ending(cursor: sqlite3.Cursor, job_id: int) -> tuple[JobState, tuple[StoreError, ...]]:
+        totals = cursor.execute(
+            "SELECT store_id, COUNT(*) FROM images WHERE job_id = ? "
+            "GROUP BY store_id ORDER BY MIN(idx)",
+            (job_id,),
+        ).fetchall()
+        reasons: dict[str, list[str]] = {}
+        for store_id, error in cursor.execute(
+            "SELECT i.store_id, o.error FROM outcomes AS o INDEXED BY outcomes_failed "
+            "JOIN images AS i ON i.job_id = o.job_id AND i.idx = o.idx "
+            "WHERE o.job_id = ? AND o.error IS NOT NULL ORDER BY o.idx",
+            (job_id,),
+        ):
+            reasons.setdefault(store_id, []).append(error)
+        return decide_ending(totals, reasons)
+
+    def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
+        with self._transaction() as cursor:
+            cursor.execute(
+                "UPDATE jobs SET state = 'cancelled', finished_at = ?, errors = '[]' "
+                "WHERE id = ? AND state = 'ongoing'",
+                (now, job_id),
+            )
+        return self.job_status(job_id)
+
+    def release_node(self, node: int) -> None:
+        with self._transaction() as cursor:
+            cursor.execute(
+                "UPDATE chunks SET node = NULL, lease_until = NULL WHERE node = ?", (node,)
+            )
+            cursor.execute("DELETE FROM nodes WHERE id = ?", (node,))
+
+    def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
+        rows = self._db.execute(
+            "SELECT id, name, gpu_slots, started_at, last_heartbeat FROM nodes "
+            "WHERE last_heartbeat >= ? ORDER BY id",
+            (now - within,),
+        ).fetchall()
+        return [NodeInfo(*row) for row in rows]
 
     def close(self) -> None:
         self._db.close()
@@ -361,30 +558,36 @@ def _lock(path: Path) -> IO[bytes]:
     return lock_file
 
 
-def _record_outcomes(cursor: sqlite3.Cursor, job_id: int, records: list[OutcomeRecord]) -> None:
-    """Insert one job's outcomes and bump its counts by what was really inserted."""
+def _record_outcomes(
+    cursor: sqlite3.Cursor, job_id: int, records: list[OutcomeRecord]
+) -> list[int]:
+    """Insert one job's outcomes, bump its counts by what was really inserted, and
+    return the indexes inserted (those that had no outcome yet)."""
     row = cursor.execute("SELECT total, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None or row[1] != JobState.ONGOING.value:
-        return  # unknown, purged or already ended: nothing to record
+        return []  # unknown, purged or already ended: nothing to record
     total = row[0]
-    measured = [
-        (job_id, r.index, r.outcome.width, r.outcome.height, None)
-        for r in records
-        if r.outcome.error is None and 0 <= r.index < total
-    ]
-    failed = [
-        (job_id, r.index, None, None, r.outcome.error)
-        for r in records
-        if r.outcome.error is not None and 0 <= r.index < total
-    ]
-    cursor.executemany(_INSERT_OUTCOME, measured)
-    new_measured = cursor.rowcount if measured else 0
-    cursor.executemany(_INSERT_OUTCOME, failed)
-    new_failed = cursor.rowcount if failed else 0
+    inserted: list[int] = []
+    new_failed = 0
+    for r in records:
+        if not 0 <= r.index < total:
+            continue
+        o = r.outcome
+        cursor.execute(_INSERT_OUTCOME, (job_id, r.index, o.width, o.height, o.error))
+        if cursor.rowcount:
+            inserted.append(r.index)
+            new_failed += o.error is not None
     cursor.execute(
         "UPDATE jobs SET done = done + ?, failed = failed + ? WHERE id = ?",
-        (new_measured + new_failed, new_failed, job_id),
+        (len(inserted), new_failed, job_id),
     )
+    return inserted
+
+
+def _chunk_rows(job_id: int, total: int) -> Iterator[tuple[int, int, int, int, int]]:
+    for number, first in enumerate(range(0, total, CHUNK_SIZE)):
+        size = min(CHUNK_SIZE, total - first)
+        yield job_id, number, first, size, size
 
 
 def _image_result(row: tuple[Any, ...]) -> ImageResult:

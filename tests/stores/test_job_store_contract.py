@@ -1,4 +1,5 @@
-"""One contract for every JobStore: the memory and SQLite stores must behave alike."""
+"""One contract for every JobStore: the memory, SQLite and PostgreSQL stores must
+behave alike (PostgreSQL tests skip, or fail under CI=true, without a server)."""
 
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -25,6 +26,8 @@ from retailpulse.stores import (
     OutcomeRecord,
     SqliteJobStore,
 )
+from retailpulse.stores.postgres import PostgresJobStore
+from retailpulse.stores.sqlite import SCHEMA_VERSION
 from retailpulse.submission import ImageSpec
 
 T0 = 1_700_000_000.0
@@ -39,13 +42,21 @@ def images(count: int, store_id: str = "S1") -> list[ImageSpec]:
 class Stores:
     """Opens the store under test; ``reopen()`` closes it and opens it again (a restart)."""
 
-    def __init__(self, kind: str, path: Path) -> None:
+    def __init__(self, kind: str, path: Path, url: str = "") -> None:
         self.kind = kind
         self.path = path
+        self.url = url
         self.current: JobStore = self._open()
 
     def _open(self) -> JobStore:
+        if self.kind == "postgres":
+            return PostgresJobStore(self.url)
         return MemoryJobStore() if self.kind == "memory" else SqliteJobStore(self.path)
+
+    def another(self) -> JobStore:
+        """A second store on the same data, as a second node opens it (shared stores
+        only; a one-node store hands back itself)."""
+        return PostgresJobStore(self.url) if self.kind == "postgres" else self.current
 
     def reopen(self) -> JobStore:
         if self.kind == "memory":
@@ -55,9 +66,10 @@ class Stores:
         return self.current
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
-    opened = Stores(request.param, tmp_path / "jobs.db")
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else ""
+    opened = Stores(request.param, tmp_path / "jobs.db", url)
     yield opened
     opened.current.close()
 
@@ -542,7 +554,7 @@ def test_a_version_1_file_is_migrated_and_its_old_jobs_still_read(tmp_path: Path
 
     with sqlite3.connect(path) as db:
         (version,) = db.execute("PRAGMA user_version").fetchone()
-    assert version == 2
+    assert version == SCHEMA_VERSION
     assert old is not None
     assert [(r.store, r.state) for r in old.images] == [(None, "measured"), (None, "failed")]
     assert old_figures == [StoreFigures("S1", None, 2, 1, 1, PerimeterFigures(140, 140.0, 140))]

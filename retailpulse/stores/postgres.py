@@ -1,0 +1,504 @@
+"""PostgresJobStore: jobs in a PostgreSQL database that many service nodes share.
+
+Selected by ``--data postgresql://user@host:port/dbname``. Every node opens its own
+store (one connection, owned by its job store actor's thread); the database is
+the only thing the nodes share. Work is claimed in chunks with ``FOR UPDATE SKIP
+LOCKED`` (concurrent claimers never wait on each other nor get the same chunk),
+leases are timed by the database's clock (nodes' clocks may disagree), and the
+final status is decided under the job's row lock by the transaction that records
+its last outcome, so it is decided once whichever node gets there.
+
+The connection runs in autocommit mode and every multi-statement operation is an
+explicit short transaction: no session ever idles inside a transaction, the
+usual cause of a queue table that vacuum cannot clean. A lost connection raises
+``JobStoreUnavailableError``; the next call reconnects, at most once per backoff
+step (0.1 s doubling to 5 s), so a database restart costs a few failed calls and
+no thread spins against a dead server.
+"""
+
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import psycopg
+
+from retailpulse.model import (
+    AreaFigures,
+    ImageOutcome,
+    ImagePage,
+    ImageResult,
+    JobOrder,
+    JobResults,
+    JobState,
+    JobStatus,
+    PerimeterFigures,
+    Progress,
+    StoreError,
+    StoreFigures,
+    StoreInfo,
+)
+from retailpulse.stores import pgsql
+from retailpulse.stores.jobstore import (
+    CHUNK_SIZE,
+    RENEW_WITHIN,
+    Chunk,
+    Heartbeat,
+    JobEnding,
+    JobStoreError,
+    JobStoreUnavailableError,
+    NodeInfo,
+    OutcomeRecord,
+    decide_ending,
+)
+from retailpulse.stores.pgschema import migrate
+from retailpulse.submission import ImageSpec
+
+__all__ = ["PostgresJobStore", "is_postgres_url"]
+
+Cursor = psycopg.Cursor[tuple[Any, ...]]
+
+BACKOFF_FIRST = 0.1
+BACKOFF_MAX = 5.0
+SESSION_SETTINGS = (
+    "SET statement_timeout = '60s'; SET idle_in_transaction_session_timeout = '60s'; "
+    "SET lock_timeout = '10s'"
+)
+
+
+def is_postgres_url(data: object) -> bool:
+    """Whether ``--data`` names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(data, str) and data.startswith(("postgresql://", "postgres://"))
+
+
+class PostgresJobStore:
+    """A ``JobStore`` in the PostgreSQL database at ``url`` (schema made or migrated)."""
+
+    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+        self.url = url
+        self._connect_timeout = connect_timeout
+        self._db: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._backoff = BACKOFF_FIRST
+        self._retry_at = 0.0
+        self.transactions = 0
+        """Transactions committed by this store: the bench's database cost figure."""
+        try:
+            migrate(self._connection())
+        except ValueError as exc:
+            self.close()
+            raise JobStoreError(f"{_safe(url)}: cannot open the job store ({exc})") from exc
+        except psycopg.Error as exc:
+            self.close()
+            raise JobStoreError(f"{_safe(url)}: cannot open the job store ({exc})") from exc
+
+    # connection and transactions
+
+    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        if self._db is not None and not self._db.closed and not self._db.broken:
+            return self._db
+        self._drop()
+        now = time.monotonic()
+        if now < self._retry_at:
+            raise JobStoreUnavailableError(
+                f"{_safe(self.url)}: the database is unreachable; "
+                f"reconnecting in {self._retry_at - now:.1f} s"
+            )
+        try:
+            db = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=max(1, round(self._connect_timeout)),
+                application_name="retailpulse",
+            )
+            db.execute(SESSION_SETTINGS.encode())
+        except psycopg.Error as exc:
+            self._retry_at = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+            raise JobStoreUnavailableError(
+                f"{_safe(self.url)}: cannot reach the database ({exc})"
+            ) from exc
+        self._db = db
+        self._backoff = BACKOFF_FIRST
+        return db
+
+    def _drop(self) -> None:
+        if self._db is not None:
+            with suppress(psycopg.Error):
+                self._db.close()
+            self._db = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Cursor]:
+        """One transaction; a lost connection becomes ``JobStoreUnavailableError``,
+        any other database error ``JobStoreError``, and nothing is half written."""
+        db = self._connection()
+        try:
+            with db.transaction(), db.cursor() as cursor:
+                yield cursor
+            self.transactions += 1
+        except psycopg.OperationalError as exc:
+            self._drop()
+            raise JobStoreUnavailableError(f"{_safe(self.url)}: {exc}") from exc
+        except psycopg.InterfaceError as exc:
+            self._drop()
+            raise JobStoreUnavailableError(f"{_safe(self.url)}: {exc}") from exc
+        except psycopg.Error as exc:
+            raise JobStoreError(f"{_safe(self.url)}: {exc}") from exc
+
+    def _read(self, query: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        with self._transaction() as cursor:
+            cursor.execute(query.encode(), params)
+            return cursor.fetchall()
+
+    # jobs
+
+    def create_job(
+        self,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+    ) -> int:
+        used = {spec.store_id for spec in images}
+        known = [(sid, info) for sid, info in (stores or {}).items() if sid in used]
+        with self._transaction() as cursor:
+            cursor.execute(
+                b"INSERT INTO jobs (submitted_at, total) VALUES (%s, %s) RETURNING id",
+                (submitted_at, len(images)),
+            )
+            job_id = int(_one(cursor)[0])
+            with cursor.copy(b"COPY images (job_id, idx, store_id, url) FROM STDIN") as copy:
+                for index, spec in enumerate(images):
+                    copy.write_row((job_id, index, spec.store_id, spec.url))
+            cursor.executemany(
+                b"INSERT INTO job_stores (job_id, store_id, store_name, area_code) "
+                b"VALUES (%s, %s, %s, %s)",
+                [(job_id, sid, info.store_name, info.area_code) for sid, info in known],
+            )
+            cursor.execute(
+                pgsql.INSERT_CHUNKS.encode(),
+                {"job": job_id, "total": len(images), "size": CHUNK_SIZE},
+            )
+        return job_id
+
+    def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
+        with self._transaction() as cursor:
+            _insert_outcomes(cursor, outcomes)
+            cursor.executemany(
+                b"UPDATE jobs SET state = %s, finished_at = %s, errors = %s "
+                b"WHERE id = %s AND state = 'ongoing'",
+                [(e.state.value, e.finished_at, _errors_json(e.errors), e.job_id) for e in endings],
+            )
+
+    def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
+        rows = self._read(
+            "SELECT id, submitted_at FROM jobs WHERE state = 'ongoing' AND id > %s "
+            "ORDER BY id LIMIT %s",
+            (after, limit),
+        )
+        orders = []
+        for job_id, submitted_at in rows:
+            images, outcomes = self._images(job_id)
+            preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
+            orders.append(JobOrder(job_id, images, submitted_at, preloaded))
+        return orders
+
+    def job_status(self, job_id: int) -> JobStatus | None:
+        rows = self._read(pgsql.STATUS_OF_JOB, (job_id,))
+        return _status(rows[0]) if rows else None
+
+    def job_results(self, job_id: int) -> JobResults | None:
+        status = self.job_status(job_id)
+        if status is None:
+            return None
+        images, outcomes = self._images(job_id)
+        return JobResults(status, images, outcomes)
+
+    def _images(self, job_id: int) -> tuple[tuple[ImageSpec, ...], tuple[ImageOutcome | None, ...]]:
+        rows = self._read(pgsql.IMAGES_OF_JOB, (job_id,))
+        images = tuple(ImageSpec(store_id, url) for store_id, url, *_ in rows)
+        outcomes = tuple(
+            None if idx is None else ImageOutcome(width, height, error)
+            for _, _, idx, width, height, error in rows
+        )
+        return images, outcomes
+
+    def image_page(
+        self, job_id: int, after: int, limit: int, *, failed_only: bool = False
+    ) -> ImagePage | None:
+        query = pgsql.FAILED_PAGE if failed_only else pgsql.IMAGE_PAGE
+        with self._transaction() as cursor:
+            if not _exists(cursor, job_id):
+                return None
+            cursor.execute(query.encode(), (job_id, after, limit + 1))
+            rows = cursor.fetchall()
+        page = tuple(_image_result(row) for row in rows[:limit])
+        return ImagePage(page, page[-1].index + 1 if len(rows) > limit else None)
+
+    def store_figures(self, job_id: int) -> list[StoreFigures] | None:
+        rows = self._figures(pgsql.STORE_FIGURES, job_id)
+        if rows is None:
+            return None
+        return [
+            StoreFigures(
+                store_id,
+                None if name is None else StoreInfo(name, area),
+                images,
+                measured,
+                failed,
+                _perimeter(measured, low, total, high),
+            )
+            for store_id, name, area, images, measured, failed, low, total, high in rows
+        ]
+
+    def area_figures(self, job_id: int) -> list[AreaFigures] | None:
+        rows = self._figures(pgsql.AREA_FIGURES, job_id)
+        if rows is None:
+            return None
+        return [
+            AreaFigures(
+                area,
+                int(stores),
+                int(images),
+                int(measured),
+                int(failed),
+                _perimeter(int(measured), low, total, high),
+            )
+            for area, stores, images, measured, failed, low, total, high in rows
+        ]
+
+    def _figures(self, query: str, job_id: int) -> list[tuple[Any, ...]] | None:
+        with self._transaction() as cursor:
+            if not _exists(cursor, job_id):
+                return None
+            cursor.execute(query.encode(), {"job": job_id})
+            return cursor.fetchall()
+
+    def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:
+        rows = self._read(pgsql.STATUS_PAGE, (before if before is not None else 2**63 - 1, limit))
+        return [_status(row) for row in rows]
+
+    def purge(self, finished_before: float, limit: int) -> int:
+        with self._transaction() as cursor:
+            cursor.execute(pgsql.PURGE_PICK.encode(), (finished_before, limit))
+            ids = [job_id for (job_id,) in cursor.fetchall()]
+            if ids:
+                for table in ("outcomes", "images", "job_stores", "chunks"):
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE job_id = ANY(%s)".encode(),  # noqa: S608
+                        (ids,),
+                    )
+                cursor.execute(b"DELETE FROM jobs WHERE id = ANY(%s)", (ids,))
+        return len(ids)
+
+    # the cluster protocol
+
+    def register_node(self, name: str, gpu_slots: int, now: float) -> int:
+        with self._transaction() as cursor:
+            cursor.execute(
+                b"INSERT INTO nodes (name, gpu_slots) VALUES (%s, %s) RETURNING id",
+                (name, gpu_slots),
+            )
+            return int(_one(cursor)[0])
+
+    def claim_chunks(self, node: int, limit: int, lease_s: float, now: float) -> list[Chunk]:
+        with self._transaction() as cursor:
+            cursor.execute(
+                pgsql.CLAIM_CHUNKS.encode(),
+                {"node": node, "limit": limit, "lease": lease_s, "jobs": pgsql.CLAIM_JOBS},
+            )
+            claimed = cursor.fetchall()
+            if not claimed:
+                return []
+            per_job: dict[int, int] = {}
+            for job_id, *_ in claimed:
+                per_job[job_id] = per_job.get(job_id, 0) + 1
+            cursor.executemany(
+                b"UPDATE jobs SET claimed = claimed + %s WHERE id = %s",
+                [(n, job_id) for job_id, n in sorted(per_job.items())],
+            )
+            return _read_chunks(cursor, claimed)
+
+    def heartbeat(self, node: int, lease_s: float, now: float) -> Heartbeat:
+        with self._transaction() as cursor:
+            cursor.execute(b"UPDATE nodes SET last_heartbeat = now() WHERE id = %s", (node,))
+            cursor.execute(pgsql.DROP_ENDED_LEASES.encode(), (node,))
+            ended = frozenset(job_id for (job_id,) in cursor.fetchall())
+            cursor.execute(pgsql.RENEW_LEASES.encode(), (lease_s, node, lease_s * RENEW_WITHIN))
+            return Heartbeat(cursor.rowcount, ended)
+
+    def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
+        finished = []
+        with self._transaction() as cursor:
+            for job_id, total, done, was in _insert_outcomes(cursor, outcomes):
+                if was != JobState.ONGOING.value or done < total:
+                    continue
+                state, errors = _ending(cursor, job_id)
+                cursor.execute(
+                    b"UPDATE jobs SET state = %s, finished_at = %s, errors = %s WHERE id = %s",
+                    (state.value, now, _errors_json(errors), job_id),
+                )
+                cursor.execute(pgsql.STATUS_OF_JOB.encode(), (job_id,))
+                finished.append(_status(_one(cursor)))
+        return finished
+
+    def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
+        with self._transaction() as cursor:
+            cursor.execute(
+                b"UPDATE jobs SET state = 'cancelled', finished_at = %s, errors = '[]' "
+                b"WHERE id = %s AND state = 'ongoing'",
+                (now, job_id),
+            )
+            cursor.execute(pgsql.STATUS_OF_JOB.encode(), (job_id,))
+            row = cursor.fetchone()
+        return None if row is None else _status(row)
+
+    def release_node(self, node: int) -> None:
+        with self._transaction() as cursor:
+            cursor.execute(
+                b"UPDATE chunks SET node = NULL, lease_until = NULL WHERE node = %s", (node,)
+            )
+            cursor.execute(b"DELETE FROM nodes WHERE id = %s", (node,))
+
+    def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
+        rows = self._read(pgsql.LIVE_NODES, (within,))
+        return [NodeInfo(int(i), name, slots, start, seen) for i, name, slots, start, seen in rows]
+
+    def close(self) -> None:
+        self._drop()
+
+
+def _one(cursor: Cursor) -> tuple[Any, ...]:
+    row = cursor.fetchone()
+    assert row is not None
+    return row
+
+
+def _exists(cursor: Cursor, job_id: int) -> bool:
+    cursor.execute(b"SELECT 1 FROM jobs WHERE id = %s", (job_id,))
+    return cursor.fetchone() is not None
+
+
+def _insert_outcomes(
+    cursor: Cursor, outcomes: Sequence[OutcomeRecord]
+) -> list[tuple[int, int, int, str]]:
+    """Insert the outcomes of ongoing jobs (first per image wins), update counts and
+    chunks by what was really inserted; return ``(job, total, done, state)`` of
+    each job touched, read under its row lock."""
+    job_ids = sorted({r.job_id for r in outcomes})
+    if not job_ids:
+        return []
+    # Row locks in id order: writers of the same jobs queue up instead of deadlocking,
+    # and the last outcome of a job is seen by exactly one of them.
+    cursor.execute(
+        b"SELECT id, total FROM jobs WHERE id = ANY(%s) AND state = 'ongoing' "
+        b"ORDER BY id FOR UPDATE",
+        (job_ids,),
+    )
+    totals: dict[int, int] = {int(j): int(t) for j, t in cursor.fetchall()}
+    first: dict[tuple[int, int], OutcomeRecord] = {}
+    for r in outcomes:
+        if r.job_id in totals and 0 <= r.index < totals[r.job_id]:
+            first.setdefault((r.job_id, r.index), r)
+    if not first:
+        return []
+    columns: list[list[Any]] = [[], [], [], [], []]
+    for r in first.values():
+        for column, value in zip(
+            columns,
+            (r.job_id, r.index, r.outcome.width, r.outcome.height, r.outcome.error),
+            strict=True,
+        ):
+            column.append(value)
+    cursor.execute(pgsql.INSERT_OUTCOMES.encode(), columns)
+    inserted = cursor.fetchall()
+    if not inserted:
+        return []
+    jobs, indexes, failed = (list(column) for column in zip(*inserted, strict=True))
+    cursor.execute(pgsql.COUNT_OUTCOMES.encode(), (jobs, indexes, failed, CHUNK_SIZE))
+    return [(int(j), total, done, state) for j, total, done, state in cursor.fetchall()]
+
+
+def _ending(cursor: Cursor, job_id: int) -> tuple[JobState, tuple[StoreError, ...]]:
+    cursor.execute(pgsql.STORE_TOTALS.encode(), (job_id,))
+    totals = [(store_id, int(count)) for store_id, count in cursor.fetchall()]
+    cursor.execute(pgsql.FAILED_REASONS.encode(), (job_id,))
+    reasons: dict[str, list[str]] = {}
+    for store_id, error in cursor.fetchall():
+        reasons.setdefault(store_id, []).append(error)
+    return decide_ending(totals, reasons)
+
+
+def _read_chunks(cursor: Cursor, claimed: list[tuple[Any, ...]]) -> list[Chunk]:
+    """The images, done indexes and known stores of the chunks just claimed."""
+    job_ids = [int(job_id) for job_id, *_ in claimed]
+    cursor.execute(
+        pgsql.CHUNK_IMAGES.encode(),
+        (job_ids, [first for _, _, first, _ in claimed], [size for _, _, _, size in claimed]),
+    )
+    images: dict[int, list[tuple[int, str, str, bool]]] = {}
+    for job_id, idx, store_id, url, done in cursor.fetchall():
+        images.setdefault(int(job_id), []).append((idx, store_id, url, done))
+    cursor.execute(
+        b"SELECT j.id, j.submitted_at, s.store_id, s.store_name, s.area_code FROM jobs AS j "
+        b"LEFT JOIN job_stores AS s ON s.job_id = j.id WHERE j.id = ANY(%s)",
+        (sorted(set(job_ids)),),
+    )
+    submitted: dict[int, float] = {}
+    stores: dict[int, dict[str, StoreInfo]] = {}
+    for job_id, submitted_at, store_id, name, area in cursor.fetchall():
+        submitted[int(job_id)] = submitted_at
+        if store_id is not None:
+            stores.setdefault(int(job_id), {})[store_id] = StoreInfo(name, area)
+    chunks = []
+    for job_id, number, first, size in claimed:
+        rows = [row for row in images.get(int(job_id), []) if first <= row[0] < first + size]
+        chunks.append(
+            Chunk(
+                int(job_id),
+                number,
+                first,
+                tuple(ImageSpec(store_id, url) for _, store_id, url, _ in rows),
+                submitted[int(job_id)],
+                frozenset(idx for idx, _, _, done in rows if done),
+                stores.get(int(job_id), {}),
+            )
+        )
+    return chunks
+
+
+def _image_result(row: tuple[Any, ...]) -> ImageResult:
+    index, store_id, url, name, area, outcome_idx, width, height, error = row
+    return ImageResult(
+        index,
+        ImageSpec(store_id, url),
+        None if name is None else StoreInfo(name, area),
+        None if outcome_idx is None else ImageOutcome(width, height, error),
+    )
+
+
+def _perimeter(measured: int, low: Any, total: Any, high: Any) -> PerimeterFigures | None:
+    return PerimeterFigures(int(low), int(total) / measured, int(high)) if measured else None
+
+
+def _errors_json(errors: tuple[StoreError, ...]) -> str:
+    return json.dumps([[e.store_id, e.error] for e in errors])
+
+
+def _status(row: tuple[Any, ...]) -> JobStatus:
+    job_id, submitted_at, total, done, failed, state, finished_at, errors = row
+    return JobStatus(
+        int(job_id),
+        JobState(state),
+        Progress(total, done, failed),
+        submitted_at,
+        finished_at=finished_at,
+        errors=tuple(StoreError(s, e) for s, e in (errors or [])),
+    )
+
+
+def _safe(url: str) -> str:
+    """The URL without a password, for messages and logs."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    host, port, dbname = info.get("host", ""), info.get("port", ""), info.get("dbname", "")
+    return f"postgresql://{info.get('user', '')}@{host}:{port}/{dbname}"
