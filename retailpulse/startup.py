@@ -45,6 +45,7 @@ from retailpulse.stores import (
     StoreMaster,
     load_store_master,
 )
+from retailpulse.stores.postgres import PostgresJobStore, is_postgres_url
 from retailpulse.system import System
 
 __all__ = ["ALLOW_PRIVATE_ENV", "start"]
@@ -74,8 +75,10 @@ def start(
     """Start a Retail Pulse actor system and return it, running.
 
     ``data`` is the SQLite file that keeps jobs across restarts (created if missing;
-    unfinished jobs in it resume now). ``None``, the default, keeps jobs in memory
-    only, as tests want. An unusable file raises ``JobStoreError``.
+    unfinished jobs in it resume now), or a ``postgresql://user@host:port/dbname``
+    URL: the PostgreSQL job store, whose schema is created or migrated now.
+    ``None``, the default, keeps jobs in memory only, as tests want. An unusable
+    file or database raises ``JobStoreError``.
     ``settings`` override fields of ``ServiceConfig`` (``workers=8``,
     ``allow_private_urls=True``...). When ``allow_private_urls`` is not given, the
     environment variable ``RETAILPULSE_ALLOW_PRIVATE_URLS=1`` turns it on.
@@ -91,9 +94,14 @@ def start(
     make_random = random_factory or default_random
     now = clock or default_clock
     sleep_range = (config.min_sleep, config.max_sleep)
-    path = None if data is None else Path(data)
+    url = str(data) if is_postgres_url(str(data)) else None
+    path = None if data is None or url is not None else Path(data)
 
-    open_store: StoreFactory = MemoryJobStore if path is None else (lambda: SqliteJobStore(path))
+    open_store: StoreFactory = MemoryJobStore
+    if url is not None:
+        open_store = lambda: PostgresJobStore(url)  # noqa: E731
+    elif path is not None:
+        open_store = lambda: SqliteJobStore(path)  # noqa: E731
     store = JobStoreActor.start(
         open_store, clock=now, retention=config.retention, store_master=store_master
     )

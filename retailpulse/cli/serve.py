@@ -3,11 +3,15 @@
 import argparse
 import faulthandler
 import logging
+import os
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from psycopg.conninfo import conninfo_to_dict
 
 from retailpulse.cli.limits import add_limit_arguments, limit_settings
 from retailpulse.config import ServiceConfig
@@ -20,10 +24,12 @@ from retailpulse.stores import (
     StoreMasterError,
     load_store_master,
 )
+from retailpulse.stores.postgres import is_postgres_url
 
 __all__ = ["DEFAULT_DATA", "positive_int", "register", "run"]
 
 DEFAULT_DATA = "retailpulse.db"
+DATA_ENV = "RETAILPULSE_DATA"
 """The job store file, relative to the working directory, unless --data says otherwise."""
 STOP_POLL_SECONDS = 0.1
 """How soon a stop signal is acted on (the handler itself only records it)."""
@@ -52,14 +58,27 @@ def positive_days(text: str) -> float:
     return value
 
 
+def _where(data: str | None, path: Path | None) -> str:
+    """Where the jobs are, for the start-up line (a database URL without its password)."""
+    if data is not None and is_postgres_url(data):
+        info = conninfo_to_dict(data)
+        host, port, name = (info.get(key, "") for key in ("host", "port", "dbname"))
+        return f"jobs in PostgreSQL {host}:{port}/{name}"
+    return "memory only" if path is None else f"jobs in {path.resolve()}"
+
+
 def _add_data_arguments(serve: argparse.ArgumentParser) -> None:
     """Where jobs are kept and for how long, and the simulated GPU time (for demos and tests)."""
     defaults = ServiceConfig()
     data = serve.add_mutually_exclusive_group()
     data.add_argument(
         "--data",
-        default=DEFAULT_DATA,
-        help="SQLite file that keeps jobs across restarts (default ./%(default)s)",
+        default=os.environ.get(DATA_ENV, DEFAULT_DATA),
+        help=(
+            "where jobs are kept across restarts: a SQLite file, or "
+            "postgresql://user@host:port/dbname for a cluster of nodes sharing one "
+            f"PostgreSQL database (default ${DATA_ENV}, else ./{DEFAULT_DATA})"
+        ),
     )
     data.add_argument(
         "--in-memory", action="store_true", help="keep jobs in memory only: a restart forgets them"
@@ -187,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
         server.start()
         private = "allowed" if system.config.allow_private_urls else "refused"
-        where = "memory only" if system.data is None else f"jobs in {system.data.resolve()}"
+        where = _where(data, system.data)
         print(
             f"Retail Pulse listening on {server.url} "
             f"({len(store_master)} stores, {system.config.workers} GPU slots, "

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ __all__ = [
     "PrivatePostgres",
     "admin_url",
     "postgres_binaries",
+    "require_server",
     "reset_database",
     "scratch_database",
     "unavailable",
@@ -65,6 +67,19 @@ def unavailable(url: str | None = None) -> str | None:
     except psycopg.Error:
         return SKIP_REASON.format(url=url)
     return None
+
+
+def require_server(url: str | None = None) -> None:
+    """In a test: skip it when the server does not answer, or fail it under ``CI=true``
+    (CI must never pass by skipping the PostgreSQL tests)."""
+    import pytest  # only tests call this; the service itself never imports pytest
+
+    reason = unavailable(url)
+    if reason is None:
+        return
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def _with_dbname(url: str, dbname: str) -> str:
@@ -122,13 +137,16 @@ class PrivatePostgres:
     to run as root, so as root the server runs as the ``postgres`` user.
     """
 
-    def __init__(self, directory: Path, *, timeout: float = 30.0) -> None:
+    def __init__(self, directory: Path | None = None, *, timeout: float = 30.0) -> None:
         binaries = postgres_binaries()
         if binaries is None:
             raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) are not installed")
         self.bin = binaries
-        self.directory = directory
-        self.data = directory / "data"
+        self._owned = directory is None
+        # Its own directory right under the temp root by default: the postgres user
+        # (as whom the server runs under root) cannot enter pytest's private tmp_path.
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="retailpulse-pg-"))
+        self.data = self.directory / "data"
         self.port = _free_port()
         self.timeout = timeout
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
@@ -187,4 +205,8 @@ class PrivatePostgres:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.stop("immediate")
+        try:
+            self.stop("immediate")
+        finally:
+            if self._owned:
+                shutil.rmtree(self.directory, ignore_errors=True)

@@ -2,7 +2,7 @@
 behave alike (PostgreSQL tests skip, or fail under CI=true, without a server)."""
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,13 +22,12 @@ from retailpulse.stores import (
     JobEnding,
     JobStore,
     JobStoreError,
-    MemoryJobStore,
     OutcomeRecord,
     SqliteJobStore,
 )
-from retailpulse.stores.postgres import PostgresJobStore
 from retailpulse.stores.sqlite import SCHEMA_VERSION
 from retailpulse.submission import ImageSpec
+from retailpulse.testing.jobstores import Stores
 
 T0 = 1_700_000_000.0
 OK = ImageOutcome.measured(40, 30)
@@ -37,46 +36,6 @@ BAD = ImageOutcome.failed("https://img.example/x.jpg: HTTP 404")
 
 def images(count: int, store_id: str = "S1") -> list[ImageSpec]:
     return [ImageSpec(store_id, f"https://img.example/{store_id}/{n}.jpg") for n in range(count)]
-
-
-class Stores:
-    """Opens the store under test; ``reopen()`` closes it and opens it again (a restart)."""
-
-    def __init__(self, kind: str, path: Path, url: str = "") -> None:
-        self.kind = kind
-        self.path = path
-        self.url = url
-        self.current: JobStore = self._open()
-
-    def _open(self) -> JobStore:
-        if self.kind == "postgres":
-            return PostgresJobStore(self.url)
-        return MemoryJobStore() if self.kind == "memory" else SqliteJobStore(self.path)
-
-    def another(self) -> JobStore:
-        """A second store on the same data, as a second node opens it (shared stores
-        only; a one-node store hands back itself)."""
-        return PostgresJobStore(self.url) if self.kind == "postgres" else self.current
-
-    def reopen(self) -> JobStore:
-        if self.kind == "memory":
-            return self.current  # a memory store lives as long as its object
-        self.current.close()
-        self.current = self._open()
-        return self.current
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
-    url = request.getfixturevalue("pg_url") if request.param == "postgres" else ""
-    opened = Stores(request.param, tmp_path / "jobs.db", url)
-    yield opened
-    opened.current.close()
-
-
-@pytest.fixture
-def store(stores: Stores) -> JobStore:
-    return stores.current
 
 
 def record(job_id: int, index: int, outcome: ImageOutcome = OK) -> OutcomeRecord:
