@@ -522,3 +522,29 @@ def test_a_version_1_file_is_migrated_and_its_old_jobs_still_read(tmp_path: Path
     assert new is not None
     assert new.images[0].store == MASTER["S1"]
     assert new_id == 2
+
+
+def test_an_unfinished_job_from_before_chunks_gets_its_chunks_when_migrated(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+        db.execute("INSERT INTO jobs (submitted_at, total, done) VALUES (?, ?, 1)", (T0, 70))
+        db.executemany(
+            "INSERT INTO images VALUES (2, ?, 'S1', ?)",
+            [(i, f"https://img.example/{i}.jpg") for i in range(70)],
+        )
+        db.execute("INSERT INTO outcomes VALUES (2, 65, 40, 30, NULL)")
+
+    store = SqliteJobStore(path)
+    try:
+        node = store.register_node("n", 1, T0)
+        chunks = store.claim_chunks(node, 10, 60.0, T0)
+    finally:
+        store.close()
+
+    assert [(c.job_id, c.first, len(c.images), c.done) for c in chunks] == [
+        (2, 0, 64, frozenset()),
+        (2, 64, 6, frozenset({65})),
+    ]
