@@ -130,10 +130,14 @@ class Heartbeat:
 
     ``ended`` are the jobs of chunks it held that are no longer ongoing (cancelled,
     or finished by another node): it drops their work, their leases are gone.
+    ``held`` are the ``(job_id, number)`` chunks it still holds: a chunk it works
+    on that is missing was taken over after its lease ran out (the node stalled
+    past it), and its images left are another node's now.
     """
 
     renewed: int
     ended: frozenset[int] = frozenset()
+    held: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

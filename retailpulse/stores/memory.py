@@ -253,18 +253,20 @@ class MemoryJobStore:
             self._nodes[node] = NodeInfo(
                 node, info.name, info.gpu_slots, info.started_at, max(now, info.last_heartbeat)
             )
-        renewed, ended = 0, set()
+        renewed, ended, held = 0, set(), set()
         for job in self._jobs.values():
-            for lease in job.chunks:
+            for number, lease in enumerate(job.chunks):
                 if lease.node != node:
                     continue
                 if job.state is not JobState.ONGOING:
                     lease.node = None
                     ended.add(job.job_id)
-                elif lease.until < now + lease_s * RENEW_WITHIN:
+                    continue
+                held.add((job.job_id, number))
+                if lease.until < now + lease_s * RENEW_WITHIN:
                     lease.until = now + lease_s
                     renewed += 1
-        return Heartbeat(renewed, frozenset(ended))
+        return Heartbeat(renewed, frozenset(ended), frozenset(held))
 
     def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
         touched: dict[int, _Job] = {}

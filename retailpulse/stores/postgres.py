@@ -325,7 +325,12 @@ class PostgresJobStore:
             cursor.execute(pgsql.DROP_ENDED_LEASES.encode(), (node,))
             ended = frozenset(job_id for (job_id,) in cursor.fetchall())
             cursor.execute(pgsql.RENEW_LEASES.encode(), (lease_s, node, lease_s * RENEW_WITHIN))
-            return Heartbeat(cursor.rowcount, ended)
+            renewed = cursor.rowcount
+            cursor.execute(
+                b"SELECT job_id, number FROM chunks WHERE node = %s AND pending > 0", (node,)
+            )
+            held = frozenset((int(job_id), number) for job_id, number in cursor.fetchall())
+            return Heartbeat(renewed, ended, held)
 
     def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
         finished = []

@@ -456,7 +456,10 @@ class SqliteJobStore:
                 (now + lease_s, node, now + lease_s * RENEW_WITHIN),
             )
             renewed = cursor.rowcount
-        return Heartbeat(renewed, frozenset(ended))
+            held = cursor.execute(
+                "SELECT job_id, number FROM chunks WHERE node = ? AND pending > 0", (node,)
+            ).fetchall()
+        return Heartbeat(renewed, frozenset(ended), frozenset(held))
 
     def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
         by_job: dict[int, list[OutcomeRecord]] = {}

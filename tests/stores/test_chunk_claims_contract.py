@@ -109,6 +109,20 @@ def test_a_heartbeat_renews_a_lease_so_no_one_else_claims_it(stores: Stores) -> 
     assert taken == []
 
 
+def test_a_heartbeat_tells_a_stalled_node_which_chunks_were_taken_over(stores: Stores) -> None:
+    store, other = stores.current, stores.another()
+    job_id = store.create_job(images(CHUNK_SIZE * 2), T0)
+    stalled, rescuer = node(store, "stalled"), node(other, "rescuer")
+    store.claim_chunks(stalled, 1, OVER, T0)
+    other.claim_chunks(rescuer, 1, LIVE, T0 + 1)  # chunk 0: its lease ran out
+    store.claim_chunks(stalled, 1, LIVE, T0 + 1)
+
+    beat = store.heartbeat(stalled, LIVE, T0 + 2)
+
+    assert beat.held == {(job_id, 1)}
+    assert other.heartbeat(rescuer, LIVE, T0 + 2).held == {(job_id, 0)}
+
+
 def test_a_fresh_lease_is_not_rewritten_by_every_heartbeat(store: JobStore) -> None:
     me = node(store)
     store.create_job(images(3), T0)
