@@ -126,6 +126,7 @@ def test_the_document_is_served_and_lists_every_route(live_url: str) -> None:
         "/api/results",
         "/api/cancel",
         "/api/jobs",
+        "/api/service",
         "/metrics",
         "/healthz",
         "/openapi.json",
