@@ -19,7 +19,6 @@ from retailpulse.actors import (
     PoolStats,
 )
 from retailpulse.actors.delayline import DelayLine
-from retailpulse.actors.throughput import RateSeries
 from retailpulse.actors.messages import (
     AnyRef,
     AwaitJob,
@@ -36,6 +35,7 @@ from retailpulse.actors.messages import (
     RunJob,
 )
 from retailpulse.actors.metrics import GetServiceFigures, RenderMetrics, ServiceFigures
+from retailpulse.actors.throughput import RateSeries
 from retailpulse.config import ServiceConfig
 from retailpulse.errors import (
     LimitExceededError,
@@ -252,7 +252,9 @@ class System(Service):
         """Typed form of ``service()``; without a metrics actor the counts are zeros."""
         pool = self.pool_stats()
         if self._metrics is None:
-            empty = RateSeries(step=5.0, end=time.time(), images_per_second=(), failed_per_second=())
+            empty = RateSeries(
+                step=5.0, end=time.time(), images_per_second=(), failed_per_second=()
+            )
             return ServiceFigures(pool, 0, 0, 0, empty)
         figures: ServiceFigures = self._ask(self._metrics, GetServiceFigures(pool))
         return figures

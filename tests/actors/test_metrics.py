@@ -14,7 +14,12 @@ from retailpulse.actors.events import (
     JobEnded,
     JobStarted,
 )
-from retailpulse.actors.metrics import GetServiceFigures, MetricsActor, RenderMetrics
+from retailpulse.actors.metrics import (
+    GetServiceFigures,
+    MetricsActor,
+    RenderMetrics,
+    ServiceFigures,
+)
 from retailpulse.testing import ManualClock, metric_value
 
 from .conftest import WAIT
@@ -146,7 +151,8 @@ def test_service_figures_report_the_pool_jobs_and_images_per_second() -> None:
             workers=6, idle=2, jobs_waiting=1, replaced=0, slots=8, free_slots=3, ready=0
         )
 
-        figures = ref.ask(GetServiceFigures(stats), timeout=WAIT).to_dict()
+        answer: ServiceFigures = ref.ask(GetServiceFigures(stats), block=True, timeout=WAIT)
+        figures = answer.to_dict()
     finally:
         ref.stop(timeout=WAIT)
 

@@ -102,9 +102,11 @@ def tab(browser: Any, dashboard_url: str) -> Iterator[Tab]:
     opened = Tab(page, dashboard_url)
     page.on(
         "console",
-        lambda m: opened.errors.append(f"console.{m.type}: {m.text}")
-        if m.type in ("error", "warning")
-        else None,
+        lambda m: (
+            opened.errors.append(f"console.{m.type}: {m.text}")
+            if m.type in ("error", "warning")
+            else None
+        ),
     )
     page.on("pageerror", lambda exc: opened.errors.append(f"uncaught: {exc}"))
     page.on("request", lambda r: opened.requests.append(r.url))

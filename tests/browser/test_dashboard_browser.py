@@ -1,9 +1,13 @@
 """The dashboard in a real browser: jobs live, a job's view, submit, cancel, hostile data."""
 
+import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import requests
+
+from retailpulse.testing import ImageServer
 
 from .conftest import Tab, expect
 
@@ -35,7 +39,7 @@ def test_the_jobs_list_shows_a_new_job_live_and_opens_it_by_keyboard(
     expect(row.locator(".badge")).to_have_text("completed")
     expect(row).to_contain_text("20 / 20 done")
     assert page.evaluate("window.notReloaded") is True
-    assert row.locator("[data-label='Images/s']").inner_text() != "–"
+    assert row.locator("[data-label='Images/s']").inner_text() != "\N{EN DASH}"
     # Newest first: the job is the first row.
     assert page.locator("tbody tr").first.get_attribute("data-job") == str(job)
 
@@ -76,7 +80,7 @@ def test_a_failed_jobs_view_shows_its_failed_stores_and_pages_its_images(
     expect(stores).to_contain_text("/missing.jpg")
     images = page.locator("table.images tbody tr")
     expect(images).to_have_count(50)  # one page
-    expect(images.first).to_contain_text("640 × 480")
+    expect(images.first).to_contain_text("640 \N{MULTIPLICATION SIGN} 480")
     expect(images.first).to_contain_text("2240")
 
     page.get_by_role("button", name="Next →").click()
@@ -100,24 +104,24 @@ def test_the_csv_download_holds_every_image(
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
-    lines = open(download.value.path(), encoding="utf-8").read().splitlines()
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
 
-    assert "store_id" in lines[0] and "image_url" in lines[0] and "perimeter" in lines[0]
+    header = lines[0].split(",")
+    assert {"store_id", "image_url", "perimeter"} <= set(header)
     assert len(lines) == 4
-    assert "2240" in lines[1] and "404" in lines[3]
+    assert "2240" in lines[1]
+    assert "404" in lines[3]
     tab.assert_no_errors()
 
 
 def test_the_submit_form_shows_the_field_a_400_names_then_opens_the_new_job(
-    tab: Tab, image_server: object
+    tab: Tab, image_server: ImageServer
 ) -> None:
     page = tab.open("#/submit")
     payload = page.get_by_label("Payload (JSON)")
-    url = image_server.url(SHELF)  # type: ignore[attr-defined]
-    bad = (
-        '{"count": 1, "visits": [{"store_id": "  ", "image_url": ["%s"], "visit_time": "t"}]}'
-        % url
-    )
+    url = image_server.url(SHELF)
+    visit = {"store_id": "  ", "image_url": [url], "visit_time": "t"}
+    bad = json.dumps({"count": 1, "visits": [visit]})
     payload.fill(bad)
     page.get_by_role("button", name="Submit job").click()
 
@@ -138,9 +142,9 @@ def test_the_submit_form_shows_the_field_a_400_names_then_opens_the_new_job(
     tab.assert_no_errors(allow=failed_loads_of(400))
 
 
-def test_a_payload_file_can_be_picked(tab: Tab, tmp_path: object) -> None:
+def test_a_payload_file_can_be_picked(tab: Tab, tmp_path: Path) -> None:
     page = tab.open("#/submit")
-    path = tmp_path / "job.json"  # type: ignore[operator]
+    path = tmp_path / "job.json"
     path.write_text('{"count": 1}', encoding="utf-8")
 
     page.get_by_label("Or pick a .json file").set_input_files(str(path))
@@ -189,10 +193,8 @@ def test_hostile_store_ids_and_visit_times_are_shown_as_text_and_never_run(
     # The submit form's error echoes the value found at the field, also as text.
     page.goto(f"{dashboard_url}/#/submit")
     hostile_url = "<script>window.pwned=3</script>"
-    page.get_by_label("Payload (JSON)").fill(
-        '{"count": 1, "visits": [{"store_id": "%s", "image_url": ["%s"], "visit_time": "%s"}]}'
-        % (HOSTILE_STORE.replace('"', '\\"'), hostile_url, HOSTILE_TIME)
-    )
+    visit = {"store_id": HOSTILE_STORE, "image_url": [hostile_url], "visit_time": HOSTILE_TIME}
+    page.get_by_label("Payload (JSON)").fill(json.dumps({"count": 1, "visits": [visit]}))
     page.get_by_role("button", name="Submit job").click()
     expect(page.locator("#payload-error")).to_contain_text(hostile_url)
 
@@ -202,7 +204,9 @@ def test_hostile_store_ids_and_visit_times_are_shown_as_text_and_never_run(
     tab.assert_no_errors(allow=failed_loads_of(400))
 
 
-def test_the_page_fits_a_phone_screen(tab: Tab, submit: Callable[..., int], dashboard_url: str) -> None:
+def test_the_page_fits_a_phone_screen(
+    tab: Tab, submit: Callable[..., int], dashboard_url: str
+) -> None:
     job = submit((KNOWN_STORE, [SHELF, "/missing.jpg"]))
     _wait_until_ended(dashboard_url, job)
     tab.page.set_viewport_size({"width": 390, "height": 844})
