@@ -7,6 +7,7 @@ skipped, except in CI (``CI=true``), where a missing browser fails them.
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,18 +62,23 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture
-def dashboard_url(image_server: ImageServer) -> Iterator[str]:
-    """A live service on real waitress, one per test (the suite stops every actor after
-    each test); short GPU times so jobs end in a second or two."""
-    with retailpulse.start(
-        workers=2, allow_private_urls=True, min_sleep=0.05, max_sleep=0.05
-    ) as system:
+@contextmanager
+def served(**settings: Any) -> Iterator[str]:
+    """A live service on real waitress that may download from 127.0.0.1; yields its URL."""
+    with retailpulse.start(allow_private_urls=True, **settings) as system:
         server = HttpServer(create_app(system), "127.0.0.1", 0).start()
         try:
             yield server.url
         finally:
             assert server.stop(timeout=5)
+
+
+@pytest.fixture
+def dashboard_url(image_server: ImageServer) -> Iterator[str]:
+    """A service per test (the suite stops every actor after each test); short GPU times,
+    so jobs end in a second or two."""
+    with served(workers=2, min_sleep=0.05, max_sleep=0.05) as url:
+        yield url
 
 
 @dataclass

@@ -15,11 +15,9 @@ from typing import Any
 import pytest
 import requests
 
-import retailpulse
-from retailpulse.http import HttpServer, create_app
 from retailpulse.testing import ImageServer
 
-from .conftest import Tab, expect
+from .conftest import Tab, expect, served
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 STORES = ["S00339198", "S00339204", "S00339215", "S00339218"]
@@ -34,12 +32,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def dashboard_url(image_server: ImageServer) -> Iterator[str]:
     """A service paced like the real one (0.1-0.4 s of GPU per image, 8 slots)."""
-    with retailpulse.start(workers=8, allow_private_urls=True) as system:
-        server = HttpServer(create_app(system), "127.0.0.1", 0).start()
-        try:
-            yield server.url
-        finally:
-            assert server.stop(timeout=5)
+    with served(workers=8) as url:
+        yield url
 
 
 def _job(base: str, image_server: ImageServer, visits: list[tuple[str, list[str]]]) -> int:
