@@ -235,6 +235,18 @@ PATHS: dict[str, dict[str, Any]] = {
             },
         }
     },
+    "/api/service": {
+        "get": {
+            "operationId": "getService",
+            "summary": "The pipeline now (GPU slots, downloaders, jobs) and images per second",
+            "description": (
+                "What the dashboard's service panel shows. `throughput` holds the images per "
+                "second of each complete `step_seconds` step over the last 10 minutes, oldest "
+                "first; `end` is when the last step ended (Unix seconds)."
+            ),
+            "responses": {"200": _json("The service's figures.", "Service"), "503": BUSY},
+        }
+    },
     "/metrics": {
         "get": {
             "operationId": "getMetrics",
@@ -287,6 +299,19 @@ def _figures_page(key: str, entry: str) -> dict[str, Any]:
             "job_id": {"type": "integer", "minimum": 1},
             key: {"type": "array", "items": _ref(entry)},
         },
+    }
+
+
+_RATES = {"type": "array", "items": {"type": "number", "minimum": 0}, "maxItems": 1000}
+
+
+def _pair(first: str, second: str) -> dict[str, Any]:
+    """An object of two counts, such as ``{"busy": 3, "free": 61}``."""
+    count = {"type": "integer", "minimum": 0}
+    return {
+        "type": "object",
+        "required": [first, second],
+        "properties": {first: count, second: count},
     }
 
 
@@ -476,6 +501,30 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "gpu_slots": {"type": "integer", "minimum": 1, "description": "`--workers`"},
             "free_gpu_slots": {"type": "integer", "minimum": 0},
             "stores": {"type": "integer", "minimum": 0},
+        },
+    },
+    "Service": {
+        "type": "object",
+        "required": ["gpu_slots", "downloaders", "jobs", "images_pending", "throughput"],
+        "properties": {
+            "gpu_slots": _pair("busy", "free"),
+            "downloaders": _pair("busy", "idle"),
+            "jobs": _pair("queued", "running"),
+            "images_pending": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Images of running jobs without an outcome yet.",
+            },
+            "throughput": {
+                "type": "object",
+                "required": ["step_seconds", "end", "images_per_second", "failed_per_second"],
+                "properties": {
+                    "step_seconds": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
+                    "end": {"type": "number"},
+                    "images_per_second": _RATES,
+                    "failed_per_second": _RATES,
+                },
+            },
         },
     },
     "Error": {
