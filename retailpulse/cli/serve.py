@@ -11,7 +11,7 @@ from typing import Any
 
 from retailpulse.cli.limits import add_limit_arguments, limit_settings
 from retailpulse.config import ServiceConfig
-from retailpulse.http import HttpServer, create_app
+from retailpulse.http import HttpLimits, HttpServer, create_app
 from retailpulse.logs import LOG_FORMATS, configure_logging
 from retailpulse.startup import ALLOW_PRIVATE_ENV, start
 from retailpulse.stores import (
@@ -21,7 +21,7 @@ from retailpulse.stores import (
     load_store_master,
 )
 
-__all__ = ["DEFAULT_DATA", "positive_int", "register", "run"]
+__all__ = ["DEFAULT_DATA", "http_limits", "positive_int", "register", "run"]
 
 DEFAULT_DATA = "retailpulse.db"
 """The job store file, relative to the working directory, unless --data says otherwise."""
@@ -42,6 +42,20 @@ def seconds(text: str) -> float:
     value = float(text)
     if not value >= 0:  # also NaN
         raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text}")
+    return value
+
+
+def zero_or_more(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
     return value
 
 
@@ -84,6 +98,48 @@ def _add_data_arguments(serve: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_http_arguments(serve: argparse.ArgumentParser) -> None:
+    """What the HTTP server grants its clients (see docs/hostile-clients.md)."""
+    defaults = HttpLimits()
+    group = serve.add_argument_group("HTTP server")
+    group.add_argument(
+        "--http-threads",
+        type=positive_int,
+        default=defaults.threads,
+        help="threads for ordinary requests (default %(default)s)",
+    )
+    group.add_argument(
+        "--heavy-http-threads",
+        type=positive_int,
+        default=defaults.heavy_threads,
+        help="threads for costly requests: results, submits over 1 MiB (default %(default)s)",
+    )
+    group.add_argument(
+        "--heavy-queue",
+        type=zero_or_more,
+        default=defaults.heavy_queue,
+        help="costly requests that may wait; more get 503 + Retry-After (default %(default)s)",
+    )
+    group.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=defaults.connection_limit,
+        help="open client connections served at once; more wait (default %(default)s)",
+    )
+    for name, what in (
+        ("head_timeout", "seconds to send a request's head"),
+        ("request_timeout", "seconds to send a whole request"),
+        ("idle_timeout", "seconds a kept-alive connection may stay idle"),
+    ):
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            type=positive_seconds,
+            metavar="SECONDS",
+            default=getattr(defaults, name),
+            help=f"{what}; then it is closed (default %(default)g)",
+        )
+
+
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.set_defaults(handler=run)
@@ -121,9 +177,6 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help=f"allow downloads from loopback/private addresses (or {ALLOW_PRIVATE_ENV}=1)",
     )
     serve.add_argument(
-        "--http-threads", type=positive_int, default=8, help="waitress threads (default 8)"
-    )
-    serve.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -136,7 +189,22 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help="key=value text lines or one JSON object per line (default %(default)s)",
     )
     _add_data_arguments(serve)
+    _add_http_arguments(serve)
     add_limit_arguments(serve)
+
+
+def http_limits(args: argparse.Namespace, config: ServiceConfig) -> HttpLimits:
+    """The server's limits from the options; the body limit is the service's own."""
+    return HttpLimits(
+        threads=args.http_threads,
+        heavy_threads=args.heavy_http_threads,
+        heavy_queue=args.heavy_queue,
+        connection_limit=args.max_connections,
+        head_timeout=args.head_timeout,
+        request_timeout=args.request_timeout,
+        idle_timeout=args.idle_timeout,
+        max_body_bytes=config.max_body_bytes,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -176,7 +244,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with system:
         try:
-            server = HttpServer(create_app(system), args.host, args.port, args.http_threads)
+            server = HttpServer(
+                create_app(system), args.host, args.port, limits=http_limits(args, system.config)
+            )
         except (OSError, ValueError) as exc:
             print(f"retailpulse: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 1
