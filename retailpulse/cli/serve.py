@@ -112,7 +112,7 @@ def _add_http_arguments(serve: argparse.ArgumentParser) -> None:
         "--heavy-http-threads",
         type=positive_int,
         default=defaults.heavy_threads,
-        help="threads for costly requests: results, submits over 1 MiB (default %(default)s)",
+        help="threads for costly requests: results, submits over 256 KiB (default %(default)s)",
     )
     group.add_argument(
         "--heavy-queue",

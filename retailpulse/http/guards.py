@@ -53,7 +53,7 @@ class HttpLimits:
     """What one HTTP server grants its clients; every field bounds a way to exhaust it.
 
     ``threads`` answer ordinary requests; ``heavy_threads`` answer the costly ones
-    (``/api/results``, submits over ``heavy_body_bytes``), at most ``heavy_queue``
+    (``/api/results``, submits over ``heavy_body_bytes``, 256 KiB), at most ``heavy_queue``
     more of them wait, and the rest get 503. ``connection_limit`` open sockets are
     served (more wait in the kernel's backlog); ``head_timeout`` seconds to send a
     request head, ``request_timeout`` for the whole request, ``idle_timeout`` for a
@@ -69,7 +69,7 @@ class HttpLimits:
     idle_timeout: float = 60.0
     max_body_bytes: int = 32 * MIB
     max_head_bytes: int = 64 * KIB
-    heavy_body_bytes: int = 1 * MIB
+    heavy_body_bytes: int = 256 * KIB
 
     def __post_init__(self) -> None:
         for name in ("threads", "heavy_threads", "connection_limit", "max_body_bytes"):
