@@ -12,6 +12,7 @@ small job's status latency while eight clients read a 100,000-image job's result
 """
 
 import argparse
+import contextlib
 import socket
 import statistics
 import threading
@@ -77,10 +78,8 @@ def slow_connections(url: str, count: int) -> None:
     def trickle() -> None:
         while not stop.wait(2):
             for sock in socks[1::2]:
-                try:
+                with contextlib.suppress(OSError):
                     sock.sendall(b"X")
-                except OSError:
-                    pass
 
     threading.Thread(target=trickle, daemon=True).start()
     time.sleep(1)
@@ -135,7 +134,8 @@ def nested_bodies(url: str, pid: int, clients: int, lists: int | None = None) ->
             time.sleep(0.2)
         answers = [p.result() for p in posts]
     print(
-        f"{clients} concurrent bodies of {lists + 1} empty lists ({len(body) / MIB:.1f} MiB): answers {sorted(set(answers))}, "
+        f"{clients} concurrent bodies of {lists + 1} empty lists ({len(body) / MIB:.1f} MiB): "
+        f"answers {sorted(set(answers))}, "
         f"RSS {before:.0f} MiB before, peak (VmHWM) {rss_mib(pid, 'VmHWM'):.0f} MiB; "
         f"/healthz meanwhile {summary(health)}"
     )

@@ -6,10 +6,11 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from retailpulse.cli.limits import add_limit_arguments, limit_settings
+from retailpulse.cli.limits import SECONDS, ZERO_OR_MORE, add_limit_arguments, limit_settings
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpLimits, HttpServer, create_app
 from retailpulse.logs import LOG_FORMATS, configure_logging
@@ -42,20 +43,6 @@ def seconds(text: str) -> float:
     value = float(text)
     if not value >= 0:  # also NaN
         raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text}")
-    return value
-
-
-def zero_or_more(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:  # also NaN
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
     return value
 
 
@@ -98,45 +85,45 @@ def _add_data_arguments(serve: argparse.ArgumentParser) -> None:
     )
 
 
+HTTP_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
+    ("threads", "--http-threads", positive_int, "threads for ordinary requests"),
+    (
+        "heavy_threads",
+        "--heavy-http-threads",
+        positive_int,
+        "threads for costly requests: results, submits over 256 KiB",
+    ),
+    (
+        "heavy_queue",
+        "--heavy-queue",
+        ZERO_OR_MORE,
+        "costly requests that may wait; more get 503 + Retry-After",
+    ),
+    (
+        "connection_limit",
+        "--max-connections",
+        positive_int,
+        "open client connections served at once; more wait",
+    ),
+    ("head_timeout", "--head-timeout", SECONDS, "seconds to send a request's head"),
+    ("request_timeout", "--request-timeout", SECONDS, "seconds to send a whole request"),
+    ("idle_timeout", "--idle-timeout", SECONDS, "seconds a kept-alive connection idles"),
+)
+"""``HttpLimits`` field, option, type, help: what the HTTP server grants its clients."""
+
+
 def _add_http_arguments(serve: argparse.ArgumentParser) -> None:
-    """What the HTTP server grants its clients (see docs/hostile-clients.md)."""
+    """See docs/hostile-clients.md for what each bounds."""
     defaults = HttpLimits()
     group = serve.add_argument_group("HTTP server")
-    group.add_argument(
-        "--http-threads",
-        type=positive_int,
-        default=defaults.threads,
-        help="threads for ordinary requests (default %(default)s)",
-    )
-    group.add_argument(
-        "--heavy-http-threads",
-        type=positive_int,
-        default=defaults.heavy_threads,
-        help="threads for costly requests: results, submits over 256 KiB (default %(default)s)",
-    )
-    group.add_argument(
-        "--heavy-queue",
-        type=zero_or_more,
-        default=defaults.heavy_queue,
-        help="costly requests that may wait; more get 503 + Retry-After (default %(default)s)",
-    )
-    group.add_argument(
-        "--max-connections",
-        type=positive_int,
-        default=defaults.connection_limit,
-        help="open client connections served at once; more wait (default %(default)s)",
-    )
-    for name, what in (
-        ("head_timeout", "seconds to send a request's head"),
-        ("request_timeout", "seconds to send a whole request"),
-        ("idle_timeout", "seconds a kept-alive connection may stay idle"),
-    ):
+    for field, flag, kind, what in HTTP_OPTIONS:
         group.add_argument(
-            "--" + name.replace("_", "-"),
-            type=positive_seconds,
-            metavar="SECONDS",
-            default=getattr(defaults, name),
-            help=f"{what}; then it is closed (default %(default)g)",
+            flag,
+            type=kind,
+            dest=field,
+            metavar="SECONDS" if kind is SECONDS else "N",
+            default=getattr(defaults, field),
+            help=f"{what} (default %(default)s)",
         )
 
 
@@ -195,16 +182,8 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
 
 def http_limits(args: argparse.Namespace, config: ServiceConfig) -> HttpLimits:
     """The server's limits from the options; the body limit is the service's own."""
-    return HttpLimits(
-        threads=args.http_threads,
-        heavy_threads=args.heavy_http_threads,
-        heavy_queue=args.heavy_queue,
-        connection_limit=args.max_connections,
-        head_timeout=args.head_timeout,
-        request_timeout=args.request_timeout,
-        idle_timeout=args.idle_timeout,
-        max_body_bytes=config.max_body_bytes,
-    )
+    chosen = {field: getattr(args, field) for field, *_ in HTTP_OPTIONS}
+    return HttpLimits(max_body_bytes=config.max_body_bytes, **chosen)
 
 
 def run(args: argparse.Namespace) -> int:
