@@ -116,7 +116,11 @@ class System(Service):
         when the payload is malformed, ``LimitExceededError`` (one of those) when it
         holds more than ``config.max_images_per_job`` images.
         """
-        submission = payload if isinstance(payload, Submission) else parse_submission(payload)
+        submission = (
+            payload
+            if isinstance(payload, Submission)
+            else parse_submission(payload, self.config.max_url_length)
+        )
         _check_job_size(submission, self.config.max_images_per_job)
         order: JobOrder = self._ask(self._store, CreateJob(tuple(submission.images())))
         self._ask(self._manager, RunJob(order))

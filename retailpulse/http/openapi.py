@@ -28,7 +28,8 @@ def _json(description: str, schema: str, **extra: Any) -> dict[str, Any]:
 
 
 BUSY = _json(
-    "An actor did not answer within the ask timeout (overload); retry after a second.",
+    "Overloaded: an actor did not answer within the ask timeout, or too many costly "
+    "requests (results, submits over 256 KiB) are running or waiting; retry after a second.",
     "Error",
     headers={"Retry-After": {"schema": {"type": "string"}, "required": True}},
 )
@@ -41,7 +42,10 @@ JOB_ID_PARAMETER = {
     "schema": {"type": "integer", "minimum": 1},
 }
 
-UNKNOWN_JOB = _json("No such job, or the jobid is missing or not a positive integer.", "Empty")
+UNKNOWN_JOB = _json(
+    "No such job, or the jobid is missing, given more than once or not a positive integer.",
+    "Empty",
+)
 
 BAD_QUERY = {
     "description": (
@@ -116,7 +120,8 @@ def _submit(operation_id: str) -> dict[str, Any]:
                 "400": _json("The body is not a valid submission; `field` says where.", "Error"),
                 "413": _json(
                     "The body is over the size limit, or the job holds more images than "
-                    "allowed (`field` is then `visits`).",
+                    "allowed (`field` is then `visits`), or the body holds more JSON values "
+                    "than a job of that many images could (`field` is then `body`).",
                     "Error",
                 ),
                 "503": BUSY,
@@ -265,7 +270,12 @@ PATHS: dict[str, dict[str, Any]] = {
             "operationId": "getHealth",
             "summary": "Liveness, with the worker pool's figures",
             "responses": {"200": _json("The service is up.", "Health"), "503": BUSY},
-        }
+        },
+        "head": {
+            "operationId": "headHealth",
+            "summary": "Liveness for load balancers: the answer of GET without its body",
+            "responses": {"200": {"description": "The service is up."}, "503": BUSY},
+        },
     },
     "/openapi.json": {
         "get": {
@@ -341,6 +351,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "type": "string",
                     "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$",
                     "example": "https://images.example.com/shelf.jpg",
+                    "description": "At most 8,192 characters (`--max-url-length`).",
                 },
             },
             "visit_time": {
