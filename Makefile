@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 ARGS ?=
 
-.PHONY: run demo test lint typecheck unit clean
+.PHONY: run demo test lint typecheck unit clean screenshots
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+# The dashboard's screenshots in docs/ (needs /usr/bin/chromium); not part of the suite.
+screenshots: $(STAMP)
+	$(BIN)/python -m pytest tests/browser/make_screenshots.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -111,7 +111,7 @@ def start(
         store.stop(timeout=config.stop_timeout)
         raise
     # Started only once the store is open, so a bad data file leaves nothing running.
-    metrics = MetricsActor.start()
+    metrics = MetricsActor.start(clock=now)
     delay_line = None
     if sleeper is None:
         delay_line = sleeper = DelayLine().start()

@@ -36,7 +36,8 @@ from retailpulse.actors.messages import (
     ReadStatus,
     RunJob,
 )
-from retailpulse.actors.metrics import RenderMetrics
+from retailpulse.actors.metrics import GetServiceFigures, RenderMetrics, ServiceFigures
+from retailpulse.actors.throughput import RateSeries
 from retailpulse.config import ServiceConfig
 from retailpulse.errors import (
     LimitExceededError,
@@ -115,7 +116,11 @@ class System(Service):
         when the payload is malformed, ``LimitExceededError`` (one of those) when it
         holds more than ``config.max_images_per_job`` images.
         """
-        submission = payload if isinstance(payload, Submission) else parse_submission(payload)
+        submission = (
+            payload
+            if isinstance(payload, Submission)
+            else parse_submission(payload, self.config.max_url_length)
+        )
         _check_job_size(submission, self.config.max_images_per_job)
         order: JobOrder = self._ask(self._store, CreateJob(tuple(submission.images())))
         self._ask(self._manager, RunJob(order))
@@ -339,6 +344,24 @@ class System(Service):
             return b""
         text: bytes = self._ask(self._metrics, RenderMetrics(self.pool_stats()))
         return text
+
+    def service(self) -> dict[str, Any]:
+        """The pipeline's figures now and its images per second over the last 10 minutes.
+
+        The body of ``GET /api/service``, which the dashboard's service panel polls.
+        """
+        return self.service_figures().to_dict()
+
+    def service_figures(self) -> ServiceFigures:
+        """Typed form of ``service()``; without a metrics actor the counts are zeros."""
+        pool = self.pool_stats()
+        if self._metrics is None:
+            empty = RateSeries(
+                step=5.0, end=time.time(), images_per_second=(), failed_per_second=()
+            )
+            return ServiceFigures(pool, 0, 0, 0, empty)
+        figures: ServiceFigures = self._ask(self._metrics, GetServiceFigures(pool))
+        return figures
 
     def stop(self) -> None:
         """Stop jobs first, then the workers, then the job store (which commits what it

@@ -20,8 +20,10 @@ from retailpulse.actors.events import (
     JobEnded,
     JobStarted,
 )
+from retailpulse.actors.throughput import RateSeries, ThroughputHistory
+from retailpulse.ports import Clock, default_clock
 
-__all__ = ["CONTENT_TYPE", "MetricsActor", "RenderMetrics"]
+__all__ = ["CONTENT_TYPE", "GetServiceFigures", "MetricsActor", "RenderMetrics", "ServiceFigures"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The classic Prometheus text format, which every scraper reads."""
@@ -46,13 +48,49 @@ class RenderMetrics:
     pool: PoolStats | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class GetServiceFigures:
+    """Ask the metrics actor for a ``ServiceFigures``; ``pool`` as in ``RenderMetrics``."""
+
+    pool: PoolStats
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFigures:
+    """What the dashboard's service panel shows: the pipeline now, and its recent pace."""
+
+    pool: PoolStats
+    jobs_queued: int
+    jobs_running: int
+    images_pending: int
+    throughput: RateSeries
+
+    def to_dict(self) -> dict[str, Any]:
+        """The body of ``GET /api/service``."""
+        pool, rate = self.pool, self.throughput
+        return {
+            "gpu_slots": {"busy": pool.slots - pool.free_slots, "free": pool.free_slots},
+            "downloaders": {"busy": pool.workers - pool.idle, "idle": pool.idle},
+            "jobs": {"queued": self.jobs_queued, "running": self.jobs_running},
+            "images_pending": self.images_pending,
+            "throughput": {
+                "step_seconds": rate.step,
+                "end": rate.end,
+                "images_per_second": list(rate.images_per_second),
+                "failed_per_second": list(rate.failed_per_second),
+            },
+        }
+
+
 class MetricsActor(pykka.ThreadingActor):
     """Owns the service's metrics; receives events, renders them when asked."""
 
     use_daemon_thread = True
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = default_clock) -> None:
         super().__init__()
+        self._clock = clock
+        self._throughput = ThroughputHistory()  # 5 s steps over the last 10 minutes
         self._registry = CollectorRegistry(auto_describe=True)
         r = self._registry
         self._submitted = Counter(
@@ -138,6 +176,8 @@ class MetricsActor(pykka.ThreadingActor):
             self._ended[message.state] = self._ended.get(message.state, 0) + 1
         elif isinstance(message, RenderMetrics):
             return self._render(message.pool)
+        elif isinstance(message, GetServiceFigures):
+            return self._figures(message.pool)
         else:
             return super().on_receive(message)
         if not isinstance(message, ImageDownloaded | ImageProcessed):
@@ -154,6 +194,7 @@ class MetricsActor(pykka.ThreadingActor):
             self._downloaded(event.download)
         self._images.labels("measured" if event.ok else "failed").inc()
         self._processing_seconds.observe(event.seconds)
+        self._throughput.record(self._clock(), ok=event.ok)
         # The worker tells this event before it tells the job, so the job's JobEnded
         # always comes after its last image and the count never goes stale.
         if event.job in self._running:
@@ -174,3 +215,12 @@ class MetricsActor(pykka.ThreadingActor):
             self._slots.labels("busy").set(pool.slots - pool.free_slots)
             self._slots.labels("free").set(pool.free_slots)
         return generate_latest(self._registry)
+
+    def _figures(self, pool: PoolStats) -> ServiceFigures:
+        return ServiceFigures(
+            pool=pool,
+            jobs_queued=len(self._queued),
+            jobs_running=len(self._running),
+            images_pending=sum(self._running.values()),
+            throughput=self._throughput.series(self._clock()),
+        )

@@ -7,15 +7,16 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
-from retailpulse.cli.limits import add_limit_arguments, limit_settings
+from retailpulse.cli.limits import SECONDS, ZERO_OR_MORE, add_limit_arguments, limit_settings
 from retailpulse.config import ServiceConfig
-from retailpulse.http import HttpServer, create_app
+from retailpulse.http import HttpLimits, HttpServer, create_app
 from retailpulse.logs import LOG_FORMATS, configure_logging
 from retailpulse.startup import ALLOW_PRIVATE_ENV, start
 from retailpulse.stores import (
@@ -26,11 +27,12 @@ from retailpulse.stores import (
 )
 from retailpulse.stores.postgres import is_postgres_url
 
-__all__ = ["DEFAULT_DATA", "positive_int", "register", "run"]
+__all__ = ["DEFAULT_DATA", "http_limits", "positive_int", "register", "run"]
 
 DEFAULT_DATA = "retailpulse.db"
-DATA_ENV = "RETAILPULSE_DATA"
 """The job store file, relative to the working directory, unless --data says otherwise."""
+DATA_ENV = "RETAILPULSE_DATA"
+"""Where jobs are kept when --data is not given: a SQLite file or a postgresql:// URL."""
 STOP_POLL_SECONDS = 0.1
 """How soon a stop signal is acted on (the handler itself only records it)."""
 
@@ -103,6 +105,48 @@ def _add_data_arguments(serve: argparse.ArgumentParser) -> None:
     )
 
 
+HTTP_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
+    ("threads", "--http-threads", positive_int, "threads for ordinary requests"),
+    (
+        "heavy_threads",
+        "--heavy-http-threads",
+        positive_int,
+        "threads for costly requests: results, submits over 256 KiB",
+    ),
+    (
+        "heavy_queue",
+        "--heavy-queue",
+        ZERO_OR_MORE,
+        "costly requests that may wait; more get 503 + Retry-After",
+    ),
+    (
+        "connection_limit",
+        "--max-connections",
+        positive_int,
+        "open client connections served at once; more wait",
+    ),
+    ("head_timeout", "--head-timeout", SECONDS, "seconds to send a request's head"),
+    ("request_timeout", "--request-timeout", SECONDS, "seconds to send a whole request"),
+    ("idle_timeout", "--idle-timeout", SECONDS, "seconds a kept-alive connection idles"),
+)
+"""``HttpLimits`` field, option, type, help: what the HTTP server grants its clients."""
+
+
+def _add_http_arguments(serve: argparse.ArgumentParser) -> None:
+    """See docs/hostile-clients.md for what each bounds."""
+    defaults = HttpLimits()
+    group = serve.add_argument_group("HTTP server")
+    for field, flag, kind, what in HTTP_OPTIONS:
+        group.add_argument(
+            flag,
+            type=kind,
+            dest=field,
+            metavar="SECONDS" if kind is SECONDS else "N",
+            default=getattr(defaults, field),
+            help=f"{what} (default %(default)s)",
+        )
+
+
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.set_defaults(handler=run)
@@ -140,9 +184,6 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help=f"allow downloads from loopback/private addresses (or {ALLOW_PRIVATE_ENV}=1)",
     )
     serve.add_argument(
-        "--http-threads", type=positive_int, default=8, help="waitress threads (default 8)"
-    )
-    serve.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -155,7 +196,14 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help="key=value text lines or one JSON object per line (default %(default)s)",
     )
     _add_data_arguments(serve)
+    _add_http_arguments(serve)
     add_limit_arguments(serve)
+
+
+def http_limits(args: argparse.Namespace, config: ServiceConfig) -> HttpLimits:
+    """The server's limits from the options; the body limit is the service's own."""
+    chosen = {field: getattr(args, field) for field, *_ in HTTP_OPTIONS}
+    return HttpLimits(max_body_bytes=config.max_body_bytes, **chosen)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -195,7 +243,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with system:
         try:
-            server = HttpServer(create_app(system), args.host, args.port, args.http_threads)
+            server = HttpServer(
+                create_app(system), args.host, args.port, limits=http_limits(args, system.config)
+            )
         except (OSError, ValueError) as exc:
             print(f"retailpulse: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 1

@@ -11,6 +11,7 @@ from retailpulse.errors import (
     UnknownJobError,
     ValidationError,
 )
+from retailpulse.http.dashboard import add_dashboard_routes
 from retailpulse.http.metrics import MetricsResource
 from retailpulse.http.openapi import OpenApiResource
 from retailpulse.http.resources import (
@@ -43,6 +44,7 @@ def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     app.add_route("/api/jobs", JobsResource(system))
     app.add_route("/metrics", MetricsResource(system))
     app.add_route("/openapi.json", OpenApiResource())
+    add_dashboard_routes(app, system)
     app.add_error_handler(ValidationError, _invalid)
     app.add_error_handler(LimitExceededError, _too_large)
     app.add_error_handler(UnknownJobError, _unknown_job)

@@ -28,7 +28,8 @@ def _json(description: str, schema: str, **extra: Any) -> dict[str, Any]:
 
 
 BUSY = _json(
-    "An actor did not answer within the ask timeout (overload); retry after a second.",
+    "Overloaded: an actor did not answer within the ask timeout, or too many costly "
+    "requests (results, submits over 256 KiB) are running or waiting; retry after a second.",
     "Error",
     headers={"Retry-After": {"schema": {"type": "string"}, "required": True}},
 )
@@ -41,7 +42,10 @@ JOB_ID_PARAMETER = {
     "schema": {"type": "integer", "minimum": 1},
 }
 
-UNKNOWN_JOB = _json("No such job, or the jobid is missing or not a positive integer.", "Empty")
+UNKNOWN_JOB = _json(
+    "No such job, or the jobid is missing, given more than once or not a positive integer.",
+    "Empty",
+)
 
 BAD_QUERY = {
     "description": (
@@ -116,7 +120,8 @@ def _submit(operation_id: str) -> dict[str, Any]:
                 "400": _json("The body is not a valid submission; `field` says where.", "Error"),
                 "413": _json(
                     "The body is over the size limit, or the job holds more images than "
-                    "allowed (`field` is then `visits`).",
+                    "allowed (`field` is then `visits`), or the body holds more JSON values "
+                    "than a job of that many images could (`field` is then `body`).",
                     "Error",
                 ),
                 "503": BUSY,
@@ -235,6 +240,18 @@ PATHS: dict[str, dict[str, Any]] = {
             },
         }
     },
+    "/api/service": {
+        "get": {
+            "operationId": "getService",
+            "summary": "The pipeline now (GPU slots, downloaders, jobs) and images per second",
+            "description": (
+                "What the dashboard's service panel shows. `throughput` holds the images per "
+                "second of each complete `step_seconds` step over the last 10 minutes, oldest "
+                "first; `end` is when the last step ended (Unix seconds)."
+            ),
+            "responses": {"200": _json("The service's figures.", "Service"), "503": BUSY},
+        }
+    },
     "/metrics": {
         "get": {
             "operationId": "getMetrics",
@@ -253,7 +270,12 @@ PATHS: dict[str, dict[str, Any]] = {
             "operationId": "getHealth",
             "summary": "Liveness, with the worker pool's figures",
             "responses": {"200": _json("The service is up.", "Health"), "503": BUSY},
-        }
+        },
+        "head": {
+            "operationId": "headHealth",
+            "summary": "Liveness for load balancers: the answer of GET without its body",
+            "responses": {"200": {"description": "The service is up."}, "503": BUSY},
+        },
     },
     "/openapi.json": {
         "get": {
@@ -290,6 +312,19 @@ def _figures_page(key: str, entry: str) -> dict[str, Any]:
     }
 
 
+_RATES = {"type": "array", "items": {"type": "number", "minimum": 0}, "maxItems": 1000}
+
+
+def _pair(first: str, second: str) -> dict[str, Any]:
+    """An object of two counts, such as ``{"busy": 3, "free": 61}``."""
+    count = {"type": "integer", "minimum": 0}
+    return {
+        "type": "object",
+        "required": [first, second],
+        "properties": {first: count, second: count},
+    }
+
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Submission": {
         "type": "object",
@@ -316,6 +351,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "type": "string",
                     "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$",
                     "example": "https://images.example.com/shelf.jpg",
+                    "description": "At most 8,192 characters (`--max-url-length`).",
                 },
             },
             "visit_time": {
@@ -476,6 +512,30 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "gpu_slots": {"type": "integer", "minimum": 1, "description": "`--workers`"},
             "free_gpu_slots": {"type": "integer", "minimum": 0},
             "stores": {"type": "integer", "minimum": 0},
+        },
+    },
+    "Service": {
+        "type": "object",
+        "required": ["gpu_slots", "downloaders", "jobs", "images_pending", "throughput"],
+        "properties": {
+            "gpu_slots": _pair("busy", "free"),
+            "downloaders": _pair("busy", "idle"),
+            "jobs": _pair("queued", "running"),
+            "images_pending": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Images of running jobs without an outcome yet.",
+            },
+            "throughput": {
+                "type": "object",
+                "required": ["step_seconds", "end", "images_per_second", "failed_per_second"],
+                "properties": {
+                    "step_seconds": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
+                    "end": {"type": "number"},
+                    "images_per_second": _RATES,
+                    "failed_per_second": _RATES,
+                },
+            },
         },
     },
     "Error": {

@@ -14,8 +14,13 @@ from retailpulse.actors.events import (
     JobEnded,
     JobStarted,
 )
-from retailpulse.actors.metrics import MetricsActor, RenderMetrics
-from retailpulse.testing import metric_value
+from retailpulse.actors.metrics import (
+    GetServiceFigures,
+    MetricsActor,
+    RenderMetrics,
+    ServiceFigures,
+)
+from retailpulse.testing import ManualClock, metric_value
 
 from .conftest import WAIT
 
@@ -129,3 +134,35 @@ def test_two_metrics_actors_keep_separate_figures(metrics: Ref) -> None:
         assert metric_value(page(other), "retailpulse_jobs_submitted_total") == 0
     finally:
         other.stop(timeout=WAIT)
+
+
+def test_service_figures_report_the_pool_jobs_and_images_per_second() -> None:
+    clock = ManualClock(start=1_700_000_000.0)
+    ref = MetricsActor.start(clock=clock)
+    try:
+        ref.tell(JobAccepted(1, images=3))
+        ref.tell(JobAccepted(2, images=9))
+        ref.tell(JobStarted(1, "urn:1", images=3, to_download=3))
+        for ok in (True, True, False):
+            ref.tell(ImageProcessed("urn:1", ok=ok, seconds=0.2))
+        ref.ask(RenderMetrics(), timeout=WAIT)  # every event above is handled
+        clock.advance(5.0)
+        stats = PoolStats(
+            workers=6, idle=2, jobs_waiting=1, replaced=0, slots=8, free_slots=3, ready=0
+        )
+
+        answer: ServiceFigures = ref.ask(GetServiceFigures(stats), block=True, timeout=WAIT)
+        figures = answer.to_dict()
+    finally:
+        ref.stop(timeout=WAIT)
+
+    assert figures["gpu_slots"] == {"busy": 5, "free": 3}
+    assert figures["downloaders"] == {"busy": 4, "idle": 2}
+    assert figures["jobs"] == {"queued": 1, "running": 1}
+    assert figures["images_pending"] == 0
+    rates = figures["throughput"]
+    assert rates["step_seconds"] == 5.0
+    assert len(rates["images_per_second"]) == 120  # ten minutes of 5 s steps
+    assert rates["images_per_second"][-1] == 3 / 5
+    assert rates["failed_per_second"][-1] == 1 / 5
+    assert sum(rates["images_per_second"]) == 3 / 5

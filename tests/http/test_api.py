@@ -652,7 +652,7 @@ def test_healthz_answers_200_with_status_ok(api: Api) -> None:
     assert result.json["stores"] == 4944
 
 
-@pytest.mark.parametrize("path", ["/", "/api", "/api/job", "/api/status/extra", "/submit"])
+@pytest.mark.parametrize("path", ["/ui", "/api", "/api/job", "/api/status/extra", "/submit"])
 def test_an_unknown_path_is_404_with_a_json_error(api: Api, path: str) -> None:
     result = api.client.simulate_get(path)
 
