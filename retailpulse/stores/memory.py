@@ -111,12 +111,7 @@ class MemoryJobStore:
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         for record in outcomes:
-            job = self._jobs.get(record.job_id)
-            if job is None or job.state is not JobState.ONGOING:
-                continue
-            if not 0 <= record.index < len(job.images) or record.index in job.outcomes:
-                continue
-            self._keep(job, record)
+            self._keep(record)
         for ending in endings:
             job = self._jobs.get(ending.job_id)
             if job is None or job.state is not JobState.ONGOING:
@@ -125,8 +120,13 @@ class MemoryJobStore:
             job.finished_at = ending.finished_at
             job.errors = ending.errors
 
-    @staticmethod
-    def _keep(job: _Job, record: OutcomeRecord) -> None:
+    def _keep(self, record: OutcomeRecord) -> _Job | None:
+        """Keep the outcome if it is its image's first, of an ongoing job; return that job."""
+        job = self._jobs.get(record.job_id)
+        if job is None or job.state is not JobState.ONGOING:
+            return None
+        if not 0 <= record.index < len(job.images) or record.index in job.outcomes:
+            return None
         job.outcomes[record.index] = record.outcome
         if record.outcome.error is not None:
             job.failed += 1
@@ -135,6 +135,7 @@ class MemoryJobStore:
         lease.left -= 1
         if lease.left == 0:
             lease.node = None
+        return job
 
     def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
         orders: list[JobOrder] = []
@@ -271,13 +272,9 @@ class MemoryJobStore:
     def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
         touched: dict[int, _Job] = {}
         for record in outcomes:
-            job = self._jobs.get(record.job_id)
-            if job is None or job.state is not JobState.ONGOING:
-                continue
-            if not 0 <= record.index < len(job.images) or record.index in job.outcomes:
-                continue
-            self._keep(job, record)
-            touched[job.job_id] = job
+            job = self._keep(record)
+            if job is not None:
+                touched[job.job_id] = job
         finished = []
         for job in touched.values():
             if len(job.outcomes) == len(job.images):

@@ -32,6 +32,7 @@ __all__ = [
     "PrivatePostgres",
     "admin_url",
     "postgres_binaries",
+    "private_server",
     "require_server",
     "reset_database",
     "scratch_database",
@@ -210,3 +211,16 @@ class PrivatePostgres:
         finally:
             if self._owned:
                 shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextmanager
+def private_server() -> Iterator[PrivatePostgres]:
+    """In a test: a started ``PrivatePostgres``, stopped and removed after; skipped (or
+    failed under ``CI=true``) where PostgreSQL is not there."""
+    require_server()
+    if postgres_binaries() is None:
+        import pytest
+
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+    with PrivatePostgres() as server:
+        yield server

@@ -12,7 +12,7 @@ import pytest
 
 from retailpulse.testing import ImageServer
 from retailpulse.testing.nodes import Node
-from retailpulse.testing.postgres import PrivatePostgres, postgres_binaries, require_server
+from retailpulse.testing.postgres import PrivatePostgres, private_server
 
 FAST = ("--min-sleep", "0.01", "--max-sleep", "0.02")
 STORE = "S00339218"
@@ -65,10 +65,7 @@ def test_concurrent_submits_to_several_nodes_get_distinct_ids(
 
 @pytest.fixture
 def private_db() -> Iterator[PrivatePostgres]:
-    require_server()
-    if postgres_binaries() is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
-    with PrivatePostgres() as server:
+    with private_server() as server:
         yield server
 
 

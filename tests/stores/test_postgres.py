@@ -15,7 +15,7 @@ from retailpulse.stores.jobstore import JobStoreUnavailableError
 from retailpulse.stores.pgschema import SCHEMA_VERSION
 from retailpulse.stores.postgres import PostgresJobStore, is_postgres_url
 from retailpulse.submission import ImageSpec
-from retailpulse.testing.postgres import PrivatePostgres, postgres_binaries, require_server
+from retailpulse.testing.postgres import PrivatePostgres, private_server
 
 T0 = 1_700_000_000.0
 THREADS = 4
@@ -141,21 +141,18 @@ def test_a_database_that_is_not_there_is_refused_naming_it() -> None:
 
 
 @pytest.fixture
-def private_server() -> Iterator[PrivatePostgres]:
-    require_server()
-    if postgres_binaries() is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
-    with PrivatePostgres() as server:
+def private_db() -> Iterator[PrivatePostgres]:
+    with private_server() as server:
         yield server
 
 
 def test_a_database_restart_is_unavailable_for_a_while_then_everything_is_there(
-    private_server: PrivatePostgres,
+    private_db: PrivatePostgres,
 ) -> None:
-    store = PostgresJobStore(private_server.url)
+    store = PostgresJobStore(private_db.url)
     try:
         job_id = store.create_job(images(2), T0)
-        private_server.restart()
+        private_db.restart()
 
         with pytest.raises(JobStoreUnavailableError):
             store.job_status(job_id)
