@@ -210,3 +210,65 @@ def test_serve_applies_its_limit_options(
     assert too_big.status_code == 413
     assert "4096 bytes" in too_big.json()["error"]
     assert code == 0
+
+
+def _data_in_a_missing_folder(tmp_path: Path) -> str:
+    return str(tmp_path / "no" / "such" / "x.db")
+
+
+def _data_naming_a_folder(tmp_path: Path) -> str:
+    (tmp_path / "somedir").mkdir()
+    return "somedir"
+
+
+def _data_naming_a_text_file(tmp_path: Path) -> str:
+    (tmp_path / "notdb.db").write_text("these are notes, not a database\n" * 200)
+    return "notdb.db"
+
+
+@pytest.mark.parametrize(
+    ("unusable", "reason"),
+    [
+        (_data_in_a_missing_folder, "no folder"),
+        (_data_naming_a_folder, "is a folder"),
+        (_data_naming_a_text_file, "not a database"),
+    ],
+)
+def test_serve_with_an_unusable_data_file_prints_one_line_exits_2_and_leaves_no_lock_file(
+    served: Callable[..., Served],
+    tmp_path: Path,
+    unusable: Callable[[Path], str],
+    reason: str,
+) -> None:
+    data = unusable(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    server = served("--data", data)
+
+    code = server.process.wait(timeout=15)
+
+    assert server.process.stderr is not None
+    lines = server.process.stderr.read().splitlines()
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"retailpulse: {data}: ")
+    assert reason in lines[0]
+    assert sorted(tmp_path.rglob("*")) == before  # no .lock file, no database made
+
+
+def test_a_second_serve_on_the_same_data_file_prints_one_line_and_exits_2(
+    served: Callable[..., Served], tmp_path: Path
+) -> None:
+    first = served("--data", "jobs.db")
+    first_url = first.url()
+    second = served("--data", "jobs.db")
+
+    code = second.process.wait(timeout=15)
+
+    assert second.process.stderr is not None
+    lines = second.process.stderr.read().splitlines()
+    assert code == 2
+    assert lines == [
+        "retailpulse: jobs.db: another process is using this job store (it holds jobs.db.lock)"
+    ]
+    assert requests.get(f"{first_url}/healthz", timeout=5).status_code == 200
+    assert first.stop(signal.SIGTERM) == 0

@@ -20,6 +20,7 @@ from retailpulse.stores import (
     StoreMasterError,
     load_store_master,
 )
+from retailpulse.words import plural
 
 __all__ = ["DEFAULT_DATA", "positive_int", "register", "run"]
 
@@ -85,7 +86,15 @@ def _add_data_arguments(serve: argparse.ArgumentParser) -> None:
 
 
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the HTTP API",
+        description=(
+            "Run the Retail Pulse service: the HTTP API on --host:--port, jobs kept in the "
+            "SQLite file --data (unfinished ones resume at start). Ctrl-C or SIGTERM stops it "
+            "after the requests in flight."
+        ),
+    )
     serve.set_defaults(handler=run)
     defaults = ServiceConfig()
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
@@ -101,7 +110,7 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         "--workers",
         type=positive_int,
         default=defaults.workers,
-        help="images in flight at once across all jobs (default %(default)s)",
+        help="GPU slots: images processed at once across all jobs (default %(default)s)",
     )
     serve.add_argument(
         "--downloaders",
@@ -190,8 +199,9 @@ def run(args: argparse.Namespace) -> int:
         where = "memory only" if system.data is None else f"jobs in {system.data.resolve()}"
         print(
             f"Retail Pulse listening on {server.url} "
-            f"({len(store_master)} stores, {system.config.workers} GPU slots, "
-            f"{system.config.download_threads} downloaders, "
+            f"({plural(len(store_master), 'store')}, "
+            f"{plural(system.config.workers, 'GPU slot')}, "
+            f"{plural(system.config.download_threads, 'downloader')}, "
             f"private URLs {private}, {where}); Ctrl-C stops",
             flush=True,
         )
