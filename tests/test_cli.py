@@ -272,3 +272,40 @@ def test_a_second_serve_on_the_same_data_file_prints_one_line_and_exits_2(
     ]
     assert requests.get(f"{first_url}/healthz", timeout=5).status_code == 200
     assert first.stop(signal.SIGTERM) == 0
+
+
+def test_serve_refuses_an_empty_store_master_unless_allowed(
+    served: Callable[..., Served], tmp_path: Path
+) -> None:
+    (tmp_path / "empty.csv").write_text("StoreID,StoreName,AreaCode\n")
+
+    refused = served("--in-memory", "--store-master", "empty.csv")
+    code = refused.process.wait(timeout=15)
+    allowed = served("--in-memory", "--store-master", "empty.csv", "--allow-empty-store-master")
+    line = allowed._lines.get(timeout=15)
+
+    assert refused.process.stderr is not None
+    assert code == 2
+    assert refused.process.stderr.read().splitlines() == [
+        "retailpulse: empty.csv: no stores in it, so every job would fail "
+        "(--allow-empty-store-master starts anyway)"
+    ]
+    assert "(0 stores, " in line
+    assert allowed.stop(signal.SIGTERM) == 0
+
+
+def test_serve_warns_at_start_of_duplicated_store_ids(
+    served: Callable[..., Served], tmp_path: Path
+) -> None:
+    (tmp_path / "dup.csv").write_text("StoreID,StoreName\nS1,A\nS1,B\n")
+
+    server = served("--in-memory", "--store-master", "dup.csv")
+    line = server._lines.get(timeout=15)
+    server.stop(signal.SIGTERM)
+
+    assert server.process.stderr is not None
+    assert "(1 store, " in line
+    assert (
+        "WARNING retailpulse.stores.master: store master dup.csv: "
+        "1 row with a duplicated store id" in server.process.stderr.read()
+    )

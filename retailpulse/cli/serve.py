@@ -107,6 +107,11 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help="store master CSV (default: the shipped one, 4,944 stores)",
     )
     serve.add_argument(
+        "--allow-empty-store-master",
+        action="store_true",
+        help="start even when the store master holds no store (every job then fails)",
+    )
+    serve.add_argument(
         "--workers",
         type=positive_int,
         default=defaults.workers,
@@ -151,7 +156,9 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
-        store_master = load_store_master(args.store_master)
+        store_master = load_store_master(
+            args.store_master, allow_empty=args.allow_empty_store_master
+        )
     except StoreMasterError as exc:
         print(f"retailpulse: {exc}", file=sys.stderr)
         return 2
