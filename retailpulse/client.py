@@ -95,6 +95,15 @@ class Client:
     def results(self, job_id: int) -> dict[str, Any]:
         return self._call("GET", "/api/results", job_id=job_id)
 
+    def cancel(self, job_id: int) -> dict[str, Any]:
+        """Cancel a job: its status document plus ``cancelled`` (false if it had ended)."""
+        return self._call("POST", "/api/cancel", job_id=job_id)
+
+    def jobs(self, limit: int | None = None, after: int | None = None) -> dict[str, Any]:
+        """A page of recent jobs, newest first: ``{"jobs": [...], "next": cursor}``."""
+        params = {k: str(v) for k, v in (("limit", limit), ("after", after)) if v is not None}
+        return self._call("GET", "/api/jobs", params=params)
+
     def metrics(self) -> str:
         """The ``/metrics`` page (Prometheus text format)."""
         try:
@@ -154,10 +163,17 @@ class Client:
             time.sleep(interval)
 
     def _call(
-        self, method: str, path: str, *, job_id: int | None = None, data: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        job_id: int | None = None,
+        data: bytes | None = None,
+        params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         url = self.base_url + path
-        params = None if job_id is None else {"jobid": str(job_id)}
+        if job_id is not None:
+            params = {"jobid": str(job_id)}
         headers = {"Content-Type": "application/json"} if data is not None else None
         try:
             response = self._session.request(

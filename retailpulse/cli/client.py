@@ -42,8 +42,10 @@ __all__ = [
     "EXIT_TIMEOUT",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
+    "client_command",
     "follow",
     "register",
+    "url_option",
 ]
 
 EXIT_OK = 0
@@ -57,13 +59,19 @@ TABLE_ROWS = 50
 """Rows of the report's table; ``results`` (or ``--csv``) gives every image."""
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def url_option() -> argparse.ArgumentParser:
+    """The ``--url`` option every client command takes, as a parent parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--url",
         default=os.environ.get(URL_ENV, DEFAULT_URL),
         help=f"the service's base URL (default ${URL_ENV} or {DEFAULT_URL})",
     )
+    return common
+
+
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    common = url_option()
 
     submit = commands.add_parser(
         "submit", parents=[common], help="submit a job from a JSON file and print its id"
@@ -270,3 +278,7 @@ def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
             client.close()
 
     return run
+
+
+client_command = _handler
+"""For command modules beside this one (``retailpulse.cli.jobs``)."""
