@@ -39,7 +39,7 @@ def test_a_jobs_times_are_the_clocks_readings_at_submit_and_at_its_end(
 
         def ended() -> bool:
             gpu.release()
-            return system.status(job_id)["status"] != "ongoing"
+            return bool(system.status(job_id)["status"] != "ongoing")
 
         wait_until(ended, "the job has ended")
         clock.advance(60)  # later readings must not change what was recorded
