@@ -16,6 +16,7 @@ import pytest
 import requests
 
 import retailpulse
+from retailpulse.cli.serve import client_url
 from retailpulse.testing import ImageServer
 
 Poll = Callable[[str, int], dict[str, Any]]
@@ -309,3 +310,27 @@ def test_serve_warns_at_start_of_duplicated_store_ids(
         "WARNING retailpulse.stores.master: store master dup.csv: "
         "1 row with a duplicated store id" in server.process.stderr.read()
     )
+
+
+def test_serve_prints_the_line_that_points_the_client_commands_at_it(
+    served: Callable[..., Served],
+) -> None:
+    server = served("--in-memory")
+    url = server.url()
+    line = server._lines.get(timeout=15)
+    server.stop(signal.SIGTERM)
+
+    assert line == f"export RETAILPULSE_URL={url}\n"
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("0.0.0.0", "http://127.0.0.1:9000"),
+        ("::", "http://[::1]:9000"),
+        ("127.0.0.1", "http://127.0.0.1:9000"),
+        ("::1", "http://[::1]:9000"),
+    ],
+)
+def test_the_client_url_of_a_wildcard_address_is_loopback(host: str, url: str) -> None:
+    assert client_url(host, 9000) == url

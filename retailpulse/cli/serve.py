@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 from retailpulse.cli.limits import add_limit_arguments, limit_settings
+from retailpulse.client import URL_ENV
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpServer, create_app
 from retailpulse.logs import LOG_FORMATS, configure_logging
@@ -22,7 +23,7 @@ from retailpulse.stores import (
 )
 from retailpulse.words import plural
 
-__all__ = ["DEFAULT_DATA", "positive_int", "register", "run"]
+__all__ = ["DEFAULT_DATA", "client_url", "positive_int", "register", "run"]
 
 DEFAULT_DATA = "retailpulse.db"
 """The job store file, relative to the working directory, unless --data says otherwise."""
@@ -30,6 +31,12 @@ STOP_POLL_SECONDS = 0.1
 """How soon a stop signal is acted on (the handler itself only records it)."""
 
 logger = logging.getLogger("retailpulse")
+
+
+def client_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses: a wildcard address is reached on loopback."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def positive_int(text: str) -> int:
@@ -212,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
             f"private URLs {private}, {where}); Ctrl-C stops",
             flush=True,
         )
+        # The client commands default to port 8080; this is the line to paste elsewhere.
+        print(f"export {URL_ENV}={client_url(server.host, server.port)}", flush=True)
         while not signals:
             time.sleep(STOP_POLL_SECONDS)
         logger.info("stopping: no new requests, finishing the ones in flight")

@@ -326,7 +326,8 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "Jobs of store-visit images: each image is downloaded and measured "
-                "(perimeter 2 * (height + width)). Every response is JSON."
+                "(perimeter 2 * (height + width)). Every response is JSON except "
+                "`GET /metrics`, which is Prometheus text."
             ),
         },
         "paths": PATHS,
