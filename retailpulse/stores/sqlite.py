@@ -5,10 +5,10 @@ WAL mode lets a backup tool read the file while the service writes it, and makes
 a commit one append to the log. ``synchronous=FULL`` (the default here) syncs
 that log on every commit, so a committed job or outcome survives a power cut as
 well as a killed process; the job store actor batches outcomes into few commits,
-which keeps that affordable (see the README for measured figures).
+which keeps that affordable (measured figures: docs/durable-jobs.md).
 
 A lock on ``<file>.lock`` keeps a second service process off the same file: both
-would resume the same unfinished jobs.
+would resume the same unfinished jobs. A failed open removes the lock file it made.
 """
 
 import fcntl
