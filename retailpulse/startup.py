@@ -46,6 +46,7 @@ from retailpulse.stores import (
     load_store_master,
 )
 from retailpulse.system import System
+from retailpulse.words import plural
 
 __all__ = ["ALLOW_PRIVATE_ENV", "start"]
 
@@ -93,6 +94,10 @@ def start(
     sleep_range = (config.min_sleep, config.max_sleep)
     path = None if data is None else Path(data)
 
+    if path is not None:
+        # Opened here once first, so that an unusable file is this plain JobStoreError
+        # and not one returned through the store actor, which pykka logs with a traceback.
+        SqliteJobStore(path).close()
     open_store: StoreFactory = MemoryJobStore if path is None else (lambda: SqliteJobStore(path))
     store = JobStoreActor.start(
         open_store, clock=now, retention=config.retention, store_master=store_master
@@ -144,7 +149,7 @@ def start(
     for order in unfinished:
         manager.tell(RunJob(order))
     if unfinished:
-        logger.info("resuming %d unfinished jobs from %s", len(unfinished), path)
+        logger.info("resuming %s from %s", plural(len(unfinished), "unfinished job"), path)
     return System(
         config,
         store_master,
