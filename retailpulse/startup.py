@@ -47,6 +47,7 @@ from retailpulse.stores import (
 )
 from retailpulse.stores.postgres import PostgresJobStore, is_postgres_url
 from retailpulse.system import System
+from retailpulse.words import plural
 
 __all__ = ["ALLOW_PRIVATE_ENV", "start"]
 
@@ -97,11 +98,19 @@ def start(
     url = str(data) if is_postgres_url(str(data)) else None
     path = None if data is None or url is not None else Path(data)
 
+<<<<<<< HEAD
     open_store: StoreFactory = MemoryJobStore
     if url is not None:
         open_store = lambda: PostgresJobStore(url)  # noqa: E731
     elif path is not None:
         open_store = lambda: SqliteJobStore(path)  # noqa: E731
+=======
+    if path is not None:
+        # Opened here once first, so that an unusable file is this plain JobStoreError
+        # and not one returned through the store actor, which pykka logs with a traceback.
+        SqliteJobStore(path).close()
+    open_store: StoreFactory = MemoryJobStore if path is None else (lambda: SqliteJobStore(path))
+>>>>>>> main
     store = JobStoreActor.start(
         open_store, clock=now, retention=config.retention, store_master=store_master
     )
@@ -152,7 +161,7 @@ def start(
     for order in unfinished:
         manager.tell(RunJob(order))
     if unfinished:
-        logger.info("resuming %d unfinished jobs from %s", len(unfinished), path)
+        logger.info("resuming %s from %s", plural(len(unfinished), "unfinished job"), path)
     return System(
         config,
         store_master,

@@ -54,6 +54,7 @@ from retailpulse.model import (
     JobStatus,
     StoreFigures,
 )
+from retailpulse.netguard import PRIVATE_URLS_HINT, names_private_address
 from retailpulse.stores import (
     JobStoreError,
     StoreMaster,
@@ -124,6 +125,8 @@ class System(Service):
         _check_job_size(submission, self.config.max_images_per_job)
         order: JobOrder = self._ask(self._store, CreateJob(tuple(submission.images())))
         self._ask(self._manager, RunJob(order))
+        if not self.config.allow_private_urls:
+            _warn_of_private_urls(order)
         return order.job_id
 
     def status(self, job_id: int) -> dict[str, Any]:
@@ -440,3 +443,18 @@ def _check_int(field: str, value: object, low: int, high: int | None) -> None:
 def _check_job_id(job_id: object) -> None:
     if isinstance(job_id, bool) or not isinstance(job_id, int):
         raise UnknownJobError(job_id)
+
+
+def _warn_of_private_urls(order: JobOrder) -> None:
+    """Say at once, not only when the job fails, that the guard will refuse its URLs."""
+    private = sum(names_private_address(spec.url) for spec in order.images)
+    if private:
+        logger.warning(
+            "job %d accepted, but %s name a private or loopback host, which the address "
+            "guard refuses (%s)",
+            order.job_id,
+            "its image URL"
+            if len(order.images) == 1
+            else f"{private} of its {len(order.images)} image URLs",
+            PRIVATE_URLS_HINT,
+        )

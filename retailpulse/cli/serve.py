@@ -15,6 +15,7 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict
 
 from retailpulse.cli.limits import SECONDS, ZERO_OR_MORE, add_limit_arguments, limit_settings
+from retailpulse.client import URL_ENV
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpLimits, HttpServer, create_app
 from retailpulse.logs import LOG_FORMATS, configure_logging
@@ -25,9 +26,13 @@ from retailpulse.stores import (
     StoreMasterError,
     load_store_master,
 )
+<<<<<<< HEAD
 from retailpulse.stores.postgres import is_postgres_url
+=======
+from retailpulse.words import plural
+>>>>>>> main
 
-__all__ = ["DEFAULT_DATA", "http_limits", "positive_int", "register", "run"]
+__all__ = ["DEFAULT_DATA", "client_url", "http_limits", "positive_int", "register", "run"]
 
 DEFAULT_DATA = "retailpulse.db"
 """The job store file, relative to the working directory, unless --data says otherwise."""
@@ -37,6 +42,12 @@ STOP_POLL_SECONDS = 0.1
 """How soon a stop signal is acted on (the handler itself only records it)."""
 
 logger = logging.getLogger("retailpulse")
+
+
+def client_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses: a wildcard address is reached on loopback."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def positive_int(text: str) -> int:
@@ -148,7 +159,15 @@ def _add_http_arguments(serve: argparse.ArgumentParser) -> None:
 
 
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the HTTP API",
+        description=(
+            "Run the Retail Pulse service: the HTTP API on --host:--port, jobs kept in the "
+            "SQLite file --data (unfinished ones resume at start). Ctrl-C or SIGTERM stops it "
+            "after the requests in flight."
+        ),
+    )
     serve.set_defaults(handler=run)
     defaults = ServiceConfig()
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
@@ -161,10 +180,15 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help="store master CSV (default: the shipped one, 4,944 stores)",
     )
     serve.add_argument(
+        "--allow-empty-store-master",
+        action="store_true",
+        help="start even when the store master holds no store (every job then fails)",
+    )
+    serve.add_argument(
         "--workers",
         type=positive_int,
         default=defaults.workers,
-        help="images in flight at once across all jobs (default %(default)s)",
+        help="GPU slots: images processed at once across all jobs (default %(default)s)",
     )
     serve.add_argument(
         "--downloaders",
@@ -209,7 +233,9 @@ def http_limits(args: argparse.Namespace, config: ServiceConfig) -> HttpLimits:
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
-        store_master = load_store_master(args.store_master)
+        store_master = load_store_master(
+            args.store_master, allow_empty=args.allow_empty_store_master
+        )
     except StoreMasterError as exc:
         print(f"retailpulse: {exc}", file=sys.stderr)
         return 2
@@ -259,11 +285,14 @@ def run(args: argparse.Namespace) -> int:
         where = _where(data, system.data)
         print(
             f"Retail Pulse listening on {server.url} "
-            f"({len(store_master)} stores, {system.config.workers} GPU slots, "
-            f"{system.config.download_threads} downloaders, "
+            f"({plural(len(store_master), 'store')}, "
+            f"{plural(system.config.workers, 'GPU slot')}, "
+            f"{plural(system.config.download_threads, 'downloader')}, "
             f"private URLs {private}, {where}); Ctrl-C stops",
             flush=True,
         )
+        # The client commands default to port 8080; this is the line to paste elsewhere.
+        print(f"export {URL_ENV}={client_url(server.host, server.port)}", flush=True)
         while not signals:
             time.sleep(STOP_POLL_SECONDS)
         logger.info("stopping: no new requests, finishing the ones in flight")

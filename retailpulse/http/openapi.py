@@ -559,8 +559,9 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "Jobs of store-visit images: each image is downloaded and measured "
-                "(perimeter 2 * (height + width)). Every response is JSON, but for results "
-                "asked for as CSV or NDJSON."
+                "(perimeter 2 * (height + width)). Every response is JSON except "
+                "`GET /metrics`, which is Prometheus text, results asked for as CSV or NDJSON "
+                "(`GET /api/results?format=`), and the dashboard's own files (`GET /`, `/ui/*`)."
             ),
         },
         "paths": PATHS,
