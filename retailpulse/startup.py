@@ -98,19 +98,18 @@ def start(
     url = str(data) if is_postgres_url(str(data)) else None
     path = None if data is None or url is not None else Path(data)
 
-<<<<<<< HEAD
+    # Opened here once first, so that an unusable file or database is this plain
+    # JobStoreError and not one returned through the store actor, which pykka logs with
+    # a traceback. (For PostgreSQL this is also where the schema is migrated.)
+    if path is not None:
+        SqliteJobStore(path).close()
+    elif url is not None:
+        PostgresJobStore(url).close()
     open_store: StoreFactory = MemoryJobStore
     if url is not None:
         open_store = lambda: PostgresJobStore(url)  # noqa: E731
     elif path is not None:
         open_store = lambda: SqliteJobStore(path)  # noqa: E731
-=======
-    if path is not None:
-        # Opened here once first, so that an unusable file is this plain JobStoreError
-        # and not one returned through the store actor, which pykka logs with a traceback.
-        SqliteJobStore(path).close()
-    open_store: StoreFactory = MemoryJobStore if path is None else (lambda: SqliteJobStore(path))
->>>>>>> main
     store = JobStoreActor.start(
         open_store, clock=now, retention=config.retention, store_master=store_master
     )

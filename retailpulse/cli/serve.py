@@ -26,11 +26,8 @@ from retailpulse.stores import (
     StoreMasterError,
     load_store_master,
 )
-<<<<<<< HEAD
 from retailpulse.stores.postgres import is_postgres_url
-=======
 from retailpulse.words import plural
->>>>>>> main
 
 __all__ = ["DEFAULT_DATA", "client_url", "http_limits", "positive_int", "register", "run"]
 

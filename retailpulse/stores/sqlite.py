@@ -581,13 +581,6 @@ def _lock(path: Path) -> IO[bytes]:
     return lock_file
 
 
-<<<<<<< HEAD
-def _record_outcomes(
-    cursor: sqlite3.Cursor, job_id: int, records: list[OutcomeRecord]
-) -> list[int]:
-    """Insert one job's outcomes, bump its counts by what was really inserted, and
-    return the indexes inserted (those that had no outcome yet)."""
-=======
 def _unlock_and_remove(path: Path, lock_file: IO[bytes]) -> None:
     """Undo ``_lock`` after a failed open, so a failed start leaves no file behind.
 
@@ -598,9 +591,11 @@ def _unlock_and_remove(path: Path, lock_file: IO[bytes]) -> None:
     lock_file.close()
 
 
-def _record_outcomes(cursor: sqlite3.Cursor, job_id: int, records: list[OutcomeRecord]) -> None:
-    """Insert one job's outcomes and bump its counts by what was really inserted."""
->>>>>>> main
+def _record_outcomes(
+    cursor: sqlite3.Cursor, job_id: int, records: list[OutcomeRecord]
+) -> list[int]:
+    """Insert one job's outcomes, bump its counts by what was really inserted, and
+    return the indexes inserted (those that had no outcome yet)."""
     row = cursor.execute("SELECT total, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None or row[1] != JobState.ONGOING.value:
         return []  # unknown, purged or already ended: nothing to record

@@ -6,6 +6,8 @@ PostgreSQL, so these tests use only leases that are clearly alive (60 s) or
 already over (0 s): they hold on every store without sleeping.
 """
 
+import random
+
 import pytest
 
 from retailpulse.model import ImageOutcome, JobState, JobStatus, Progress, StoreError, StoreInfo
@@ -17,6 +19,7 @@ from retailpulse.testing.jobstores import Stores
 T0 = 1_700_000_000.0
 LIVE = 60.0
 OVER = 0.0
+SHORT = 0.005
 OK = ImageOutcome.measured(40, 30)
 
 
@@ -273,3 +276,49 @@ def test_every_image_of_a_job_is_in_exactly_one_chunk(store: JobStore, size: int
 
     indexes = [i for c in chunks for i, _ in c.todo()]
     assert indexes == list(range(size))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_nodes_that_die_and_stall_at_random_still_give_every_image_one_outcome(
+    stores: Stores, seed: int
+) -> None:
+    """Three nodes claim, work part of a chunk, stall past their lease or die, at
+    random; others take over. Every job ends exactly once with every image counted."""
+    chance = random.Random(seed)
+    store = stores.current
+    stores_by_node = [store, stores.another(), stores.another()]
+    jobs = {store.create_job(images(chance.randint(1, 200)), T0): 0 for _ in range(4)}
+    alive = {node(s, f"n{n}"): s for n, s in enumerate(stores_by_node)}
+    held: dict[int, list[Chunk]] = {n: [] for n in alive}
+    endings: list[int] = []
+    for step in range(2_000):
+        if all(store.job_status(j).terminal for j in jobs):  # type: ignore[union-attr]
+            break
+        me = chance.choice(list(alive))
+        mine = alive[me]
+        if held[me] and chance.random() < 0.7:
+            chunk = held[me].pop(0)
+            todo = chunk.todo()
+            part = todo[: chance.randint(0, len(todo))]
+            outcomes = [OutcomeRecord(chunk.job_id, i, OK) for i, _ in part]
+            endings += [s.job_id for s in mine.record_outcomes(outcomes, T0 + step)]
+        elif chance.random() < 0.05 and len(alive) > 1:
+            del alive[me]  # it dies: its leases are left to run out
+        else:
+            # Leases of a few ms (PostgreSQL's clock) or one step (the others'): a
+            # dead node's chunks are free again soon on every store.
+            lease = chance.choice([OVER, SHORT])
+            held[me] += mine.claim_chunks(me, chance.randint(1, 3), lease, T0 + step)
+        if step % 50 == 49:  # leases of the living expire now and then (a stall)
+            for other in alive:
+                held[other] = []
+
+    assert sorted(endings) == sorted(jobs)
+    for job_id in jobs:
+        status = store.job_status(job_id)
+        assert status is not None
+        assert status.state is JobState.COMPLETED
+        assert status.progress.done == status.progress.total
+    for extra in stores_by_node[1:]:
+        if extra is not store:
+            extra.close()
