@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from retailpulse.testing import ImageServer
 from retailpulse.testing.nodes import Node
@@ -89,3 +90,32 @@ def test_a_postgresql_restart_mid_job_loses_nothing_and_the_job_completes(
     assert final["progress"] == {"total": 200, "done": 200, "failed": 0}
     results = node.get("/api/results", jobid=job_id)
     assert sum(image["error"] is None for image in results["images"]) == 200
+
+
+def test_while_postgresql_is_down_a_node_answers_503_with_retry_after_then_200(
+    private_db: PrivatePostgres, nodes: Callable[..., Node], image_server: ImageServer
+) -> None:
+    node = nodes(private_db.url, *FAST)
+    job_id = node.submit(payload(image_server, "down", 3))
+    node.wait_until_done(job_id)
+
+    private_db.stop("immediate")
+    try:
+        while_down = requests.get(f"{node.url}/api/status", params={"jobid": job_id}, timeout=10)
+        submit_down = requests.post(
+            f"{node.url}/api/submit", json=payload(image_server, "down2", 1), timeout=10
+        )
+    finally:
+        private_db.start()
+    deadline = time.monotonic() + 30
+    while (
+        back := requests.get(f"{node.url}/api/status", params={"jobid": job_id}, timeout=10)
+    ).status_code != 200:
+        assert time.monotonic() < deadline, back.text
+        time.sleep(0.1)
+
+    assert while_down.status_code == 503
+    assert while_down.headers["Retry-After"]
+    assert "error" in while_down.json()
+    assert submit_down.status_code == 503
+    assert back.json()["status"] == "completed"
