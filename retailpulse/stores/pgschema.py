@@ -11,6 +11,9 @@ Choices made against what users of PostgreSQL job queues run into:
   ``lease_until``, so a renewal is a HOT update (no index entries to vacuum).
 - The queue tables are small and churn: autovacuum is told to visit them at
   2% dead rows instead of the default 20%.
+- Lock order is the same everywhere, so concurrent claims, heartbeats and outcome
+  writes never deadlock: outcome writers lock ``jobs`` rows (in id order) then
+  ``chunks``; claimers lock ``chunks`` then ``job_claims``; heartbeats only ``chunks``.
 - Sessions are bounded (``idle_in_transaction_session_timeout``) so that a stuck
   client cannot hold back vacuum's horizon for long.
 """
@@ -36,10 +39,16 @@ MIGRATIONS: Sequence[str] = (
         failed integer NOT NULL DEFAULT 0,
         state text NOT NULL DEFAULT 'ongoing',
         finished_at double precision,
-        errors jsonb,
-        claimed integer NOT NULL DEFAULT 0  -- chunk claims so far: fairness key
+        errors jsonb
     ) WITH (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.02);
-    CREATE INDEX jobs_ongoing ON jobs (claimed, id) WHERE state = 'ongoing';
+    CREATE INDEX jobs_ongoing ON jobs (id) WHERE state = 'ongoing';
+    -- Chunk claims so far per job: the fairness key. Its own row, not a column of
+    -- jobs: claimers and outcome writers of one job then lock different rows (no
+    -- deadlock between them, no queueing of one behind the other).
+    CREATE TABLE job_claims (
+        job_id bigint PRIMARY KEY,
+        claimed integer NOT NULL DEFAULT 0
+    ) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02);
     CREATE INDEX jobs_finished_at ON jobs (finished_at) WHERE finished_at IS NOT NULL;
     CREATE TABLE images (
         job_id bigint NOT NULL,

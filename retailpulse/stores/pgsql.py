@@ -35,10 +35,10 @@ _FREE = "c.pending > 0 AND (c.node IS NULL OR c.lease_until <= now())"
 
 CLAIM_CHUNKS = f"""
 WITH open_jobs AS (
-    SELECT j.id, j.claimed FROM jobs AS j
+    SELECT j.id, k.claimed FROM jobs AS j JOIN job_claims AS k ON k.job_id = j.id
     WHERE j.state = 'ongoing'
       AND EXISTS (SELECT 1 FROM chunks AS c WHERE c.job_id = j.id AND {_FREE})
-    ORDER BY j.claimed, j.id
+    ORDER BY k.claimed, j.id
     LIMIT %(jobs)s
 ), free AS (
     SELECT f.job_id, f.number,

@@ -59,6 +59,14 @@ __all__ = ["PostgresJobStore", "is_postgres_url"]
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 
+TRANSIENT = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.LockNotAvailable,  # lock_timeout
+    psycopg.errors.QueryCanceled,  # statement_timeout
+)
+"""Errors after which the transaction is gone but the session is not."""
+
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
 SESSION_SETTINGS = (
@@ -137,6 +145,10 @@ class PostgresJobStore:
             with db.transaction(), db.cursor() as cursor:
                 yield cursor
             self.transactions += 1
+        except TRANSIENT as exc:
+            # Rolled back, and the connection is fine: the caller's retry (it keeps
+            # what it holds) will go through.
+            raise JobStoreUnavailableError(f"{_safe(self.url)}: {exc}") from exc
         except psycopg.OperationalError as exc:
             self._drop()
             raise JobStoreUnavailableError(f"{_safe(self.url)}: {exc}") from exc
@@ -167,6 +179,7 @@ class PostgresJobStore:
                 (submitted_at, len(images)),
             )
             job_id = int(_one(cursor)[0])
+            cursor.execute(b"INSERT INTO job_claims (job_id) VALUES (%s)", (job_id,))
             with cursor.copy(b"COPY images (job_id, idx, store_id, url) FROM STDIN") as copy:
                 for index, spec in enumerate(images):
                     copy.write_row((job_id, index, spec.store_id, spec.url))
@@ -283,7 +296,7 @@ class PostgresJobStore:
             cursor.execute(pgsql.PURGE_PICK.encode(), (finished_before, limit))
             ids = [job_id for (job_id,) in cursor.fetchall()]
             if ids:
-                for table in ("outcomes", "images", "job_stores", "chunks"):
+                for table in ("outcomes", "images", "job_stores", "chunks", "job_claims"):
                     cursor.execute(
                         f"DELETE FROM {table} WHERE job_id = ANY(%s)".encode(),  # noqa: S608
                         (ids,),
@@ -314,7 +327,7 @@ class PostgresJobStore:
             for job_id, *_ in claimed:
                 per_job[job_id] = per_job.get(job_id, 0) + 1
             cursor.executemany(
-                b"UPDATE jobs SET claimed = claimed + %s WHERE id = %s",
+                b"UPDATE job_claims SET claimed = claimed + %s WHERE job_id = %s",
                 [(n, job_id) for job_id, n in sorted(per_job.items())],
             )
             return _read_chunks(cursor, claimed)
