@@ -16,7 +16,6 @@ step (0.1 s doubling to 5 s), so a database restart costs a few failed calls and
 no thread spins against a dead server.
 """
 
-import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -28,18 +27,16 @@ from retailpulse.model import (
     AreaFigures,
     ImageOutcome,
     ImagePage,
-    ImageResult,
     JobOrder,
     JobResults,
     JobState,
     JobStatus,
-    PerimeterFigures,
-    Progress,
     StoreError,
     StoreFigures,
     StoreInfo,
 )
 from retailpulse.stores import pgsql
+from retailpulse.stores import rows as decode
 from retailpulse.stores.jobstore import (
     CHUNK_SIZE,
     RENEW_WITHIN,
@@ -200,7 +197,10 @@ class PostgresJobStore:
             cursor.executemany(
                 b"UPDATE jobs SET state = %s, finished_at = %s, errors = %s "
                 b"WHERE id = %s AND state = 'ongoing'",
-                [(e.state.value, e.finished_at, _errors_json(e.errors), e.job_id) for e in endings],
+                [
+                    (e.state.value, e.finished_at, decode.errors_json(e.errors), e.job_id)
+                    for e in endings
+                ],
             )
 
     def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
@@ -218,7 +218,7 @@ class PostgresJobStore:
 
     def job_status(self, job_id: int) -> JobStatus | None:
         rows = self._read(pgsql.STATUS_OF_JOB, (job_id,))
-        return _status(rows[0]) if rows else None
+        return decode.status(rows[0]) if rows else None
 
     def job_results(self, job_id: int) -> JobResults | None:
         status = self.job_status(job_id)
@@ -245,40 +245,20 @@ class PostgresJobStore:
                 return None
             cursor.execute(query.encode(), (job_id, after, limit + 1))
             rows = cursor.fetchall()
-        page = tuple(_image_result(row) for row in rows[:limit])
+        page = tuple(decode.image_result(row) for row in rows[:limit])
         return ImagePage(page, page[-1].index + 1 if len(rows) > limit else None)
 
     def store_figures(self, job_id: int) -> list[StoreFigures] | None:
         rows = self._figures(pgsql.STORE_FIGURES, job_id)
         if rows is None:
             return None
-        return [
-            StoreFigures(
-                store_id,
-                None if name is None else StoreInfo(name, area),
-                images,
-                measured,
-                failed,
-                _perimeter(measured, low, total, high),
-            )
-            for store_id, name, area, images, measured, failed, low, total, high in rows
-        ]
+        return decode.store_figures(rows)
 
     def area_figures(self, job_id: int) -> list[AreaFigures] | None:
         rows = self._figures(pgsql.AREA_FIGURES, job_id)
         if rows is None:
             return None
-        return [
-            AreaFigures(
-                area,
-                int(stores),
-                int(images),
-                int(measured),
-                int(failed),
-                _perimeter(int(measured), low, total, high),
-            )
-            for area, stores, images, measured, failed, low, total, high in rows
-        ]
+        return decode.area_figures(rows)
 
     def _figures(self, query: str, job_id: int) -> list[tuple[Any, ...]] | None:
         with self._transaction() as cursor:
@@ -289,7 +269,7 @@ class PostgresJobStore:
 
     def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:
         rows = self._read(pgsql.STATUS_PAGE, (before if before is not None else 2**63 - 1, limit))
-        return [_status(row) for row in rows]
+        return [decode.status(row) for row in rows]
 
     def purge(self, finished_before: float, limit: int) -> int:
         with self._transaction() as cursor:
@@ -354,10 +334,10 @@ class PostgresJobStore:
                 state, errors = _ending(cursor, job_id)
                 cursor.execute(
                     b"UPDATE jobs SET state = %s, finished_at = %s, errors = %s WHERE id = %s",
-                    (state.value, now, _errors_json(errors), job_id),
+                    (state.value, now, decode.errors_json(errors), job_id),
                 )
                 cursor.execute(pgsql.STATUS_OF_JOB.encode(), (job_id,))
-                finished.append(_status(_one(cursor)))
+                finished.append(decode.status(_one(cursor)))
         return finished
 
     def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
@@ -369,7 +349,7 @@ class PostgresJobStore:
             )
             cursor.execute(pgsql.STATUS_OF_JOB.encode(), (job_id,))
             row = cursor.fetchone()
-        return None if row is None else _status(row)
+        return None if row is None else decode.status(row)
 
     def release_node(self, node: int) -> None:
         with self._transaction() as cursor:
@@ -483,36 +463,6 @@ def _read_chunks(cursor: Cursor, claimed: list[tuple[Any, ...]]) -> list[Chunk]:
             )
         )
     return chunks
-
-
-def _image_result(row: tuple[Any, ...]) -> ImageResult:
-    index, store_id, url, name, area, outcome_idx, width, height, error = row
-    return ImageResult(
-        index,
-        ImageSpec(store_id, url),
-        None if name is None else StoreInfo(name, area),
-        None if outcome_idx is None else ImageOutcome(width, height, error),
-    )
-
-
-def _perimeter(measured: int, low: Any, total: Any, high: Any) -> PerimeterFigures | None:
-    return PerimeterFigures(int(low), int(total) / measured, int(high)) if measured else None
-
-
-def _errors_json(errors: tuple[StoreError, ...]) -> str:
-    return json.dumps([[e.store_id, e.error] for e in errors])
-
-
-def _status(row: tuple[Any, ...]) -> JobStatus:
-    job_id, submitted_at, total, done, failed, state, finished_at, errors = row
-    return JobStatus(
-        int(job_id),
-        JobState(state),
-        Progress(total, done, failed),
-        submitted_at,
-        finished_at=finished_at,
-        errors=tuple(StoreError(s, e) for s, e in (errors or [])),
-    )
 
 
 def _safe(url: str) -> str:

@@ -12,28 +12,25 @@ would resume the same unfinished jobs. A failed open removes the lock file it ma
 """
 
 import fcntl
-import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from retailpulse.model import (
     AreaFigures,
     ImageOutcome,
     ImagePage,
-    ImageResult,
     JobOrder,
     JobResults,
     JobState,
     JobStatus,
-    PerimeterFigures,
-    Progress,
     StoreError,
     StoreFigures,
     StoreInfo,
 )
+from retailpulse.stores import rows as decode
 from retailpulse.stores.jobstore import (
     CHUNK_SIZE,
     RENEW_WITHIN,
@@ -297,7 +294,10 @@ class SqliteJobStore:
             cursor.executemany(
                 "UPDATE jobs SET state = ?, finished_at = ?, errors = ? "
                 "WHERE id = ? AND state = 'ongoing'",
-                ((e.state.value, e.finished_at, _errors_json(e.errors), e.job_id) for e in endings),
+                (
+                    (e.state.value, e.finished_at, decode.errors_json(e.errors), e.job_id)
+                    for e in endings
+                ),
             )
 
     def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
@@ -315,7 +315,7 @@ class SqliteJobStore:
 
     def job_status(self, job_id: int) -> JobStatus | None:
         row = self._db.execute(_STATUS_OF_JOB, (job_id,)).fetchone()
-        return None if row is None else _status(row)
+        return None if row is None else decode.status(row)
 
     def job_results(self, job_id: int) -> JobResults | None:
         status = self.job_status(job_id)
@@ -331,35 +331,20 @@ class SqliteJobStore:
             return None
         query = _FAILED_PAGE if failed_only else _IMAGE_PAGE
         rows = self._db.execute(query, (job_id, after, limit + 1)).fetchall()
-        page = tuple(_image_result(row) for row in rows[:limit])
+        page = tuple(decode.image_result(row) for row in rows[:limit])
         return ImagePage(page, page[-1].index + 1 if len(rows) > limit else None)
 
     def store_figures(self, job_id: int) -> list[StoreFigures] | None:
         if not self._exists(job_id):
             return None
         rows = self._db.execute(_STORE_FIGURES, {"job": job_id}).fetchall()
-        return [
-            StoreFigures(
-                store_id,
-                None if name is None else StoreInfo(name, area),
-                images,
-                measured,
-                failed,
-                _perimeter(measured, low, total, high),
-            )
-            for store_id, name, area, images, measured, failed, low, total, high in rows
-        ]
+        return decode.store_figures(rows)
 
     def area_figures(self, job_id: int) -> list[AreaFigures] | None:
         if not self._exists(job_id):
             return None
         rows = self._db.execute(_AREA_FIGURES, {"job": job_id}).fetchall()
-        return [
-            AreaFigures(
-                area, stores, images, measured, failed, _perimeter(measured, low, total, high)
-            )
-            for area, stores, images, measured, failed, low, total, high in rows
-        ]
+        return decode.area_figures(rows)
 
     def _exists(self, job_id: int) -> bool:
         return self._db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is not None
@@ -369,7 +354,7 @@ class SqliteJobStore:
             _STATUS_PAGE,
             (before if before is not None else 2**63 - 1, limit),
         ).fetchall()
-        return [_status(row) for row in rows]
+        return [decode.status(row) for row in rows]
 
     def purge(self, finished_before: float, limit: int) -> int:
         with self._transaction() as cursor:
@@ -485,9 +470,11 @@ class SqliteJobStore:
                     state, errors = self._ending(cursor, job_id)
                     cursor.execute(
                         "UPDATE jobs SET state = ?, finished_at = ?, errors = ? WHERE id = ?",
-                        (state.value, now, _errors_json(errors), job_id),
+                        (state.value, now, decode.errors_json(errors), job_id),
                     )
-                    finished.append(_status(cursor.execute(_STATUS_OF_JOB, (job_id,)).fetchone()))
+                    finished.append(
+                        decode.status(cursor.execute(_STATUS_OF_JOB, (job_id,)).fetchone())
+                    )
         return finished
 
     @staticmethod
@@ -621,33 +608,3 @@ def _chunk_rows(job_id: int, total: int) -> Iterator[tuple[int, int, int, int, i
     for number, first in enumerate(range(0, total, CHUNK_SIZE)):
         size = min(CHUNK_SIZE, total - first)
         yield job_id, number, first, size, size
-
-
-def _image_result(row: tuple[Any, ...]) -> ImageResult:
-    index, store_id, url, name, area, outcome_idx, width, height, error = row
-    return ImageResult(
-        index,
-        ImageSpec(store_id, url),
-        None if name is None else StoreInfo(name, area),
-        None if outcome_idx is None else ImageOutcome(width, height, error),
-    )
-
-
-def _perimeter(measured: int, low: Any, total: Any, high: Any) -> PerimeterFigures | None:
-    return PerimeterFigures(low, total / measured, high) if measured else None
-
-
-def _errors_json(errors: tuple[StoreError, ...]) -> str:
-    return json.dumps([[e.store_id, e.error] for e in errors])
-
-
-def _status(row: tuple[Any, ...]) -> JobStatus:
-    job_id, submitted_at, total, done, failed, state, finished_at, errors = row
-    return JobStatus(
-        job_id,
-        JobState(state),
-        Progress(total, done, failed),
-        submitted_at,
-        finished_at=finished_at,
-        errors=tuple(StoreError(s, e) for s, e in json.loads(errors or "[]")),
-    )
