@@ -42,6 +42,8 @@ class Visit:
 @dataclass(frozen=True, slots=True)
 class Submission:
     visits: tuple[Visit, ...]
+    callback_url: str | None = None
+    """Where the job's final status is POSTed when it ends (a signed webhook)."""
 
     @property
     def count(self) -> int:
@@ -88,7 +90,10 @@ def parse_submission(document: Any) -> Submission:
             f"{'entry' if len(raw_visits) == 1 else 'entries'}; they must match",
         )
     visits = tuple(_parse_visit(raw, f"visits[{i}]") for i, raw in enumerate(raw_visits))
-    return Submission(visits)
+    callback_url = document.get("callback_url")
+    if callback_url is not None:
+        _check_url(callback_url, "callback_url")
+    return Submission(visits, callback_url)
 
 
 def _brief(number: int) -> str:

@@ -6,11 +6,14 @@ from typing import Any
 import falcon
 
 from retailpulse.errors import (
+    IdempotencyKeyReusedError,
+    JobNotFailedError,
     LimitExceededError,
     ServiceBusyError,
     UnknownJobError,
     ValidationError,
 )
+from retailpulse.http.auth import AuthMiddleware
 from retailpulse.http.dashboard import add_dashboard_routes
 from retailpulse.http.metrics import MetricsResource
 from retailpulse.http.openapi import OpenApiResource
@@ -19,6 +22,7 @@ from retailpulse.http.resources import (
     HealthResource,
     JobsResource,
     ResultsResource,
+    RetryResource,
     StatusResource,
     StoresResource,
     SubmitResource,
@@ -32,7 +36,8 @@ logger = logging.getLogger(__name__)
 
 def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the WSGI app for a running ``System``; serve it with any WSGI server."""
-    app = falcon.App(cors_enable=False)
+    middleware = [] if system.keys is None else [AuthMiddleware(system.keys)]
+    app = falcon.App(cors_enable=False, middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.default_media_type = falcon.MEDIA_JSON
     app.add_route("/api/submit", SubmitResource(system))
@@ -42,11 +47,14 @@ def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     app.add_route("/healthz", HealthResource(system))
     app.add_route("/api/cancel", CancelResource(system))
     app.add_route("/api/jobs", JobsResource(system))
+    app.add_route("/api/retry", RetryResource(system))
     app.add_route("/metrics", MetricsResource(system))
     app.add_route("/openapi.json", OpenApiResource())
     add_dashboard_routes(app, system)
     app.add_error_handler(ValidationError, _invalid)
     app.add_error_handler(LimitExceededError, _too_large)
+    app.add_error_handler(IdempotencyKeyReusedError, _key_reused)
+    app.add_error_handler(JobNotFailedError, _not_failed)
     app.add_error_handler(UnknownJobError, _unknown_job)
     app.add_error_handler(ServiceBusyError, _busy)
     app.add_error_handler(falcon.HTTPError, _http_error)
@@ -66,6 +74,20 @@ def _too_large(req: falcon.Request, resp: falcon.Response, ex: Exception, params
     assert isinstance(ex, LimitExceededError)
     resp.status = falcon.HTTP_413
     resp.media = {"error": str(ex), "field": ex.field}
+
+
+def _key_reused(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    """422, as Stripe answers a reused Idempotency-Key: retrying cannot help."""
+    assert isinstance(ex, IdempotencyKeyReusedError)
+    resp.status = falcon.HTTP_422
+    resp.media = {"error": str(ex), "field": ex.field}
+
+
+def _not_failed(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    """409: the job is in a state a retry does not apply to."""
+    assert isinstance(ex, JobNotFailedError)
+    resp.status = falcon.HTTP_409
+    resp.media = {"error": str(ex), "status": ex.state}
 
 
 def _unknown_job(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:

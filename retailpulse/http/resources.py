@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import falcon
 
 from retailpulse.errors import UnknownJobError, ValidationError
+from retailpulse.http.auth import caller_of
 from retailpulse.http.formats import (
     CSV_TYPE,
     FORMATS,
@@ -27,6 +28,7 @@ __all__ = [
     "HealthResource",
     "JobsResource",
     "ResultsResource",
+    "RetryResource",
     "StatusResource",
     "StoresResource",
     "SubmitResource",
@@ -111,14 +113,20 @@ class SubmitResource(_Resource):
         body = req.bounded_stream.read(limit + 1)  # one byte past: a lying length is caught
         if len(body) > limit:
             raise _too_large(limit)
-        job_id = self._system.submit(parse_body(body))  # ValidationError -> 400 in app.py
+        created = self._system.submit_job(  # ValidationError -> 400 in app.py
+            parse_body(body),
+            caller=caller_of(req),
+            idempotency_key=req.get_header("Idempotency-Key"),
+        )
         resp.status = falcon.HTTP_201
-        resp.media = {"job_id": job_id}
+        if created.replayed:
+            resp.set_header("Idempotent-Replayed", "true")
+        resp.media = {"job_id": created.job_id}
 
 
 class StatusResource(_Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self._system.status(_job_id(req))
+        resp.media = self._system.status(_job_id(req), caller=caller_of(req))
 
 
 class ResultsResource(_Resource):
@@ -136,12 +144,14 @@ class ResultsResource(_Resource):
         after = _query_int(req, "after", 0, None) or 0
         failed = _query_flag(req, "failed")
         fmt = _query_choice(req, "format", FORMATS) or "json"
-        head = self._system.status(job_id) if fmt == "json" else {}
+        caller = caller_of(req)
+        head = self._system.status(job_id, caller=caller) if fmt == "json" else {}
         pages: Iterator[ImagePage]
         if limit is None:
-            pages, next_after = self._system.result_pages(job_id, after, failed=failed), None
+            pages = self._system.result_pages(job_id, after, failed=failed, caller=caller)
+            next_after = None
         else:
-            page = self._system.image_page(job_id, limit, after, failed=failed)
+            page = self._system.image_page(job_id, limit, after, failed=failed, caller=caller)
             pages, next_after = iter([page]), page.next
         if next_after is not None:
             query = {"jobid": job_id, "limit": limit, "after": next_after, "format": fmt}
@@ -169,7 +179,7 @@ class StoresResource(_Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         job_id = _job_id(req)
         by = _query_choice(req, "by", GROUPINGS) or "store"
-        resp.media = self._system.stores(job_id, by)
+        resp.media = self._system.stores(job_id, by, caller=caller_of(req))
 
 
 class HealthResource(_Resource):
@@ -189,7 +199,14 @@ class CancelResource(_Resource):
     """``POST /api/cancel?jobid=N``: the status document plus ``cancelled``."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self._system.cancel(_job_id(req))
+        resp.media = self._system.cancel(_job_id(req), caller=caller_of(req))
+
+
+class RetryResource(_Resource):
+    """``POST /api/retry?jobid=N``: run a failed job again for its failed images."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._system.retry(_job_id(req), caller=caller_of(req))
 
 
 class JobsResource(_Resource):
@@ -199,4 +216,4 @@ class JobsResource(_Resource):
         limit = _int_param(req, "limit", 50, f"must be an integer from 1 to {MAX_PAGE}")
         after = _int_param(req, "after", None, "must be a job id (a positive integer)")
         assert limit is not None
-        resp.media = self._system.jobs(limit, after)
+        resp.media = self._system.jobs(limit, after, caller=caller_of(req))

@@ -320,10 +320,14 @@ class SqliteJobStore:
                 (job_id,),
             )
             cursor.execute("DELETE FROM webhooks WHERE job_id = ?", (job_id,))
+            used = cursor.execute(
+                "SELECT DISTINCT store_id FROM images WHERE job_id = ?", (job_id,)
+            ).fetchall()
+            known = {sid: stores[sid] for (sid,) in used if stores and sid in stores}
             cursor.executemany(
                 "INSERT OR IGNORE INTO job_stores (job_id, store_id, store_name, area_code) "
                 "VALUES (?, ?, ?, ?)",
-                ((job_id, sid, i.store_name, i.area_code) for sid, i in (stores or {}).items()),
+                ((job_id, sid, i.store_name, i.area_code) for sid, i in known.items()),
             )
         images, outcomes = self._images(job_id)
         preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)

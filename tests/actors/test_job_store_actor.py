@@ -68,9 +68,14 @@ class CountingStore(MemoryJobStore):
         images: Sequence[ImageSpec],
         submitted_at: float,
         stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
     ) -> int:
         self.gate.wait(WAIT)
-        return super().create_job(images, submitted_at, stores)
+        return super().create_job(
+            images, submitted_at, stores, owner=owner, callback_url=callback_url
+        )
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         if self.failures_left:
