@@ -201,7 +201,8 @@ class JobStore(Protocol):
 
     def record_delivery(self, attempt: DeliveryAttempt) -> None:
         """Keep the result of a delivery attempt (ignored if the delivery is gone:
-        the job was retried or purged since)."""
+        the job was retried or purged since). A ``last_error`` of ``None`` keeps the
+        one before: a delivery that succeeds on a retry still says why it had to."""
         ...
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:

@@ -209,7 +209,7 @@ class MemoryJobStore:
             return
         job.delivery.state = attempt.state
         job.delivery.attempts = attempt.attempts
-        job.delivery.last_error = attempt.last_error
+        job.delivery.last_error = attempt.last_error or job.delivery.last_error
         job.delivery.next_at = attempt.next_at
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:

@@ -700,7 +700,7 @@ def test_a_delivery_attempt_is_kept_and_rescheduled(stores: Stores) -> None:
     assert store.due_deliveries(T0 + 1e9, 10) == []
     status = store.job_status(job_id)
     assert status is not None
-    assert status.webhook == WebhookState(DeliveryState.DELIVERED, 2, None)
+    assert status.webhook == WebhookState(DeliveryState.DELIVERED, 2, "HTTP 503")
 
 
 def test_reopening_a_failed_job_keeps_measured_images_and_forgets_failed_ones(
