@@ -26,12 +26,16 @@ from tqdm import tqdm
 
 from retailpulse.cli.report import failure_report, figures_table, results_table, summary_line
 from retailpulse.client import (
+    API_KEY_ENV,
     DEFAULT_URL,
     URL_ENV,
     Client,
     ClientError,
+    ConflictError,
     JobNotFoundError,
     RejectedError,
+    UnauthorizedError,
+    new_idempotency_key,
 )
 
 __all__ = [
@@ -41,8 +45,10 @@ __all__ = [
     "EXIT_TIMEOUT",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
+    "client_arguments",
     "follow",
     "register",
+    "run_with_client",
 ]
 
 EXIT_OK = 0
@@ -56,13 +62,25 @@ TABLE_ROWS = 50
 """Rows of the report's table; ``results`` (or ``--csv``) gives every image."""
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def client_arguments() -> argparse.ArgumentParser:
+    """``--url`` and ``--api-key``: the parent parser of every command that calls a service."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--url",
         default=os.environ.get(URL_ENV, DEFAULT_URL),
         help=f"the service's base URL (default ${URL_ENV} or {DEFAULT_URL})",
     )
+    common.add_argument(
+        "--api-key",
+        default=os.environ.get(API_KEY_ENV),
+        help=f"API key, sent as a bearer token (default ${API_KEY_ENV}; prefer it: "
+        "arguments show in ps)",
+    )
+    return common
+
+
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    common = client_arguments()
 
     submit = commands.add_parser(
         "submit", parents=[common], help="submit a job from a JSON file and print its id"
@@ -79,6 +97,12 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         "--timeout", type=float, default=None, help="give up waiting after this many seconds"
     )
     submit.add_argument("--quiet", action="store_true", help="no progress bar")
+    submit.add_argument(
+        "--idempotency-key",
+        default=None,
+        help="Idempotency-Key of this submit (default: a new UUID, so that retries of this "
+        "command's own requests make one job; pass one to make re-runs safe too)",
+    )
 
     status = commands.add_parser("status", parents=[common], help="print a job's status (JSON)")
     status.set_defaults(handler=_handler(_status))
@@ -164,7 +188,7 @@ def _submit(args: argparse.Namespace, client: Client) -> int:
     except OSError as exc:
         print(f"retailpulse: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    job_id = client.submit(body)
+    job_id = client.submit(body, args.idempotency_key or new_idempotency_key())
     if not args.wait:
         print(job_id)
         return EXIT_OK
@@ -233,13 +257,13 @@ def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
     """Run a client command, turning every expected failure into a message and exit code."""
 
     def run(args: argparse.Namespace) -> int:
-        client = Client(args.url)
+        client = Client(args.url, api_key=args.api_key)
         try:
             return command(args, client)
         except RejectedError as exc:
             print(f"retailpulse: the service rejected the payload: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        except JobNotFoundError as exc:
+        except (JobNotFoundError, UnauthorizedError, ConflictError) as exc:
             print(f"retailpulse: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except ClientError as exc:
@@ -255,3 +279,7 @@ def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
             client.close()
 
     return run
+
+
+run_with_client = _handler
+"""For other command modules (``retry``): the same client, messages and exit codes."""

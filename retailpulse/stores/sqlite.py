@@ -343,8 +343,8 @@ class SqliteJobStore:
     def record_delivery(self, attempt: DeliveryAttempt) -> None:
         with self._transaction() as cursor:
             cursor.execute(
-                "UPDATE webhooks SET state = ?, attempts = ?, last_error = COALESCE(?, last_error), "
-                "next_at = ? "
+                "UPDATE webhooks SET state = ?, attempts = ?, "
+                "last_error = COALESCE(?, last_error), next_at = ? "
                 "WHERE job_id = ? AND webhook_id = ?",
                 (
                     attempt.state.value,

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from retailpulse.keys import revoke_key
-from tests.http.conftest import KeyedService
+from tests.keyed import KeyedService
 
 JOB_ENDPOINTS = [
     ("GET", "/api/status", {}),

@@ -8,7 +8,7 @@ import requests
 
 import retailpulse
 from retailpulse.http import HttpServer, create_app
-from tests.http.conftest import KeyedService
+from tests.keyed import KeyedService
 
 
 def submit(keyed: KeyedService, who: str, payload: Any, key: str) -> requests.Response:

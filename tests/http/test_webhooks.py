@@ -319,9 +319,11 @@ def test_a_bad_callback_url_is_400_naming_it(
 
 
 def test_a_callback_url_needs_a_webhook_secret(spec_payload: dict[str, Any]) -> None:
-    with retailpulse.start(workers=1) as system:
-        with pytest.raises(retailpulse.ValidationError, match="webhook-secret"):
-            system.submit({**spec_payload, "callback_url": "https://hooks.example/x"})
+    with (
+        retailpulse.start(workers=1) as system,
+        pytest.raises(retailpulse.ValidationError, match="webhook-secret"),
+    ):
+        system.submit({**spec_payload, "callback_url": "https://hooks.example/x"})
 
 
 def test_a_job_without_a_callback_has_no_webhook_in_its_status(

@@ -1,4 +1,4 @@
-"""A live service on real waitress with API keys: alice, bob and an admin."""
+"""A live service with API keys (alice, bob and the admin ops), for HTTP and CLI tests."""
 
 import time
 from collections.abc import Iterator
@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 import retailpulse
@@ -47,8 +46,8 @@ class KeyedService:
         raise AssertionError(f"job {job_id} still ongoing after 20 s")
 
 
-@pytest.fixture
-def keyed(tmp_path: Path) -> Iterator[KeyedService]:
+def keyed_service(tmp_path: Path) -> Iterator[KeyedService]:
+    """Start one on real waitress; the ``keyed`` fixture of tests/conftest.py."""
     key_file = tmp_path / "keys"
     keys = {
         "alice": add_key(key_file, "alice"),
