@@ -641,11 +641,12 @@ def _check_idempotency_key(key: object) -> None:
     if (
         not isinstance(key, str)
         or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY
-        or not all(" " <= c <= "~" for c in key)
+        or not all("!" <= c <= "~" for c in key)
     ):
         raise ValidationError(
             "Idempotency-Key",
-            f"must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters (a UUID is usual)",
+            f"must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters, no spaces "
+            "(a UUID is usual)",
         )
 
 
