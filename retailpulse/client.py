@@ -15,6 +15,7 @@ import requests
 __all__ = [
     "API_KEY_ENV",
     "DEFAULT_URL",
+    "RECONNECT_FOR",
     "URL_ENV",
     "Client",
     "ClientError",
@@ -34,6 +35,11 @@ SUBMIT_ATTEMPTS = 3
 """Tries of one submit when the service is unreachable or busy (same Idempotency-Key)."""
 
 StatusCallback = Callable[[dict[str, Any]], None]
+LostCallback = Callable[["ClientError | None", float], None]
+"""Told ``(error, seconds left)`` when polls start failing, ``(None, 0)`` once they work again."""
+
+RECONNECT_FOR = 60.0
+"""How long ``wait`` keeps polling a service it cannot reach: time enough for a restart."""
 
 
 class ClientError(Exception):
@@ -75,6 +81,10 @@ class ConflictError(ClientError):
 def new_idempotency_key() -> str:
     """A fresh key for one submit (a UUID 4): its retries then make one job."""
     return str(uuid.uuid4())
+
+
+_GATEWAY = frozenset({502, 504})
+"""A proxy's answers while the service behind it is down: polled again like no answer."""
 
 
 class Client:
@@ -168,6 +178,15 @@ class Client:
         finally:
             response.close()
 
+    def cancel(self, job_id: int) -> dict[str, Any]:
+        """Cancel a job: its status document plus ``cancelled`` (false if it had ended)."""
+        return self._call("POST", "/api/cancel", job_id=job_id)
+
+    def jobs(self, limit: int | None = None, after: int | None = None) -> dict[str, Any]:
+        """A page of recent jobs, newest first: ``{"jobs": [...], "next": cursor}``."""
+        params = {k: str(v) for k, v in (("limit", limit), ("after", after)) if v is not None}
+        return self._call("GET", "/api/jobs", params=params)
+
     def metrics(self) -> str:
         """The ``/metrics`` page (Prometheus text format)."""
         try:
@@ -197,21 +216,37 @@ class Client:
         interval: float = 0.25,
         timeout: float | None = None,
         on_status: StatusCallback | None = None,
+        reconnect_for: float = RECONNECT_FOR,
+        on_lost: LostCallback | None = None,
     ) -> dict[str, Any]:
         """Poll the status every ``interval`` seconds until the job ends; return the last.
 
         ``on_status`` sees every status read (for a progress bar). A busy service
-        (503) is asked again at the next interval. Raises ``TimeoutError`` when the
-        job is still running after ``timeout`` seconds.
+        (503) is asked again at the next interval. A service that cannot be reached,
+        or answers 502 or 504 (a proxy in front of a restarting one), is asked again
+        for up to ``reconnect_for`` seconds, as a restarted service resumes its jobs;
+        ``on_lost`` hears when that starts and ends. Then the last error is raised.
+        Raises ``TimeoutError`` when the job is still running after ``timeout`` seconds.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        lost_since: float | None = None
         while True:
             try:
                 status = self.status(job_id)
             except ServerError as exc:
-                if exc.status != 503:  # overloaded for a moment: ask again next time
+                if exc.status == 503:  # overloaded for a moment: ask again next time
+                    pass
+                elif exc.status in _GATEWAY:
+                    lost_since = _still_lost(exc, lost_since, reconnect_for, on_lost)
+                else:
                     raise
+            except UnreachableError as exc:
+                lost_since = _still_lost(exc, lost_since, reconnect_for, on_lost)
             else:
+                if lost_since is not None:
+                    lost_since = None
+                    if on_lost is not None:
+                        on_lost(None, 0.0)
                 if on_status is not None:
                     on_status(status)
                 if status.get("status") != "ongoing":
@@ -227,10 +262,12 @@ class Client:
         *,
         job_id: int | None = None,
         data: bytes | None = None,
+        params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         url = self.base_url + path
-        params = None if job_id is None else {"jobid": str(job_id)}
+        if job_id is not None:
+            params = {"jobid": str(job_id)}
         headers = dict(headers or {})
         if data is not None:
             headers["Content-Type"] = "application/json"
@@ -272,3 +309,17 @@ class Client:
                 response.status_code,
             )
         return body
+
+
+def _still_lost(
+    error: ClientError, since: float | None, reconnect_for: float, on_lost: LostCallback | None
+) -> float:
+    """When polls started failing; raises ``error`` once that is ``reconnect_for`` ago."""
+    now = time.monotonic()
+    if since is None:
+        since = now
+        if on_lost is not None:
+            on_lost(error, reconnect_for)
+    if now - since >= reconnect_for:
+        raise error
+    return since

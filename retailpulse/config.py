@@ -46,6 +46,8 @@ class ServiceConfig:
     retention: float = 7 * 24 * 3600.0
     """Seconds a finished job is kept (status, results) before it is purged."""
     max_images_per_job: int = 100_000
+    max_url_length: int = 8 * 1024
+    """Longest image URL, in characters; longer ones are a 400 naming the field."""
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -72,7 +74,7 @@ def _check_limits(config: ServiceConfig) -> None:
     for name in ("connect_timeout", "read_timeout", "download_timeout"):
         if not getattr(config, name) > 0:
             raise ValueError(f"{name} must be above 0 seconds")
-    for name in ("max_image_bytes", "max_body_bytes", "max_images_per_job"):
+    for name in ("max_image_bytes", "max_body_bytes", "max_images_per_job", "max_url_length"):
         if getattr(config, name) < 1:
             raise ValueError(f"{name} must be at least 1")
     for name in ("max_redirects", "retries", "retry_backoff", "retry_backoff_max"):

@@ -97,7 +97,7 @@ class HttpFetcher:
                 timeout=cast(Any, timeout),
             )
         except BlockedAddressError as exc:
-            raise FetchError(f"{url}: refused, {exc}") from None
+            raise FetchError(f"{url}: {exc}") from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as exc:
             # ValueError: requests refuses some malformed URLs (a redirect's
             # Location is not validated like a payload) with a plain ValueError.
@@ -155,7 +155,7 @@ class HttpFetcher:
 
         again = ", also on retrying" if self._config.retries and found(MaxRetryError) else ""
         if blocked := found(BlockedAddressError):
-            return f"refused, {blocked}"
+            return str(blocked)
         if any(
             isinstance(e, ConnectTimeoutError) and not isinstance(e, NewConnectionError)
             for e in chain

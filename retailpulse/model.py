@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from retailpulse.imaging import perimeter
+from retailpulse.netguard import ADDRESS_REFUSED, PRIVATE_URLS_HINT
 from retailpulse.submission import ImageSpec
 
 __all__ = [
@@ -333,6 +334,9 @@ def summarize_failures(
 
 
 def _store_reason(errors: list[str], total: int) -> str:
+    refused = [e for e in errors if ADDRESS_REFUSED in e]
+    if refused:
+        return _refused_reason(refused, [e for e in errors if ADDRESS_REFUSED not in e], total)
     distinct = list(dict.fromkeys(errors))
     if len(distinct) == 1 and len(errors) == total:
         return distinct[0] if total == 1 else f"all {total} images failed: {distinct[0]}"
@@ -340,3 +344,18 @@ def _store_reason(errors: list[str], total: int) -> str:
     more = len(distinct) - MAX_REASONS_PER_STORE
     suffix = f"; and {more} more" if more > 0 else ""
     return f"{len(errors)} of {total} images failed: {shown}{suffix}"
+
+
+def _refused_reason(refused: list[str], others: list[str], total: int) -> str:
+    """The guard's refusals said once, naming the URLs, then any other failures."""
+    urls = list(dict.fromkeys(e.split(f": {ADDRESS_REFUSED}", 1)[0] for e in refused))
+    shown = ", ".join(urls[:MAX_REASONS_PER_STORE])
+    more = len(urls) - MAX_REASONS_PER_STORE
+    if total == 1:
+        which = f"its image was {ADDRESS_REFUSED}, not a public address"
+    else:
+        count = "all" if len(refused) == total else f"{len(refused)} of"
+        which = f"{count} {total} images were {ADDRESS_REFUSED}, not public addresses"
+    tail = f" and {more} more" if more > 0 else ""
+    reason = f"{which}: {shown}{tail}; {PRIVATE_URLS_HINT}"
+    return f"{reason}; {_store_reason(others, total)}" if others else reason

@@ -15,15 +15,24 @@ import ipaddress
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 __all__ = [
+    "ADDRESS_REFUSED",
+    "PRIVATE_URLS_HINT",
     "AddressGuard",
     "AddressPolicy",
     "BlockedAddressError",
     "Resolver",
     "is_public_address",
+    "names_private_address",
     "system_resolver",
 ]
+
+ADDRESS_REFUSED = "refused by the address guard"
+"""Starts every refusal's message, so that a job's store reasons can group them."""
+PRIVATE_URLS_HINT = "allow such URLs with --allow-private-urls"
+"""How to allow what the guard refuses; said once per store, not once per image."""
 
 Resolver = Callable[[str, int], Sequence[str]]
 """Host and port to the host's addresses as text; raises ``OSError`` when it cannot."""
@@ -38,6 +47,18 @@ class BlockedAddressError(Exception):
     Deliberately not an ``OSError``: urllib3 retries socket errors, but a refusal
     is a decision, and asking again must not change it.
     """
+
+
+def names_private_address(url: str) -> bool:
+    """Whether the URL's host is, without asking DNS, one the guard would refuse.
+
+    Only an address literal or ``localhost`` is judged: a name may resolve to
+    anything, and only the connection's own check counts.
+    """
+    host = (urlsplit(url).hostname or "").strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    return _is_address(host) and not is_public_address(host)
 
 
 def is_public_address(address: str) -> bool:
@@ -90,11 +111,8 @@ class AddressGuard:
                 raise OSError(f"no address found for host {host!r}")
         for address in found:
             if not self.allowed(address):
-                raise BlockedAddressError(
-                    f"host {host!r} is a private, loopback, link-local or reserved address "
-                    f"({address}); downloads from such addresses are disabled "
-                    "(--allow-private-urls enables them)"
-                )
+                named = address if host == address else f"{host} ({address})"
+                raise BlockedAddressError(f"{ADDRESS_REFUSED}: {named} is not a public address")
         return found
 
 

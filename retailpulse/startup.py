@@ -56,6 +56,7 @@ from retailpulse.webhooks import (
     WebhookSender,
     WebhookSigner,
 )
+from retailpulse.words import plural
 
 __all__ = ["ALLOW_PRIVATE_ENV", "start"]
 
@@ -117,6 +118,10 @@ def start(
     secret = webhook_secret if webhook_secret is not None else os.environ.get(SECRET_ENV)
     signer = WebhookSigner.from_secret(secret) if secret else None
 
+    if path is not None:
+        # Opened here once first, so that an unusable file is this plain JobStoreError
+        # and not one returned through the store actor, which pykka logs with a traceback.
+        SqliteJobStore(path).close()
     open_store: StoreFactory = MemoryJobStore if path is None else (lambda: SqliteJobStore(path))
     store = JobStoreActor.start(
         open_store, clock=now, retention=config.retention, store_master=store_master
@@ -178,7 +183,7 @@ def start(
     for order in unfinished:
         manager.tell(RunJob(order))
     if unfinished:
-        logger.info("resuming %d unfinished jobs from %s", len(unfinished), path)
+        logger.info("resuming %s from %s", plural(len(unfinished), "unfinished job"), path)
     return System(
         config,
         store_master,

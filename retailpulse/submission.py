@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from retailpulse.errors import ValidationError
+from retailpulse.errors import LimitExceededError, ValidationError
 
 __all__ = [
+    "DEFAULT_MAX_URL_LENGTH",
     "ImageSpec",
     "Submission",
     "Visit",
     "check_url_thoroughly",
     "parse_body",
     "parse_submission",
+    "quote",
 ]
 
 
@@ -56,18 +58,57 @@ class Submission:
                 yield ImageSpec(visit.store_id, url)
 
 
-def parse_body(body: bytes) -> Submission:
-    """Decode a raw request body (UTF-8/16/32 JSON) and validate it."""
+DEFAULT_MAX_URL_LENGTH = 8 * 1024
+"""Longest image URL accepted, in characters: far above real ones (browsers and CDNs
+stop near 8 KiB too), far below the megabytes that each status poll would quote."""
+
+VALUES_PER_IMAGE = 10
+"""JSON values a submission may spend per image: one visit of one URL takes five
+(``{``, ``[`` and three commas), the rest is room for extra fields and for commas and
+brackets inside URLs."""
+SPARE_VALUES = 1024
+
+
+def parse_body(
+    body: bytes,
+    max_images: int | None = None,
+    max_url_length: int = DEFAULT_MAX_URL_LENGTH,
+) -> Submission:
+    """Decode a raw request body (UTF-8/16/32 JSON) and validate it.
+
+    With ``max_images``, a body that holds more JSON containers and separators than
+    a job of that many images could need is refused before it is decoded: parsing
+    costs about a hundred bytes of memory per value (32 MiB of ``[],`` took 820 MB),
+    while counting bytes costs nothing.
+    """
+    if max_images is not None:
+        _check_structure(body, max_images)
     try:
         document = json.loads(body)
     except ValueError as exc:  # also bad encodings and integers of over 4,300 digits
         raise ValidationError("body", f"is not valid JSON ({exc})") from None
     except RecursionError:
         raise ValidationError("body", "is nested too deeply") from None
-    return parse_submission(document)
+    return parse_submission(document, max_url_length)
 
 
-def parse_submission(document: Any) -> Submission:
+def _check_structure(body: bytes, max_images: int) -> None:
+    """Refuse a body with more values than any job of ``max_images`` images has.
+
+    Counting bytes overcounts (a comma inside a string counts too, as does a byte of
+    a UTF-16 character), so the bound only ever errs towards refusing garbage.
+    """
+    allowed = VALUES_PER_IMAGE * max_images + SPARE_VALUES
+    values = body.count(b",") + body.count(b"[") + body.count(b"{")
+    if values > allowed:
+        raise LimitExceededError(
+            "body",
+            f"holds over {allowed} JSON values (commas and brackets), more than a job "
+            f"of at most {max_images} images needs",
+        )
+
+
+def parse_submission(document: Any, max_url_length: int = DEFAULT_MAX_URL_LENGTH) -> Submission:
     """Validate a decoded JSON document against the submit contract."""
     if not isinstance(document, dict):
         raise ValidationError("body", "must be a JSON object")
@@ -89,10 +130,12 @@ def parse_submission(document: Any) -> Submission:
             f"is {_brief(count)} but visits holds {len(raw_visits)} "
             f"{'entry' if len(raw_visits) == 1 else 'entries'}; they must match",
         )
-    visits = tuple(_parse_visit(raw, f"visits[{i}]") for i, raw in enumerate(raw_visits))
+    visits = tuple(
+        _parse_visit(raw, f"visits[{i}]", max_url_length) for i, raw in enumerate(raw_visits)
+    )
     callback_url = document.get("callback_url")
     if callback_url is not None:
-        _check_url(callback_url, "callback_url")
+        _check_url(callback_url, "callback_url", max_url_length)
     return Submission(visits, callback_url)
 
 
@@ -102,7 +145,7 @@ def _brief(number: int) -> str:
     return str(number) if number.bit_length() <= 64 else "a number over 2**64"
 
 
-def _parse_visit(raw: Any, where: str) -> Visit:
+def _parse_visit(raw: Any, where: str, max_url_length: int) -> Visit:
     if not isinstance(raw, dict):
         raise ValidationError(where, "must be an object")
     store_id = _text_field(raw, "store_id", where)
@@ -115,7 +158,7 @@ def _parse_visit(raw: Any, where: str) -> Visit:
     if not urls:
         raise ValidationError(f"{where}.image_url", "must hold at least one URL")
     for j, url in enumerate(urls):
-        _check_url(url, f"{where}.image_url[{j}]")
+        _check_url(url, f"{where}.image_url[{j}]", max_url_length)
     return Visit(store_id.strip(), visit_time, tuple(urls))
 
 
@@ -130,9 +173,13 @@ def _text_field(raw: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-def _check_url(url: Any, where: str) -> None:
+def _check_url(url: Any, where: str, max_length: int) -> None:
     if not isinstance(url, str):
         raise ValidationError(where, "must be a string")
+    if len(url) > max_length:
+        raise ValidationError(
+            where, f"must be at most {max_length} characters long, not {len(url)}: {quote(url)}"
+        )
     simple = _SIMPLE_URL.fullmatch(url)
     if simple and int(simple["port"] or 0) <= MAX_PORT:
         return  # the common case, decided in C; anything else takes the thorough path
@@ -149,12 +196,22 @@ def check_url_thoroughly(url: str, where: str) -> None:
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
-        raise ValidationError(where, f"is not a valid URL: {url!r}") from None
+        raise ValidationError(where, f"is not a valid URL: {quote(url)}") from None
     if parts.scheme.lower() not in {"http", "https"} or not host:
-        raise ValidationError(where, f"must be an http or https URL with a host, not {url!r}")
+        raise ValidationError(where, f"must be an http or https URL with a host, not {quote(url)}")
 
 
 MAX_PORT = 65535
+QUOTE_CHARS = 120
+"""How much of a client's text an error message quotes: enough to recognise it."""
+
+
+def quote(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``repr`` of ``text``, cut to about ``limit`` characters with the length said."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
 
 _SIMPLE_URL = re.compile(
     r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::(?P<port>[0-9]{1,5}))?(?:[/?#][!-~]*)?"

@@ -6,7 +6,6 @@ thin adapter over this class, so embedding programs get the same behaviour.
 """
 
 import hashlib
-import ipaddress
 import json
 import logging
 import time
@@ -66,7 +65,7 @@ from retailpulse.model import (
     JobStatus,
     StoreFigures,
 )
-from retailpulse.netguard import is_public_address
+from retailpulse.netguard import PRIVATE_URLS_HINT, names_private_address
 from retailpulse.ports import Clock, default_clock
 from retailpulse.stores import (
     Creation,
@@ -181,7 +180,11 @@ class System(Service):
         raises ``IdempotencyKeyReusedError``. Keys are the caller's own: two API keys
         may use the same one. The key is kept in the job store with the job.
         """
-        submission = payload if isinstance(payload, Submission) else parse_submission(payload)
+        submission = (
+            payload
+            if isinstance(payload, Submission)
+            else parse_submission(payload, self.config.max_url_length)
+        )
         _check_job_size(submission, self.config.max_images_per_job)
         self._check_callback(submission.callback_url)
         claim = None
@@ -204,24 +207,27 @@ class System(Service):
             raise IdempotencyKeyReusedError()
         if submitted.order is not None:
             self._ask(self._manager, RunJob(submitted.order))
+            if not self.config.allow_private_urls:
+                _warn_of_private_urls(submitted.order)
         return submitted.creation
 
     def _check_callback(self, url: str | None) -> None:
         """A webhook needs a signing secret, and (unless private URLs are allowed) a
-        host that is not a private address literal; names are checked by the address
-        guard when the webhook is sent, as image URLs are."""
+        host that is not plainly private (an address literal, ``localhost``): refused
+        now, where an image URL is only warned of, since nobody reads a failed
+        delivery's reason in time. Other names are checked by the address guard when
+        the webhook is sent, as image URLs are when they are downloaded."""
         if url is None:
             return
         if self._webhooks is None:
             raise ValidationError(
                 "callback_url", "cannot be used: this service has no --webhook-secret"
             )
-        host = urlsplit(url).hostname or ""
-        if not self.config.allow_private_urls and _is_address(host) and not is_public_address(host):
+        if not self.config.allow_private_urls and names_private_address(url):
             raise ValidationError(
                 "callback_url",
-                f"is a private, loopback, link-local or reserved address ({host}); "
-                "such addresses are refused (--allow-private-urls allows them)",
+                f"names a private, loopback, link-local or reserved host "
+                f"({urlsplit(url).hostname}); {PRIVATE_URLS_HINT}",
             )
 
     def retry(self, job_id: int, *, caller: Principal | None = None) -> dict[str, Any]:
@@ -650,14 +656,21 @@ def _check_idempotency_key(key: object) -> None:
         )
 
 
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def _check_job_id(job_id: object) -> None:
     if isinstance(job_id, bool) or not isinstance(job_id, int):
         raise UnknownJobError(job_id)
+
+
+def _warn_of_private_urls(order: JobOrder) -> None:
+    """Say at once, not only when the job fails, that the guard will refuse its URLs."""
+    private = sum(names_private_address(spec.url) for spec in order.images)
+    if private:
+        logger.warning(
+            "job %d accepted, but %s name a private or loopback host, which the address "
+            "guard refuses (%s)",
+            order.job_id,
+            "its image URL"
+            if len(order.images) == 1
+            else f"{private} of its {len(order.images)} image URLs",
+            PRIVATE_URLS_HINT,
+        )

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 import retailpulse
+from retailpulse.cli.serve import client_url
 from retailpulse.testing import ImageServer
 
 Poll = Callable[[str, int], dict[str, Any]]
@@ -208,5 +209,128 @@ def test_serve_applies_its_limit_options(
         "field": "visits",
     }
     assert too_big.status_code == 413
-    assert "4096 bytes" in too_big.json()["error"]
+    assert too_big.json() == {"error": "body too large: body must be at most 4096 bytes"}
     assert code == 0
+
+
+def _data_in_a_missing_folder(tmp_path: Path) -> str:
+    return str(tmp_path / "no" / "such" / "x.db")
+
+
+def _data_naming_a_folder(tmp_path: Path) -> str:
+    (tmp_path / "somedir").mkdir()
+    return "somedir"
+
+
+def _data_naming_a_text_file(tmp_path: Path) -> str:
+    (tmp_path / "notdb.db").write_text("these are notes, not a database\n" * 200)
+    return "notdb.db"
+
+
+@pytest.mark.parametrize(
+    ("unusable", "reason"),
+    [
+        (_data_in_a_missing_folder, "no folder"),
+        (_data_naming_a_folder, "is a folder"),
+        (_data_naming_a_text_file, "not a database"),
+    ],
+)
+def test_serve_with_an_unusable_data_file_prints_one_line_exits_2_and_leaves_no_lock_file(
+    served: Callable[..., Served],
+    tmp_path: Path,
+    unusable: Callable[[Path], str],
+    reason: str,
+) -> None:
+    data = unusable(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    server = served("--data", data)
+
+    code = server.process.wait(timeout=15)
+
+    assert server.process.stderr is not None
+    lines = server.process.stderr.read().splitlines()
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"retailpulse: {data}: ")
+    assert reason in lines[0]
+    assert sorted(tmp_path.rglob("*")) == before  # no .lock file, no database made
+
+
+def test_a_second_serve_on_the_same_data_file_prints_one_line_and_exits_2(
+    served: Callable[..., Served], tmp_path: Path
+) -> None:
+    first = served("--data", "jobs.db")
+    first_url = first.url()
+    second = served("--data", "jobs.db")
+
+    code = second.process.wait(timeout=15)
+
+    assert second.process.stderr is not None
+    lines = second.process.stderr.read().splitlines()
+    assert code == 2
+    assert lines == [
+        "retailpulse: jobs.db: another process is using this job store (it holds jobs.db.lock)"
+    ]
+    assert requests.get(f"{first_url}/healthz", timeout=5).status_code == 200
+    assert first.stop(signal.SIGTERM) == 0
+
+
+def test_serve_refuses_an_empty_store_master_unless_allowed(
+    served: Callable[..., Served], tmp_path: Path
+) -> None:
+    (tmp_path / "empty.csv").write_text("StoreID,StoreName,AreaCode\n")
+
+    refused = served("--in-memory", "--store-master", "empty.csv")
+    code = refused.process.wait(timeout=15)
+    allowed = served("--in-memory", "--store-master", "empty.csv", "--allow-empty-store-master")
+    line = allowed._lines.get(timeout=15)
+
+    assert refused.process.stderr is not None
+    assert code == 2
+    assert refused.process.stderr.read().splitlines() == [
+        "retailpulse: empty.csv: no stores in it, so every job would fail "
+        "(--allow-empty-store-master starts anyway)"
+    ]
+    assert "(0 stores, " in line
+    assert allowed.stop(signal.SIGTERM) == 0
+
+
+def test_serve_warns_at_start_of_duplicated_store_ids(
+    served: Callable[..., Served], tmp_path: Path
+) -> None:
+    (tmp_path / "dup.csv").write_text("StoreID,StoreName\nS1,A\nS1,B\n")
+
+    server = served("--in-memory", "--store-master", "dup.csv")
+    line = server._lines.get(timeout=15)
+    server.stop(signal.SIGTERM)
+
+    assert server.process.stderr is not None
+    assert "(1 store, " in line
+    assert (
+        "WARNING retailpulse.stores.master: store master dup.csv: "
+        "1 row with a duplicated store id" in server.process.stderr.read()
+    )
+
+
+def test_serve_prints_the_line_that_points_the_client_commands_at_it(
+    served: Callable[..., Served],
+) -> None:
+    server = served("--in-memory")
+    url = server.url()
+    line = server._lines.get(timeout=15)
+    server.stop(signal.SIGTERM)
+
+    assert line == f"export RETAILPULSE_URL={url}\n"
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("0.0.0.0", "http://127.0.0.1:9000"),
+        ("::", "http://[::1]:9000"),
+        ("127.0.0.1", "http://127.0.0.1:9000"),
+        ("::1", "http://[::1]:9000"),
+    ],
+)
+def test_the_client_url_of_a_wildcard_address_is_loopback(host: str, url: str) -> None:
+    assert client_url(host, 9000) == url

@@ -4,6 +4,8 @@ import csv
 import io
 import json
 import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ from retailpulse.cli.client import (
     EXIT_UNREACHABLE,
     EXIT_USAGE,
 )
+from retailpulse.errors import UnknownJobError
 from retailpulse.http import HttpServer, create_app
+from retailpulse.system import System
 from retailpulse.testing import ImageServer
 
 Write = Callable[[Any], str]
@@ -84,7 +88,9 @@ def test_submit_wait_shows_progress_then_a_table_of_perimeters_and_exits_0(
     perimeter_of: Callable[[str], int],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, err = run(capsys, "submit", write(spec_payload), "--wait", "--url", service_url)
+    code, out, err = run(
+        capsys, "submit", write(spec_payload), "--wait", "--progress", "--url", service_url
+    )
 
     assert code == EXIT_OK
     lines = out.splitlines()
@@ -97,6 +103,16 @@ def test_submit_wait_shows_progress_then_a_table_of_perimeters_and_exits_0(
     assert "failed stores" not in out
     assert "job 1: 100%" in err
     assert "3/3" in err
+
+
+def test_submit_wait_draws_no_progress_bar_into_a_redirected_stderr(
+    service_url: str, write: Write, spec_payload: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "submit", write(spec_payload), "--wait", "--url", service_url)
+
+    assert code == EXIT_OK
+    assert "job 1 completed in " in out
+    assert err == f"submitted job 1 to {service_url}\n"
 
 
 def test_submit_wait_on_a_failing_job_reports_each_failed_store_and_exits_1(
@@ -311,3 +327,106 @@ def test_stores_prints_a_table_per_store_and_per_area(
     assert area_header.split()[:2] == ["area_code", "stores"]
     assert area_rows[0].split()[:5] == ["710006", "2", "2", "1", "1"]  # both known stores
     assert sum(int(row.split()[2]) for row in area_rows) == 3  # every image in some area
+
+
+def _one_image(image_server: ImageServer, images: int = 1) -> dict[str, Any]:
+    urls = [image_server.url("/img/shelf.png")] * images
+    return {
+        "count": 1,
+        "visits": [{"store_id": "S00339218", "image_url": urls, "visit_time": "t"}],
+    }
+
+
+def _wait_for_job_1(system: System) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            system.status(1)
+            return
+        except UnknownJobError:
+            time.sleep(0.01)
+
+
+def test_submit_wait_follows_the_job_through_a_restart_of_the_service(
+    image_server: ImageServer, write: Write, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "jobs.db"
+    settings: dict[str, Any] = {"workers": 1, "allow_private_urls": True}
+    first = retailpulse.start(data=data, min_sleep=0.3, max_sleep=0.3, **settings)
+    first_server = HttpServer(create_app(first), "127.0.0.1", 0).start()
+    url, port = first_server.url, first_server.port
+    later: list[Any] = []
+
+    def restart() -> None:
+        """Stop the service while the job runs, then start it again on the same file."""
+        _wait_for_job_1(first)
+        first_server.stop(timeout=5)
+        first.stop()
+        time.sleep(0.5)  # long enough for several failed polls
+        system = retailpulse.start(data=data, min_sleep=0, max_sleep=0, **settings)
+        later.append(system)
+        later.append(HttpServer(create_app(system), "127.0.0.1", port).start())
+
+    restarter = threading.Thread(target=restart)
+    restarter.start()
+    try:
+        code, out, err = run(
+            capsys,
+            "submit",
+            write(_one_image(image_server, 3)),
+            "--wait",
+            "--interval",
+            "0.05",
+            "--url",
+            url,
+        )
+    finally:
+        restarter.join(timeout=20)
+        if later:
+            later[1].stop(timeout=5)
+            later[0].stop()
+
+    assert code == EXIT_OK
+    assert out.startswith("job 1 completed in ")
+    assert "3 images, 3 measured, 0 failed" in out
+    assert "retailpulse: lost the service (cannot reach the service at " in err
+    assert "it may be restarting, so polling it for up to 60 s more" in err
+    assert f"retailpulse: reached {url} again; still following job 1" in err
+
+
+def test_submit_wait_gives_up_with_exit_3_on_a_service_gone_for_good(
+    image_server: ImageServer, write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    system = retailpulse.start(workers=1, allow_private_urls=True, min_sleep=5, max_sleep=5)
+    server = HttpServer(create_app(system), "127.0.0.1", 0).start()
+
+    def stop_the_server_once_the_job_exists() -> None:
+        _wait_for_job_1(system)
+        server.stop(timeout=5)
+
+    stopper = threading.Thread(target=stop_the_server_once_the_job_exists)
+    stopper.start()
+    try:
+        code, _, err = run(
+            capsys,
+            "submit",
+            write(_one_image(image_server)),
+            "--wait",
+            "--quiet",
+            "--interval",
+            "0.05",
+            "--reconnect-for",
+            "0.3",
+            "--url",
+            server.url,
+        )
+    finally:
+        stopper.join(timeout=20)
+        system.stop()
+
+    assert code == EXIT_UNREACHABLE
+    lines = err.splitlines()
+    assert lines[1].startswith("retailpulse: lost the service (cannot reach the service at ")
+    assert lines[1].endswith("so polling it for up to 0.3 s more")
+    assert lines[2].startswith(f"retailpulse: cannot reach the service at {server.url}")
+    assert len(lines) == 3

@@ -28,6 +28,7 @@ from retailpulse.cli.report import failure_report, figures_table, results_table,
 from retailpulse.client import (
     API_KEY_ENV,
     DEFAULT_URL,
+    RECONNECT_FOR,
     URL_ENV,
     Client,
     ClientError,
@@ -45,10 +46,10 @@ __all__ = [
     "EXIT_TIMEOUT",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
-    "client_arguments",
+    "client_command",
     "follow",
     "register",
-    "run_with_client",
+    "url_option",
 ]
 
 EXIT_OK = 0
@@ -62,8 +63,8 @@ TABLE_ROWS = 50
 """Rows of the report's table; ``results`` (or ``--csv``) gives every image."""
 
 
-def client_arguments() -> argparse.ArgumentParser:
-    """``--url`` and ``--api-key``: the parent parser of every command that calls a service."""
+def url_option() -> argparse.ArgumentParser:
+    """The ``--url`` and ``--api-key`` options every client command takes, as a parent parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--url",
@@ -80,7 +81,7 @@ def client_arguments() -> argparse.ArgumentParser:
 
 
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    common = client_arguments()
+    common = url_option()
 
     submit = commands.add_parser(
         "submit", parents=[common], help="submit a job from a JSON file and print its id"
@@ -96,7 +97,21 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     submit.add_argument(
         "--timeout", type=float, default=None, help="give up waiting after this many seconds"
     )
-    submit.add_argument("--quiet", action="store_true", help="no progress bar")
+    submit.add_argument(
+        "--reconnect-for",
+        type=float,
+        default=RECONNECT_FOR,
+        help="while waiting, keep polling a service that cannot be reached (restarting) "
+        "for this many seconds before giving up with exit 3 (default %(default)g)",
+    )
+    bar = submit.add_mutually_exclusive_group()
+    bar.add_argument("--quiet", action="store_true", help="no progress bar")
+    bar.add_argument(
+        "--progress",
+        action="store_true",
+        help="draw the progress bar even when stderr is not a terminal "
+        "(by default it is drawn on a terminal only)",
+    )
     submit.add_argument(
         "--idempotency-key",
         default=None,
@@ -106,13 +121,13 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
 
     status = commands.add_parser("status", parents=[common], help="print a job's status (JSON)")
     status.set_defaults(handler=_handler(_status))
-    status.add_argument("job_id", type=int)
+    status.add_argument("job_id", type=int, help="the id that submit printed")
 
     results = commands.add_parser(
         "results", parents=[common], help="print every image's result (JSON or CSV)"
     )
     results.set_defaults(handler=_handler(_results))
-    results.add_argument("job_id", type=int)
+    results.add_argument("job_id", type=int, help="the id that submit printed")
     _register_results_formats(results)
     _register_stores(commands, common)
 
@@ -125,15 +140,36 @@ def follow(
     err: TextIO,
     interval: float = 0.25,
     timeout: float | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
+    reconnect_for: float = RECONNECT_FOR,
 ) -> int:
     """Wait for the job with a progress bar on ``err``, then report it on ``out``.
 
-    Returns ``EXIT_OK`` when the job completed and ``EXIT_FAILED`` when it failed.
+    ``progress`` None draws the bar only when ``err`` is a terminal. A service lost
+    while waiting (restarting, say) is polled for ``reconnect_for`` seconds more,
+    with a note on ``err``. Returns ``EXIT_OK`` when the job completed and
+    ``EXIT_FAILED`` when it failed.
     """
     bar = _ProgressBar(job_id, err, progress)
+
+    def on_lost(error: ClientError | None, seconds: float) -> None:
+        if error is None:
+            bar.note(f"retailpulse: reached {client.base_url} again; still following job {job_id}")
+        else:
+            bar.note(
+                f"retailpulse: lost the service ({error}); it may be restarting, "
+                f"so polling it for up to {seconds:g} s more"
+            )
+
     try:
-        final = client.wait(job_id, interval=interval, timeout=timeout, on_status=bar.show)
+        final = client.wait(
+            job_id,
+            interval=interval,
+            timeout=timeout,
+            on_status=bar.show,
+            reconnect_for=reconnect_for,
+            on_lost=on_lost,
+        )
     finally:
         bar.close()
     results = client.results(job_id)
@@ -150,9 +186,13 @@ def follow(
 
 
 class _ProgressBar:
-    """tqdm over a job's images: done of total, with the failed count alongside."""
+    """tqdm over a job's images: done of total, with the failed count alongside.
 
-    def __init__(self, job_id: int, err: TextIO, enabled: bool) -> None:
+    ``enabled`` None lets tqdm decide: drawn on a terminal only, so that a redirected
+    stderr gets no carriage-return updates.
+    """
+
+    def __init__(self, job_id: int, err: TextIO, enabled: bool | None) -> None:
         self._job_id = job_id
         self._err = err
         self._enabled = enabled
@@ -167,7 +207,7 @@ class _ProgressBar:
                 total=progress.get("total", 0),
                 unit="img",
                 file=self._err,
-                disable=not self._enabled,
+                disable=None if self._enabled is None else not self._enabled,
                 mininterval=0,
                 # No rate: polls are too few for one, and a store missing from the store
                 # master fails its images at once, which would show thousands per second.
@@ -176,6 +216,13 @@ class _ProgressBar:
         self._bar.set_description(f"job {self._job_id}{queued}", refresh=False)
         self._bar.set_postfix(failed=progress.get("failed", 0), refresh=False)
         self._bar.update(progress.get("done", 0) - self._bar.n)
+
+    def note(self, line: str) -> None:
+        """A line on ``err`` that does not tear the bar."""
+        if self._bar is None or self._bar.disable:
+            print(line, file=self._err, flush=True)
+        else:
+            self._bar.write(line, file=self._err)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -200,7 +247,8 @@ def _submit(args: argparse.Namespace, client: Client) -> int:
         err=sys.stderr,
         interval=args.interval,
         timeout=args.timeout,
-        progress=not args.quiet,
+        progress=False if args.quiet else (True if args.progress else None),
+        reconnect_for=args.reconnect_for,
     )
 
 
@@ -227,7 +275,7 @@ def _register_stores(
         "stores", parents=[common], help="print a job's figures per store or per area (a table)"
     )
     stores.set_defaults(handler=_handler(_stores))
-    stores.add_argument("job_id", type=int)
+    stores.add_argument("job_id", type=int, help="the id that submit printed")
     stores.add_argument("--by", choices=("store", "area"), default="store", help="group by")
 
 
@@ -281,5 +329,5 @@ def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-run_with_client = _handler
-"""For other command modules (``retry``): the same client, messages and exit codes."""
+client_command = _handler
+"""For command modules beside this one (``retailpulse.cli.jobs``)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import retailpulse
 from retailpulse.cli.client import EXIT_FAILED, EXIT_OK, follow
+from retailpulse.cli.serve import positive_int
 from retailpulse.client import Client
 from retailpulse.config import ServiceConfig
 from retailpulse.fetching import FetchError, HttpFetcher
@@ -22,6 +23,7 @@ from retailpulse.logs import configure_logging
 from retailpulse.ports import Fetcher
 from retailpulse.testing import SAMPLE_IMAGES, ImageServer, sample_routes
 from retailpulse.testing.metrics import metric_samples
+from retailpulse.words import plural
 
 __all__ = ["demo_payload", "register", "run"]
 
@@ -43,7 +45,12 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         "demo", help="run a local image server and the service, and show a job end to end"
     )
     demo.set_defaults(handler=run)
-    demo.add_argument("--workers", type=int, default=8, help="(default %(default)s)")
+    demo.add_argument(
+        "--workers",
+        type=positive_int,
+        default=8,
+        help="GPU slots: images processed at once (default %(default)s)",
+    )
     demo.add_argument(
         "--log-level",
         default="ERROR",
@@ -107,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
             file=out,
         )
         print(
-            f"  service       {server.url}  {len(system.store_master):,} stores, "
-            f"{config.workers} workers; downloads from the image server only",
+            f"  service       {server.url}  {plural(len(system.store_master), 'store')}, "
+            f"{plural(config.workers, 'GPU slot')}; downloads from the image server only",
             file=out,
         )
         payload = demo_payload(images)

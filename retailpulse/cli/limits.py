@@ -71,6 +71,7 @@ LIMITS = (
     Limit(
         "max_body_bytes", COUNT, "BYTES", "largest submit body, in bytes; more is refused with 413"
     ),
+    Limit("max_url_length", COUNT, "CHARS", "longest image URL; longer is refused with 400"),
 )
 
 

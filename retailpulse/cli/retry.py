@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 
-from retailpulse.cli.client import EXIT_OK, client_arguments, follow, run_with_client
+from retailpulse.cli.client import EXIT_OK, client_command, follow, url_option
 from retailpulse.client import Client
 
 __all__ = ["register"]
@@ -13,10 +13,10 @@ __all__ = ["register"]
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     retry = commands.add_parser(
         "retry",
-        parents=[client_arguments()],
+        parents=[url_option()],
         help="retry a failed job's failed images (measured ones keep their results)",
     )
-    retry.set_defaults(handler=run_with_client(_retry))
+    retry.set_defaults(handler=client_command(_retry))
     retry.add_argument("job_id", type=int)
     retry.add_argument(
         "--wait", action="store_true", help="follow the job to its end, then print a report"

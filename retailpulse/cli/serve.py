@@ -8,12 +8,14 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from retailpulse.cli.limits import add_limit_arguments, limit_settings
+from retailpulse.cli.limits import SECONDS, ZERO_OR_MORE, add_limit_arguments, limit_settings
+from retailpulse.client import URL_ENV
 from retailpulse.config import ServiceConfig
-from retailpulse.http import HttpServer, create_app
+from retailpulse.http import HttpLimits, HttpServer, create_app
 from retailpulse.keys import KeyFileError, KeyringHolder
 from retailpulse.logs import LOG_FORMATS, configure_logging
 from retailpulse.startup import ALLOW_PRIVATE_ENV, start
@@ -24,8 +26,9 @@ from retailpulse.stores import (
     load_store_master,
 )
 from retailpulse.webhooks import SECRET_ENV
+from retailpulse.words import plural
 
-__all__ = ["DEFAULT_DATA", "positive_int", "register", "run"]
+__all__ = ["DEFAULT_DATA", "client_url", "http_limits", "positive_int", "register", "run"]
 
 DEFAULT_DATA = "retailpulse.db"
 """The job store file, relative to the working directory, unless --data says otherwise."""
@@ -33,6 +36,12 @@ STOP_POLL_SECONDS = 0.1
 """How soon a stop signal is acted on (the handler itself only records it)."""
 
 logger = logging.getLogger("retailpulse")
+
+
+def client_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses: a wildcard address is reached on loopback."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def positive_int(text: str) -> int:
@@ -88,8 +97,58 @@ def _add_data_arguments(serve: argparse.ArgumentParser) -> None:
     )
 
 
+HTTP_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
+    ("threads", "--http-threads", positive_int, "threads for ordinary requests"),
+    (
+        "heavy_threads",
+        "--heavy-http-threads",
+        positive_int,
+        "threads for costly requests: results, submits over 256 KiB",
+    ),
+    (
+        "heavy_queue",
+        "--heavy-queue",
+        ZERO_OR_MORE,
+        "costly requests that may wait; more get 503 + Retry-After",
+    ),
+    (
+        "connection_limit",
+        "--max-connections",
+        positive_int,
+        "open client connections served at once; more wait",
+    ),
+    ("head_timeout", "--head-timeout", SECONDS, "seconds to send a request's head"),
+    ("request_timeout", "--request-timeout", SECONDS, "seconds to send a whole request"),
+    ("idle_timeout", "--idle-timeout", SECONDS, "seconds a kept-alive connection idles"),
+)
+"""``HttpLimits`` field, option, type, help: what the HTTP server grants its clients."""
+
+
+def _add_http_arguments(serve: argparse.ArgumentParser) -> None:
+    """See docs/hostile-clients.md for what each bounds."""
+    defaults = HttpLimits()
+    group = serve.add_argument_group("HTTP server")
+    for field, flag, kind, what in HTTP_OPTIONS:
+        group.add_argument(
+            flag,
+            type=kind,
+            dest=field,
+            metavar="SECONDS" if kind is SECONDS else "N",
+            default=getattr(defaults, field),
+            help=f"{what} (default %(default)s)",
+        )
+
+
 def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the HTTP API",
+        description=(
+            "Run the Retail Pulse service: the HTTP API on --host:--port, jobs kept in the "
+            "SQLite file --data (unfinished ones resume at start). Ctrl-C or SIGTERM stops it "
+            "after the requests in flight."
+        ),
+    )
     serve.set_defaults(handler=run)
     defaults = ServiceConfig()
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
@@ -102,10 +161,15 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help="store master CSV (default: the shipped one, 4,944 stores)",
     )
     serve.add_argument(
+        "--allow-empty-store-master",
+        action="store_true",
+        help="start even when the store master holds no store (every job then fails)",
+    )
+    serve.add_argument(
         "--workers",
         type=positive_int,
         default=defaults.workers,
-        help="images in flight at once across all jobs (default %(default)s)",
+        help="GPU slots: images processed at once across all jobs (default %(default)s)",
     )
     serve.add_argument(
         "--downloaders",
@@ -125,9 +189,6 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help=f"allow downloads from loopback/private addresses (or {ALLOW_PRIVATE_ENV}=1)",
     )
     serve.add_argument(
-        "--http-threads", type=positive_int, default=8, help="waitress threads (default 8)"
-    )
-    serve.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -140,8 +201,15 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         help="key=value text lines or one JSON object per line (default %(default)s)",
     )
     _add_data_arguments(serve)
+    _add_http_arguments(serve)
     _add_access_arguments(serve)
     add_limit_arguments(serve)
+
+
+def http_limits(args: argparse.Namespace, config: ServiceConfig) -> HttpLimits:
+    """The server's limits from the options; the body limit is the service's own."""
+    chosen = {field: getattr(args, field) for field, *_ in HTTP_OPTIONS}
+    return HttpLimits(max_body_bytes=config.max_body_bytes, **chosen)
 
 
 def _add_access_arguments(serve: argparse.ArgumentParser) -> None:
@@ -186,7 +254,9 @@ def _reload_keys(keys: KeyringHolder | None) -> None:
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_format)
     try:
-        store_master = load_store_master(args.store_master)
+        store_master = load_store_master(
+            args.store_master, allow_empty=args.allow_empty_store_master
+        )
     except StoreMasterError as exc:
         print(f"retailpulse: {exc}", file=sys.stderr)
         return 2
@@ -232,7 +302,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with system:
         try:
-            server = HttpServer(create_app(system), args.host, args.port, args.http_threads)
+            server = HttpServer(
+                create_app(system), args.host, args.port, limits=http_limits(args, system.config)
+            )
         except (OSError, ValueError) as exc:
             print(f"retailpulse: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 1
@@ -247,11 +319,14 @@ def run(args: argparse.Namespace) -> int:
         where = "memory only" if system.data is None else f"jobs in {system.data.resolve()}"
         print(
             f"Retail Pulse listening on {server.url} "
-            f"({len(store_master)} stores, {system.config.workers} GPU slots, "
-            f"{system.config.download_threads} downloaders, "
+            f"({plural(len(store_master), 'store')}, "
+            f"{plural(system.config.workers, 'GPU slot')}, "
+            f"{plural(system.config.download_threads, 'downloader')}, "
             f"private URLs {private}, {where}); Ctrl-C stops",
             flush=True,
         )
+        # The client commands default to port 8080; this is the line to paste elsewhere.
+        print(f"export {URL_ENV}={client_url(server.host, server.port)}", flush=True)
         if system.keys is None and not _is_loopback(args.host):
             print(
                 f"retailpulse: WARNING: listening on {args.host} without --api-keys: anyone "

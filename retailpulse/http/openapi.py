@@ -28,7 +28,8 @@ def _json(description: str, schema: str, **extra: Any) -> dict[str, Any]:
 
 
 BUSY = _json(
-    "An actor did not answer within the ask timeout (overload); retry after a second.",
+    "Overloaded: an actor did not answer within the ask timeout, or too many costly "
+    "requests (results, submits over 256 KiB) are running or waiting; retry after a second.",
     "Error",
     headers={"Retry-After": {"schema": {"type": "string"}, "required": True}},
 )
@@ -42,7 +43,8 @@ JOB_ID_PARAMETER = {
 }
 
 UNKNOWN_JOB = _json(
-    "No such job (or another API key's), or the jobid is missing or not a positive integer.",
+    "No such job (or another API key's), or the jobid is missing, given more than once or "
+    "not a positive integer.",
     "Empty",
 )
 
@@ -150,7 +152,8 @@ def _submit(operation_id: str) -> dict[str, Any]:
                 "400": _json("The body is not a valid submission; `field` says where.", "Error"),
                 "413": _json(
                     "The body is over the size limit, or the job holds more images than "
-                    "allowed (`field` is then `visits`).",
+                    "allowed (`field` is then `visits`), or the body holds more JSON values "
+                    "than a job of that many images could (`field` is then `body`).",
                     "Error",
                 ),
                 "422": _json(
@@ -323,7 +326,12 @@ PATHS: dict[str, dict[str, Any]] = {
             "operationId": "getHealth",
             "summary": "Liveness, with the worker pool's figures",
             "responses": {"200": _json("The service is up.", "Health"), "503": BUSY},
-        }
+        },
+        "head": {
+            "operationId": "headHealth",
+            "summary": "Liveness for load balancers: the answer of GET without its body",
+            "responses": {"200": {"description": "The service is up."}, "503": BUSY},
+        },
     },
     "/openapi.json": {
         "get": {
@@ -409,6 +417,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "type": "string",
                     "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$",
                     "example": "https://images.example.com/shelf.jpg",
+                    "description": "At most 8,192 characters (`--max-url-length`).",
                 },
             },
             "visit_time": {
@@ -651,8 +660,9 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "Jobs of store-visit images: each image is downloaded and measured "
-                "(perimeter 2 * (height + width)). Every response is JSON, but for results "
-                "asked for as CSV or NDJSON."
+                "(perimeter 2 * (height + width)). Every response is JSON except "
+                "`GET /metrics`, which is Prometheus text, results asked for as CSV or NDJSON "
+                "(`GET /api/results?format=`), and the dashboard's own files (`GET /`, `/ui/*`)."
             ),
         },
         "paths": _with_auth(PATHS),

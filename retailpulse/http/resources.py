@@ -36,8 +36,14 @@ __all__ = [
 
 
 def _job_id(req: falcon.Request) -> int:
-    """Parse ``jobid``; anything but a plain positive integer is an unknown job."""
-    raw = req.get_param("jobid")
+    """Parse ``jobid``; anything but one plain positive integer is an unknown job.
+
+    A repeated ``jobid`` is refused rather than one of its values picked: a proxy or
+    cache that picks the other one would then answer for a different job.
+    """
+    raw = req.params.get("jobid")
+    if isinstance(raw, list):
+        raise UnknownJobError(raw)
     if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise UnknownJobError(raw)
     return int(raw)
@@ -113,8 +119,9 @@ class SubmitResource(_Resource):
         body = req.bounded_stream.read(limit + 1)  # one byte past: a lying length is caught
         if len(body) > limit:
             raise _too_large(limit)
+        config = self._system.config
         created = self._system.submit_job(  # ValidationError -> 400 in app.py
-            parse_body(body),
+            parse_body(body, config.max_images_per_job, config.max_url_length),
             caller=caller_of(req),
             idempotency_key=req.get_header("Idempotency-Key"),
         )
@@ -193,6 +200,8 @@ class HealthResource(_Resource):
             "free_gpu_slots": stats.free_slots,
             "stores": len(self._system.store_master),
         }
+
+    on_head = on_get  # load balancers check health with HEAD; falcon sends no body for it
 
 
 class CancelResource(_Resource):

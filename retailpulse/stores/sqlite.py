@@ -5,10 +5,10 @@ WAL mode lets a backup tool read the file while the service writes it, and makes
 a commit one append to the log. ``synchronous=FULL`` (the default here) syncs
 that log on every commit, so a committed job or outcome survives a power cut as
 well as a killed process; the job store actor batches outcomes into few commits,
-which keeps that affordable (see the README for measured figures).
+which keeps that affordable (measured figures: docs/durable-jobs.md).
 
 A lock on ``<file>.lock`` keeps a second service process off the same file: both
-would resume the same unfinished jobs.
+would resume the same unfinished jobs. A failed open removes the lock file it made.
 """
 
 import fcntl
@@ -205,18 +205,23 @@ class SqliteJobStore:
         self.path = Path(path)
         if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"unknown synchronous setting {synchronous!r}")
+        _check_path(self.path)
         self._lock_file = _lock(self.path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._check_version()
-            self._db.executescript(_SCHEMA)
-            self._migrate()
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(f"PRAGMA synchronous={synchronous}")
+                self._db.execute("PRAGMA busy_timeout=5000")
+                self._check_version()
+                self._db.executescript(_SCHEMA)
+                self._migrate()
+            except sqlite3.Error:
+                self._db.close()
+                raise
         except sqlite3.Error as exc:
-            self._lock_file.close()
-            raise JobStoreError(f"{self.path}: cannot open the job store ({exc})") from exc
+            _unlock_and_remove(self.path, self._lock_file)
+            raise JobStoreError(f"{self.path}: cannot open the job store ({exc})") from None
 
     def _check_version(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
@@ -479,12 +484,27 @@ class SqliteJobStore:
         return images, outcomes
 
 
+def _check_path(path: Path) -> None:
+    """Refuse, before any lock file is made, a path that cannot be a job store file."""
+    if path.is_dir():
+        raise JobStoreError(
+            f"{path}: is a folder; --data takes a file name (such as {path / 'retailpulse.db'})"
+        )
+    if not path.parent.is_dir():
+        raise JobStoreError(f"{path}: cannot create the job store: no folder {path.parent}")
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
 def _lock(path: Path) -> IO[bytes]:
-    lock_path = path.with_name(path.name + ".lock")
+    lock_path = _lock_path(path)
     try:
         lock_file = lock_path.open("ab")
     except OSError as exc:
-        raise JobStoreError(f"{path}: cannot open the job store ({exc})") from exc
+        reason = exc.strerror or str(exc)
+        raise JobStoreError(f"{path}: cannot open the job store ({reason})") from None
     try:
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -493,6 +513,16 @@ def _lock(path: Path) -> IO[bytes]:
             f"{path}: another process is using this job store (it holds {lock_path})"
         ) from None
     return lock_file
+
+
+def _unlock_and_remove(path: Path, lock_file: IO[bytes]) -> None:
+    """Undo ``_lock`` after a failed open, so a failed start leaves no file behind.
+
+    The file is removed while still locked: a process that opens it meanwhile
+    finds it locked and refuses, as it would have anyway.
+    """
+    _lock_path(path).unlink(missing_ok=True)
+    lock_file.close()
 
 
 def _record_outcomes(cursor: sqlite3.Cursor, job_id: int, records: list[OutcomeRecord]) -> None:

@@ -171,10 +171,13 @@ def test_private_addresses_are_refused_unless_allowed(
         status = poll_until_done(base_url, job_id)
 
         assert status["status"] == "failed"
-        [entry] = status["error"]
-        assert entry["store_id"] == "S00339218"
-        assert "loopback" in entry["error"]
-        assert "--allow-private-urls" in entry["error"]
+        assert status["error"] == [
+            {
+                "store_id": "S00339218",
+                "error": "its image was refused by the address guard, not a public address: "
+                f"{image_server.url('/img/shelf.png')}; allow such URLs with --allow-private-urls",
+            }
+        ]
 
 
 def test_unknown_job_is_a_400_with_an_empty_object(service: str) -> None:

@@ -1,5 +1,6 @@
 """The store master loader: the shipped CSV, other header spellings, and unusable files."""
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -125,10 +126,79 @@ def test_the_first_row_for_a_duplicated_store_id_wins(tmp_path: Path) -> None:
     assert master["S1"].store_name == "First"
 
 
-def test_a_header_only_file_gives_an_empty_master(tmp_path: Path) -> None:
+def test_a_header_only_file_is_refused_as_every_job_would_fail(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "StoreID,StoreName,AreaCode\n")
 
-    assert len(load_store_master(path)) == 0
+    with pytest.raises(StoreMasterError) as caught:
+        load_store_master(path)
+
+    assert str(caught.value) == (
+        f"{path}: no stores in it, so every job would fail "
+        "(--allow-empty-store-master starts anyway)"
+    )
+
+
+def test_a_header_only_file_gives_an_empty_master_when_allowed(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "StoreID,StoreName,AreaCode\n")
+
+    assert len(load_store_master(path, allow_empty=True)) == 0
+
+
+def test_a_master_of_blank_ids_only_is_refused_as_empty(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "StoreID,StoreName\n ,Nameless\n")
+
+    with pytest.raises(StoreMasterError, match="no stores in it"):
+        load_store_master(path)
+
+
+def test_odd_rows_are_counted_in_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_csv(
+        tmp_path,
+        "StoreID,StoreName,AreaCode\n"
+        "S1,First,1\nS1,Again,2\nS1,Thrice,3\nS2,Other,4\nS2,Twice,5\n"  # 3 duplicates
+        ",Nameless,6\n ,Spaces,7\n"  # 2 blank ids
+        "S3,Short\n",  # 1 ragged row
+    )
+
+    with caplog.at_level(logging.WARNING, logger="retailpulse.stores.master"):
+        master = load_store_master(path)
+
+    assert sorted(master) == ["S1", "S2", "S3"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"store master {path}: "
+        "3 rows with a duplicated store id (the first row of each is kept); "
+        "2 rows with a blank store id (skipped); "
+        "1 row with a cell count unlike the header's (missing cells are empty)"
+    ]
+
+
+def test_a_clean_master_loads_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="retailpulse.stores.master"):
+        load_store_master()
+
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "named"), [(";", "semicolons (;)"), ("\t", "tabs"), ("|", "bars (|)")]
+)
+def test_a_file_separated_by_another_delimiter_is_refused_naming_it(
+    tmp_path: Path, delimiter: str, named: str
+) -> None:
+    row = delimiter.join
+    path = write_csv(tmp_path, f"{row(['StoreID', 'StoreName'])}\n{row(['S1', 'Shop'])}\n")
+
+    with pytest.raises(StoreMasterError) as caught:
+        load_store_master(path)
+
+    assert str(caught.value) == (
+        f"{path}: its header is separated by {named}, not commas; "
+        "the store master must be comma-separated (CSV)"
+    )
 
 
 def test_a_missing_file_is_a_store_master_error_naming_it(tmp_path: Path) -> None:
