@@ -66,6 +66,14 @@ from retailpulse.model import (
     StoreFigures,
 )
 from retailpulse.netguard import PRIVATE_URLS_HINT, names_private_address
+from retailpulse.paging import (
+    IMAGE_PAGE_AFTER,
+    IMAGE_PAGE_LIMIT,
+    JOB_PAGE_AFTER,
+    JOB_PAGE_LIMIT,
+    MAX_IMAGE_PAGE,
+    MAX_PAGE,
+)
 from retailpulse.ports import Clock, default_clock
 from retailpulse.stores import (
     Creation,
@@ -88,11 +96,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGE = 500
-"""Most jobs one ``jobs()`` call lists."""
-
-MAX_IMAGE_PAGE = 10_000
-"""Most images one page of results holds."""
 
 READ_PAGE = 250
 """Images read from the job store per ask when a whole job's results are streamed:
@@ -309,8 +312,8 @@ class System(Service):
         (a moment behind its status).
         """
         _check_job_id(job_id)
-        _check_int("limit", limit, 1, MAX_IMAGE_PAGE)
-        _check_int("after", after, 0, None)
+        IMAGE_PAGE_LIMIT.check(limit)
+        IMAGE_PAGE_AFTER.check(after)
         if caller is not None:
             self._access(job_id, caller)
         return self._image_page(job_id, limit, after, failed)
@@ -494,12 +497,9 @@ class System(Service):
         self, limit: int = 50, after: int | None = None, *, caller: Principal | None = None
     ) -> tuple[list[JobStatus], int | None]:
         """Typed form of ``jobs()``: the statuses and the next cursor."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-            raise ValidationError("limit", f"must be an integer from 1 to {MAX_PAGE}")
-        if after is not None and (
-            isinstance(after, bool) or not isinstance(after, int) or after < 1
-        ):
-            raise ValidationError("after", "must be a job id (a positive integer)")
+        JOB_PAGE_LIMIT.check(limit)
+        if after is not None:
+            JOB_PAGE_AFTER.check(after)
         question: ListJobs | ListOwnedJobs = (
             ListJobs(limit + 1, after)
             if caller is None or caller.admin
@@ -614,17 +614,6 @@ def _check_job_size(submission: Submission, limit: int) -> None:
         raise LimitExceededError(
             "visits", f"hold {images} images in all; a job may hold at most {limit}"
         )
-
-
-def _check_int(field: str, value: object, low: int, high: int | None) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        span = f"from {low} to {high}" if high is not None else f"of {low} or more"
-        raise ValidationError(field, f"must be an integer {span}")
 
 
 def _with_meta(status: JobStatus, meta: JobMeta) -> JobStatus:

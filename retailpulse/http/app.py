@@ -17,16 +17,7 @@ from retailpulse.http.auth import AuthMiddleware
 from retailpulse.http.dashboard import add_dashboard_routes
 from retailpulse.http.metrics import MetricsResource
 from retailpulse.http.openapi import OpenApiResource
-from retailpulse.http.resources import (
-    CancelResource,
-    HealthResource,
-    JobsResource,
-    ResultsResource,
-    RetryResource,
-    StatusResource,
-    StoresResource,
-    SubmitResource,
-)
+from retailpulse.http.resources import HealthResource, JobResource, JobsResource
 from retailpulse.system import System
 
 __all__ = ["create_app"]
@@ -40,14 +31,12 @@ def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     app = falcon.App(cors_enable=False, middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.default_media_type = falcon.MEDIA_JSON
-    app.add_route("/api/submit", SubmitResource(system))
-    app.add_route("/api/status", StatusResource(system))
-    app.add_route("/api/results", ResultsResource(system))
-    app.add_route("/api/stores", StoresResource(system))
+    jobs, job = JobsResource(system), JobResource(system)
+    app.add_route("/api/jobs", jobs)
+    app.add_route("/api/submit", jobs, suffix="submit")
+    for action in ("status", "results", "stores", "cancel", "retry"):
+        app.add_route(f"/api/{action}", job, suffix=action)
     app.add_route("/healthz", HealthResource(system))
-    app.add_route("/api/cancel", CancelResource(system))
-    app.add_route("/api/jobs", JobsResource(system))
-    app.add_route("/api/retry", RetryResource(system))
     app.add_route("/metrics", MetricsResource(system))
     app.add_route("/openapi.json", OpenApiResource())
     add_dashboard_routes(app, system)
