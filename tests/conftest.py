@@ -15,6 +15,7 @@ import retailpulse
 from retailpulse.http import HttpServer, create_app
 from retailpulse.testing import SAMPLE_IMAGES, ImageServer, sample_routes
 from tests.keyed import KeyedService, keyed_service
+from tests.serving import Served, serve_processes
 
 settings.register_profile(
     "retailpulse",
@@ -108,3 +109,9 @@ def spec_payload(image_server: ImageServer) -> dict[str, Any]:
 def keyed(tmp_path: Path) -> Iterator[KeyedService]:
     """A live service on real waitress with API keys: alice, bob (users) and ops (admin)."""
     yield from keyed_service(tmp_path)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """``served(*args)`` starts ``retailpulse serve --port 0 *args`` in ``tmp_path``."""
+    yield from serve_processes(tmp_path)

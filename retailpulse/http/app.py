@@ -1,6 +1,7 @@
 """The falcon application factory and its error mapping."""
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import falcon
@@ -51,25 +52,23 @@ def create_app(system: System) -> falcon.App[falcon.Request, falcon.Response]:
     return app
 
 
-def _invalid(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
-    """400 naming the field, both in the message and on its own for programs."""
-    assert isinstance(ex, ValidationError)
-    resp.status = falcon.HTTP_400
-    resp.media = {"error": str(ex), "field": ex.field}
+def _field_error(status: str) -> Callable[..., None]:
+    """An error handler answering ``status`` with ``{"error", "field"}``: what is wrong
+    in words, and the field to fix on its own, for programs."""
+
+    def handle(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+        assert isinstance(ex, ValidationError)
+        resp.status = status
+        resp.media = {"error": str(ex), "field": ex.field}
+
+    return handle
 
 
-def _too_large(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
-    """413, like a body over the size limit: the request is well-formed, only too big."""
-    assert isinstance(ex, LimitExceededError)
-    resp.status = falcon.HTTP_413
-    resp.media = {"error": str(ex), "field": ex.field}
-
-
-def _key_reused(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
-    """422, as Stripe answers a reused Idempotency-Key: retrying cannot help."""
-    assert isinstance(ex, IdempotencyKeyReusedError)
-    resp.status = falcon.HTTP_422
-    resp.media = {"error": str(ex), "field": ex.field}
+_invalid = _field_error(falcon.HTTP_400)
+_too_large = _field_error(falcon.HTTP_413)
+"""Like a body over the size limit: the request is well-formed, only too big."""
+_key_reused = _field_error(falcon.HTTP_422)
+"""As Stripe answers a reused Idempotency-Key: sending it again cannot help."""
 
 
 def _not_failed(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:

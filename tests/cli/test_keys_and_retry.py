@@ -3,7 +3,7 @@
 import json
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from retailpulse.cli import main
 from retailpulse.keys import add_key, read_keyring
 from retailpulse.webhooks import WebhookSigner
 from tests.keyed import KeyedService
-from tests.test_cli import Served
+from tests.serving import Served
 
 
 def test_keys_new_prints_the_key_alone_and_keeps_only_its_hash(
@@ -127,22 +127,6 @@ def test_retry_runs_a_failed_job_again_and_refuses_one_that_is_not_failed(
     assert keyed.wait("alice", job_id)["attempts"] == 2
     assert refused == 2
     assert "only a failed job" in err
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """``retailpulse serve`` processes, killed at the end if a test left one running."""
-    started: list[Served] = []
-
-    def serve(*args: str) -> Served:
-        started.append(Served(*args, cwd=tmp_path))
-        return started[-1]
-
-    yield serve
-    for process in (s.process for s in started):
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=5)
 
 
 def test_serve_reloads_its_key_file_on_sighup(
