@@ -157,6 +157,9 @@ class JobResource(_Resource):
         failed = _query_flag(req, "failed")
         fmt = _query_choice(req, "format", FORMATS) or "json"
         caller = caller_of(req)
+        # The status first: once it says the job ended, the pages read after it hold
+        # every final outcome (a terminal status is committed after them).
+        head = self._system.status(job_id, caller=caller) if fmt == "json" else {}
         pages: Iterator[ImagePage]
         if limit is None:
             pages = self._system.result_pages(job_id, after, failed=failed, caller=caller)
@@ -164,7 +167,6 @@ class JobResource(_Resource):
         else:
             page = self._system.image_page(job_id, limit, after, failed=failed, caller=caller)
             pages, next_after = iter([page]), page.next
-        head = self._system.status(job_id, caller=caller) if fmt == "json" else {}
         if next_after is not None:
             query = {"jobid": job_id, "limit": limit, "after": next_after, "format": fmt}
             if failed:
