@@ -113,7 +113,7 @@ def webhook_latency(args: argparse.Namespace) -> None:
         receiver.shutdown()
     print(
         f"job end -> webhook received: median {median_ms(delays)}, "
-        f"max {max(delays) * 1000:.0f} ms over {len(delays)} jobs (poll every 1 s)"
+        f"max {max(delays) * 1000:.0f} ms over {len(delays)} jobs"
     )
 
 

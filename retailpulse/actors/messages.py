@@ -48,6 +48,7 @@ __all__ = [
     "SubmitJob",
     "Submitted",
     "WantWorkers",
+    "WatchDeliveries",
     "WithdrawDemand",
     "WorkerGranted",
     "WorkerIdle",
@@ -348,3 +349,11 @@ class RecordDelivery:
     """Webhooks -> job store: keep the result of one delivery attempt."""
 
     attempt: DeliveryAttempt
+
+
+@dataclass(frozen=True, slots=True)
+class WatchDeliveries:
+    """Webhooks -> job store: tell ``watcher`` ``DeliveryTick`` whenever a commit has
+    ended jobs, so their webhooks go out at once instead of at the next poll."""
+
+    watcher: AnyRef

@@ -11,6 +11,7 @@ from retailpulse.actors.messages import (
     ClaimUnfinished,
     CreateJob,
     DeliveriesDue,
+    DeliveryTick,
     FindDueDeliveries,
     FinishJob,
     JobFinished,
@@ -26,6 +27,7 @@ from retailpulse.actors.messages import (
     ReopenFailed,
     SubmitJob,
     Submitted,
+    WatchDeliveries,
 )
 from retailpulse.actors.refs import tell_quietly
 from retailpulse.model import JobOrder, StoreInfo
@@ -115,6 +117,7 @@ class JobStoreActor(pykka.ThreadingActor):
         self._next_purge = 0.0
         self._tick = tick
         self._ticker_stopped = threading.Event()
+        self._delivery_watcher: pykka.ActorRef[Any] | None = None
 
     def on_start(self) -> None:
         # An unusable store is reported to whoever asks first (System.start does),
@@ -145,6 +148,8 @@ class JobStoreActor(pykka.ThreadingActor):
             self._endings.append(message)
         elif isinstance(message, Tick):
             self._flush()
+        elif isinstance(message, WatchDeliveries):
+            self._delivery_watcher = message.watcher
         elif isinstance(message, RecordDelivery):
             self._keep_delivery(store, message)
         elif isinstance(message, FindDueDeliveries):
@@ -245,6 +250,8 @@ class JobStoreActor(pykka.ThreadingActor):
             return
         for finish in self._endings:
             tell_quietly(finish.notify, JobFinished(finish.job_id, finish.status))
+        if self._endings and self._delivery_watcher is not None:
+            tell_quietly(self._delivery_watcher, DeliveryTick())
         self._outcomes = []
         self._endings = []
 

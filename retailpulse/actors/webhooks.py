@@ -1,8 +1,9 @@
 """WebhookActor: sends completion webhooks, on its own thread, never a download worker's.
 
 Pending deliveries live in the job store (written in the transaction that ends the
-job), not here: this actor asks the store for the due ones every ``poll`` seconds,
-sends them one at a time, and tells the store how each attempt went. A restart
+job), not here: this actor asks the store for the due ones when the store says it
+has just ended jobs and every ``poll`` seconds (for retries that come due), sends
+them one at a time, and tells the store how each attempt went. A restart
 therefore loses nothing; at worst an attempt that was in flight is sent again with
 the same ``webhook-id``, which is what that header is for.
 """
@@ -23,6 +24,7 @@ from retailpulse.actors.messages import (
     DeliveryTick,
     FindDueDeliveries,
     RecordDelivery,
+    WatchDeliveries,
 )
 from retailpulse.actors.refs import tell_quietly
 from retailpulse.logs import log_event
@@ -72,10 +74,13 @@ class WebhookActor(pykka.ThreadingActor):
         self._poll = poll
         self._ticking = tick
         self._asked = False
+        self._wanted = False
+        """A look at the store is due once the deliveries in hand are sent."""
         self._due: deque[Delivery] = deque()
         self._stopped = threading.Event()
 
     def on_start(self) -> None:
+        tell_quietly(self._store, WatchDeliveries(self.actor_ref))
         self._ask_store()
         if self._ticking:
             threading.Thread(
@@ -91,21 +96,22 @@ class WebhookActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, DeliveryTick):
-            if not self._asked and not self._due:
-                self._ask_store()
+            self._wanted = True
         elif isinstance(message, DeliveriesDue):
             self._asked = False
             self._due.extend(message.deliveries)
-            # One delivery per message, so a stop is heard between two of them.
-            if self._due:
-                self.actor_ref.tell(_SendNext())
+            self._wanted = self._wanted or len(message.deliveries) == BATCH  # more wait
         elif isinstance(message, _SendNext):
             if self._due:
                 self._deliver(self._due.popleft())
-            if self._due:
-                self.actor_ref.tell(_SendNext())
         else:
             return super().on_receive(message)
+        # One delivery per message, so a stop is heard between two of them.
+        if self._due and isinstance(message, DeliveriesDue | _SendNext):
+            self.actor_ref.tell(_SendNext())
+        elif self._wanted and not self._asked and not self._due:
+            self._wanted = False
+            self._ask_store()
         return None
 
     def _ask_store(self) -> None:

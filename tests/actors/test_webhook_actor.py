@@ -5,7 +5,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from retailpulse.actors.messages import DeliveriesDue, FindDueDeliveries, RecordDelivery
+from retailpulse.actors.messages import (
+    DeliveriesDue,
+    DeliveryTick,
+    FindDueDeliveries,
+    RecordDelivery,
+    WatchDeliveries,
+)
 from retailpulse.actors.webhooks import WebhookActor
 from retailpulse.model import DeliveryState, JobState, JobStatus, Progress, WebhookState
 from retailpulse.stores import Delivery
@@ -134,3 +140,25 @@ def test_the_last_attempt_of_the_schedule_gives_up(store: Probe) -> None:
     recorded = run(store, ScriptedSender(PostResult(500, "HTTP 500")), delivery(attempts=6))
 
     assert (recorded.attempt.state, recorded.attempt.attempts) == (DeliveryState.FAILED, 7)
+
+
+def test_it_watches_the_store_and_looks_again_when_told_jobs_ended(store: Probe) -> None:
+    actor = WebhookActor.start(
+        store.ref,
+        ScriptedSender(),
+        SIGNER,
+        clock=ManualClock(T0),
+        random=SeededRandom(),
+        tick=False,
+    )
+    try:
+        (watch,) = store.wait_for(WatchDeliveries)
+        store.wait_for(FindDueDeliveries)
+        actor.tell(DeliveryTick())  # while the first question is unanswered: kept for later
+        actor.tell(DeliveriesDue(()))
+        asked = store.wait_for(FindDueDeliveries, count=2)
+    finally:
+        actor.stop()
+
+    assert watch.watcher == actor
+    assert len(asked) == 2
