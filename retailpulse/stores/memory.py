@@ -6,12 +6,14 @@ pass the same contract tests; it just forgets everything when the process ends.
 
 import bisect
 import itertools
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from retailpulse.model import (
     AreaFigures,
+    DeliveryState,
     ImageOutcome,
     ImagePage,
     ImageResult,
@@ -24,8 +26,17 @@ from retailpulse.model import (
     StoreError,
     StoreFigures,
     StoreInfo,
+    WebhookState,
 )
-from retailpulse.stores.jobstore import JobEnding, OutcomeRecord
+from retailpulse.stores.jobstore import (
+    Creation,
+    Delivery,
+    DeliveryAttempt,
+    IdempotencyClaim,
+    JobEnding,
+    JobMeta,
+    OutcomeRecord,
+)
 from retailpulse.submission import ImageSpec
 
 __all__ = ["MemoryJobStore"]
@@ -44,6 +55,10 @@ class _Job:
     state: JobState = JobState.ONGOING
     finished_at: float | None = None
     errors: tuple[StoreError, ...] = ()
+    owner: str | None = None
+    callback_url: str | None = None
+    attempts: int = 1
+    delivery: "_Delivery | None" = None
 
     def status(self) -> JobStatus:
         progress = Progress(len(self.images), len(self.outcomes), self.failed)
@@ -54,11 +69,31 @@ class _Job:
             self.submitted_at,
             finished_at=self.finished_at,
             errors=self.errors,
+            attempts=self.attempts,
+            webhook=self.webhook(),
         )
+
+    def webhook(self) -> WebhookState | None:
+        if self.callback_url is None:
+            return None
+        if self.delivery is None:
+            return WebhookState(DeliveryState.WAITING)
+        d = self.delivery
+        return WebhookState(d.state, d.attempts, d.last_error)
 
     def result(self, index: int) -> ImageResult:
         spec = self.images[index]
         return ImageResult(index, spec, self.stores.get(spec.store_id), self.outcomes.get(index))
+
+
+@dataclass(slots=True)
+class _Delivery:
+    webhook_id: str
+    ended_at: float
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    next_at: float | None = None
 
 
 class MemoryJobStore:
@@ -67,18 +102,115 @@ class MemoryJobStore:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._jobs: dict[int, _Job] = {}  # insertion order is id order
+        self._claims: dict[tuple[str, str], tuple[str, float, int]] = {}
+        """(scope, key) -> (fingerprint, claimed at, job id)."""
 
     def create_job(
         self,
         images: Sequence[ImageSpec],
         submitted_at: float,
         stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
     ) -> int:
         job_id = next(self._ids)
         used = {spec.store_id for spec in images}
         known = {sid: info for sid, info in (stores or {}).items() if sid in used}
-        self._jobs[job_id] = _Job(job_id, tuple(images), submitted_at, MappingProxyType(known))
+        self._jobs[job_id] = _Job(
+            job_id,
+            tuple(images),
+            submitted_at,
+            MappingProxyType(known),
+            owner=owner,
+            callback_url=callback_url,
+        )
         return job_id
+
+    def create_job_once(
+        self,
+        claim: IdempotencyClaim,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+    ) -> Creation:
+        earlier = self._claims.get((claim.scope, claim.key))
+        if earlier is not None and earlier[1] >= claim.not_before and earlier[2] in self._jobs:
+            fingerprint, _, job_id = earlier
+            return Creation(
+                job_id,
+                replayed=fingerprint == claim.fingerprint,
+                conflict=fingerprint != claim.fingerprint,
+            )
+        job_id = self.create_job(
+            images, submitted_at, stores, owner=owner, callback_url=callback_url
+        )
+        self._claims[(claim.scope, claim.key)] = (claim.fingerprint, submitted_at, job_id)
+        return Creation(job_id)
+
+    def job_meta(self, job_id: int) -> JobMeta | None:
+        job = self._jobs.get(job_id)
+        return None if job is None else JobMeta(job.owner, job.attempts, job.webhook())
+
+    def reopen_failed(
+        self, job_id: int, stores: Mapping[str, StoreInfo] | None = None
+    ) -> JobOrder | JobStatus | None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if job.state is not JobState.FAILED:
+            return job.status()
+        used = {spec.store_id for spec in job.images}
+        job.stores = MappingProxyType(
+            {**{s: i for s, i in (stores or {}).items() if s in used}, **job.stores}
+        )
+        for index in job.failed_at:
+            del job.outcomes[index]
+        job.failed_at.clear()
+        job.failed = 0
+        job.state = JobState.ONGOING
+        job.finished_at = None
+        job.errors = ()
+        job.attempts += 1
+        job.delivery = None
+        return JobOrder(
+            job.job_id, job.images, job.submitted_at, tuple(sorted(job.outcomes.items()))
+        )
+
+    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        due = [
+            (job.delivery.next_at, job)
+            for job in self._jobs.values()
+            if job.delivery is not None
+            and job.delivery.state is DeliveryState.PENDING
+            and job.delivery.next_at is not None
+            and job.delivery.next_at <= now
+        ]
+        due.sort(key=lambda pair: (pair[0], pair[1].job_id))
+        return [
+            Delivery(
+                job.job_id,
+                job.delivery.webhook_id,
+                job.callback_url,
+                job.delivery.attempts,
+                job.delivery.ended_at,
+                job.status(),
+            )
+            for _, job in due[:limit]
+            if job.delivery is not None and job.callback_url is not None
+        ]
+
+    def record_delivery(self, attempt: DeliveryAttempt) -> None:
+        job = self._jobs.get(attempt.job_id)
+        if job is None or job.delivery is None or job.delivery.webhook_id != attempt.webhook_id:
+            return
+        job.delivery.state = attempt.state
+        job.delivery.attempts = attempt.attempts
+        job.delivery.last_error = attempt.last_error or job.delivery.last_error
+        job.delivery.next_at = attempt.next_at
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         for record in outcomes:
@@ -98,6 +230,12 @@ class MemoryJobStore:
             job.state = ending.state
             job.finished_at = ending.finished_at
             job.errors = ending.errors
+            if job.callback_url is not None:
+                job.delivery = _Delivery(
+                    "msg_" + secrets.token_hex(12),
+                    ending.finished_at,
+                    next_at=ending.finished_at,
+                )
 
     def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
         orders: list[JobOrder] = []
@@ -159,13 +297,16 @@ class MemoryJobStore:
             for area, (members, tally) in groups.items()
         ]
 
-    def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:
+    def list_jobs(
+        self, limit: int, before: int | None, *, owner: str | None = None
+    ) -> list[JobStatus]:
         found: list[JobStatus] = []
         for job_id in reversed(self._jobs):
             if len(found) >= limit:
                 break
-            if before is None or job_id < before:
-                found.append(self._jobs[job_id].status())
+            job = self._jobs[job_id]
+            if (before is None or job_id < before) and (owner is None or job.owner == owner):
+                found.append(job.status())
         return found
 
     def purge(self, finished_before: float, limit: int) -> int:
@@ -177,6 +318,9 @@ class MemoryJobStore:
         expired = sorted(ended)[:limit]  # oldest first, as the SQLite store does
         for _, job_id in expired:
             del self._jobs[job_id]
+        gone = {job_id for _, job_id in expired}
+        for claim in [c for c, (_, _, job_id) in self._claims.items() if job_id in gone]:
+            del self._claims[claim]
         return len(expired)
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from retailpulse.model import (
     AreaFigures,
+    DeliveryState,
     ImageOutcome,
     ImagePage,
     ImageResult,
@@ -33,13 +34,23 @@ from retailpulse.model import (
     StoreError,
     StoreFigures,
     StoreInfo,
+    WebhookState,
 )
-from retailpulse.stores.jobstore import JobEnding, JobStoreError, OutcomeRecord
+from retailpulse.stores.jobstore import (
+    Creation,
+    Delivery,
+    DeliveryAttempt,
+    IdempotencyClaim,
+    JobEnding,
+    JobMeta,
+    JobStoreError,
+    OutcomeRecord,
+)
 from retailpulse.submission import ImageSpec
 
 __all__ = ["SqliteJobStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -83,6 +94,34 @@ _MIGRATIONS: dict[int, str] = {
     ) WITHOUT ROWID;
     -- Pages of failed images only, without a scan over the measured ones.
     CREATE INDEX IF NOT EXISTS outcomes_failed ON outcomes(job_id, idx) WHERE error IS NOT NULL;
+    """,
+    3: """
+    -- Private jobs (the API key's name), completion webhooks, retries of failed images.
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    ALTER TABLE jobs ADD COLUMN callback_url TEXT;
+    ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, id) WHERE owner IS NOT NULL;
+    -- Idempotency-Key of a submit, per API key ('' when the service is open).
+    CREATE TABLE IF NOT EXISTS idempotency (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        job_id INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS idempotency_job ON idempotency(job_id);
+    -- The webhook of a job's last ending: written with the ending, so none is lost.
+    CREATE TABLE IF NOT EXISTS webhooks (
+        job_id INTEGER PRIMARY KEY,
+        webhook_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        ended_at REAL NOT NULL,
+        next_at REAL
+    );
+    CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(next_at) WHERE state = 'pending';
     """,
 }
 """Version 1 is ``_SCHEMA``; entry N brings a file of version N - 1 to N, in one
@@ -133,13 +172,25 @@ GROUP BY s.area_code ORDER BY MIN(p.first)
 """Per store first, then (for areas) those rows summed: the big GROUP BY runs once
 over the job's images, the second over a few thousand stores at most."""
 
-_STATUS_OF_JOB = (
-    "SELECT id, submitted_at, total, done, failed, state, finished_at, errors "
-    "FROM jobs WHERE id = ?"
+_STATUS_COLUMNS = (
+    "j.id, j.submitted_at, j.total, j.done, j.failed, j.state, j.finished_at, j.errors, "
+    "j.attempts, j.callback_url IS NOT NULL, w.state, w.attempts, w.last_error "
+    "FROM jobs AS j LEFT JOIN webhooks AS w ON w.job_id = j.id "
 )
-_STATUS_PAGE = (
-    "SELECT id, submitted_at, total, done, failed, state, finished_at, errors "
-    "FROM jobs WHERE id < ? ORDER BY id DESC LIMIT ?"
+_STATUS_OF_JOB = "SELECT " + _STATUS_COLUMNS + "WHERE j.id = ?"
+_STATUS_PAGE = "SELECT " + _STATUS_COLUMNS + "WHERE j.id < ? ORDER BY j.id DESC LIMIT ?"
+_OWNER_PAGE = (
+    "SELECT " + _STATUS_COLUMNS + "WHERE j.owner = ? AND j.id < ? ORDER BY j.id DESC LIMIT ?"
+)
+_DUE = (
+    "SELECT w.webhook_id, j.callback_url, w.ended_at, "
+    + _STATUS_COLUMNS
+    + "WHERE w.state = 'pending' AND w.next_at <= ? ORDER BY w.next_at, j.id LIMIT ?"
+)
+_NEW_DELIVERY = (
+    "INSERT OR REPLACE INTO webhooks (job_id, webhook_id, state, attempts, ended_at, next_at) "
+    "SELECT id, 'msg_' || lower(hex(randomblob(12))), 'pending', 0, finished_at, finished_at "
+    "FROM jobs WHERE id = ? AND callback_url IS NOT NULL"
 )
 
 _INSERT_OUTCOME = (
@@ -213,25 +264,102 @@ class SqliteJobStore:
         images: Sequence[ImageSpec],
         submitted_at: float,
         stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
     ) -> int:
-        used = {spec.store_id for spec in images}
-        known = [(sid, info) for sid, info in (stores or {}).items() if sid in used]
+        with self._transaction() as cursor:
+            return _insert_job(
+                cursor, images, submitted_at, stores, owner=owner, callback_url=callback_url
+            )
+
+    def create_job_once(
+        self,
+        claim: IdempotencyClaim,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+    ) -> Creation:
+        with self._transaction() as cursor:
+            earlier = cursor.execute(
+                "SELECT fingerprint, job_id FROM idempotency "
+                "WHERE scope = ? AND key = ? AND created_at >= ?",
+                (claim.scope, claim.key, claim.not_before),
+            ).fetchone()
+            if earlier is not None:
+                same = earlier[0] == claim.fingerprint
+                return Creation(earlier[1], replayed=same, conflict=not same)
+            job_id = _insert_job(
+                cursor, images, submitted_at, stores, owner=owner, callback_url=callback_url
+            )
+            cursor.execute(
+                "INSERT OR REPLACE INTO idempotency (scope, key, fingerprint, created_at, job_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (claim.scope, claim.key, claim.fingerprint, submitted_at, job_id),
+            )
+        return Creation(job_id)
+
+    def job_meta(self, job_id: int) -> JobMeta | None:
+        row = self._db.execute(
+            "SELECT j.owner, j.attempts, j.callback_url IS NOT NULL, w.state, w.attempts, "
+            "w.last_error FROM jobs AS j LEFT JOIN webhooks AS w ON w.job_id = j.id "
+            "WHERE j.id = ?",
+            (job_id,),
+        ).fetchone()
+        return None if row is None else JobMeta(row[0], row[1], _webhook(*row[2:]))
+
+    def reopen_failed(
+        self, job_id: int, stores: Mapping[str, StoreInfo] | None = None
+    ) -> JobOrder | JobStatus | None:
+        with self._transaction() as cursor:
+            row = cursor.execute(_STATUS_OF_JOB, (job_id,)).fetchone()
+            if row is None or row[5] != JobState.FAILED.value:
+                return None if row is None else _status(row)
+            cursor.execute("DELETE FROM outcomes WHERE job_id = ? AND error IS NOT NULL", (job_id,))
+            cursor.execute(
+                "UPDATE jobs SET state = 'ongoing', finished_at = NULL, errors = NULL, "
+                "done = done - failed, failed = 0, attempts = attempts + 1 WHERE id = ?",
+                (job_id,),
+            )
+            cursor.execute("DELETE FROM webhooks WHERE job_id = ?", (job_id,))
+            used = cursor.execute(
+                "SELECT DISTINCT store_id FROM images WHERE job_id = ?", (job_id,)
+            ).fetchall()
+            known = {sid: stores[sid] for (sid,) in used if stores and sid in stores}
+            cursor.executemany(
+                "INSERT OR IGNORE INTO job_stores (job_id, store_id, store_name, area_code) "
+                "VALUES (?, ?, ?, ?)",
+                ((job_id, sid, i.store_name, i.area_code) for sid, i in known.items()),
+            )
+        images, outcomes = self._images(job_id)
+        preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
+        return JobOrder(job_id, images, row[1], preloaded)
+
+    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        rows = self._db.execute(_DUE, (now, limit)).fetchall()
+        # Each row: the delivery's id, URL and end time, then the job's status columns.
+        return [
+            Delivery(row[3], row[0], row[1], row[14] or 0, row[2], _status(row[3:])) for row in rows
+        ]
+
+    def record_delivery(self, attempt: DeliveryAttempt) -> None:
         with self._transaction() as cursor:
             cursor.execute(
-                "INSERT INTO jobs (submitted_at, total) VALUES (?, ?)", (submitted_at, len(images))
+                "UPDATE webhooks SET state = ?, attempts = ?, "
+                "last_error = COALESCE(?, last_error), next_at = ? "
+                "WHERE job_id = ? AND webhook_id = ?",
+                (
+                    attempt.state.value,
+                    attempt.attempts,
+                    attempt.last_error,
+                    attempt.next_at,
+                    attempt.job_id,
+                    attempt.webhook_id,
+                ),
             )
-            job_id = cursor.lastrowid
-            assert job_id is not None
-            cursor.executemany(
-                "INSERT INTO images (job_id, idx, store_id, url) VALUES (?, ?, ?, ?)",
-                ((job_id, i, spec.store_id, spec.url) for i, spec in enumerate(images)),
-            )
-            cursor.executemany(
-                "INSERT INTO job_stores (job_id, store_id, store_name, area_code) "
-                "VALUES (?, ?, ?, ?)",
-                ((job_id, sid, info.store_name, info.area_code) for sid, info in known),
-            )
-        return job_id
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         by_job: dict[int, list[OutcomeRecord]] = {}
@@ -240,11 +368,14 @@ class SqliteJobStore:
         with self._transaction() as cursor:
             for job_id, records in by_job.items():
                 _record_outcomes(cursor, job_id, records)
-            cursor.executemany(
-                "UPDATE jobs SET state = ?, finished_at = ?, errors = ? "
-                "WHERE id = ? AND state = 'ongoing'",
-                ((e.state.value, e.finished_at, _errors_json(e.errors), e.job_id) for e in endings),
-            )
+            for e in endings:
+                cursor.execute(
+                    "UPDATE jobs SET state = ?, finished_at = ?, errors = ? "
+                    "WHERE id = ? AND state = 'ongoing'",
+                    (e.state.value, e.finished_at, _errors_json(e.errors), e.job_id),
+                )
+                if cursor.rowcount:
+                    cursor.execute(_NEW_DELIVERY, (e.job_id,))
 
     def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
         rows = self._db.execute(
@@ -310,11 +441,14 @@ class SqliteJobStore:
     def _exists(self, job_id: int) -> bool:
         return self._db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is not None
 
-    def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:
-        rows = self._db.execute(
-            _STATUS_PAGE,
-            (before if before is not None else 2**63 - 1, limit),
-        ).fetchall()
+    def list_jobs(
+        self, limit: int, before: int | None, *, owner: str | None = None
+    ) -> list[JobStatus]:
+        below = before if before is not None else 2**63 - 1
+        if owner is None:
+            rows = self._db.execute(_STATUS_PAGE, (below, limit)).fetchall()
+        else:
+            rows = self._db.execute(_OWNER_PAGE, (owner, below, limit)).fetchall()
         return [_status(row) for row in rows]
 
     def purge(self, finished_before: float, limit: int) -> int:
@@ -326,7 +460,7 @@ class SqliteJobStore:
                     (finished_before, limit),
                 )
             ]
-            for table in ("outcomes", "images", "job_stores"):
+            for table in ("outcomes", "images", "job_stores", "idempotency", "webhooks"):
                 cursor.executemany(f"DELETE FROM {table} WHERE job_id = ?", ids)  # noqa: S608
             cursor.executemany("DELETE FROM jobs WHERE id = ?", ids)
         return len(ids)
@@ -435,8 +569,46 @@ def _errors_json(errors: tuple[StoreError, ...]) -> str:
     return json.dumps([[e.store_id, e.error] for e in errors])
 
 
-def _status(row: tuple[Any, ...]) -> JobStatus:
-    job_id, submitted_at, total, done, failed, state, finished_at, errors = row
+def _insert_job(
+    cursor: sqlite3.Cursor,
+    images: Sequence[ImageSpec],
+    submitted_at: float,
+    stores: Mapping[str, StoreInfo] | None,
+    *,
+    owner: str | None,
+    callback_url: str | None,
+) -> int:
+    used = {spec.store_id for spec in images}
+    known = [(sid, info) for sid, info in (stores or {}).items() if sid in used]
+    cursor.execute(
+        "INSERT INTO jobs (submitted_at, total, owner, callback_url) VALUES (?, ?, ?, ?)",
+        (submitted_at, len(images), owner, callback_url),
+    )
+    job_id = cursor.lastrowid
+    assert job_id is not None
+    cursor.executemany(
+        "INSERT INTO images (job_id, idx, store_id, url) VALUES (?, ?, ?, ?)",
+        ((job_id, i, spec.store_id, spec.url) for i, spec in enumerate(images)),
+    )
+    cursor.executemany(
+        "INSERT INTO job_stores (job_id, store_id, store_name, area_code) VALUES (?, ?, ?, ?)",
+        ((job_id, sid, info.store_name, info.area_code) for sid, info in known),
+    )
+    return job_id
+
+
+def _webhook(
+    has_callback: Any, state: str | None, attempts: int | None, last_error: str | None
+) -> WebhookState | None:
+    if not has_callback:
+        return None
+    if state is None:
+        return WebhookState(DeliveryState.WAITING)
+    return WebhookState(DeliveryState(state), attempts or 0, last_error)
+
+
+def _status(row: Sequence[Any]) -> JobStatus:
+    job_id, submitted_at, total, done, failed, state, finished_at, errors, attempts = row[:9]
     return JobStatus(
         job_id,
         JobState(state),
@@ -444,4 +616,6 @@ def _status(row: tuple[Any, ...]) -> JobStatus:
         submitted_at,
         finished_at=finished_at,
         errors=tuple(StoreError(s, e) for s, e in json.loads(errors or "[]")),
+        attempts=attempts,
+        webhook=_webhook(*row[9:13]),
     )
