@@ -6,25 +6,33 @@ caller (the CLI) can map to a message and an exit code.
 """
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
 
 __all__ = [
+    "API_KEY_ENV",
     "DEFAULT_URL",
     "RECONNECT_FOR",
     "URL_ENV",
     "Client",
     "ClientError",
+    "ConflictError",
     "JobNotFoundError",
     "RejectedError",
     "ServerError",
+    "UnauthorizedError",
     "UnreachableError",
+    "new_idempotency_key",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 URL_ENV = "RETAILPULSE_URL"
+API_KEY_ENV = "RETAILPULSE_API_KEY"
+SUBMIT_ATTEMPTS = 3
+"""Tries of one submit when the service is unreachable or busy (same Idempotency-Key)."""
 
 StatusCallback = Callable[[dict[str, Any]], None]
 LostCallback = Callable[["ClientError | None", float], None]
@@ -59,7 +67,20 @@ class RejectedError(ClientError):
 
 
 class JobNotFoundError(ClientError):
-    """The service knows no job with this id."""
+    """The service knows no job with this id (or it is another API key's)."""
+
+
+class UnauthorizedError(ClientError):
+    """The service wants an API key, or refused the one given (HTTP 401)."""
+
+
+class ConflictError(ClientError):
+    """The job is not in a state the call applies to (HTTP 409: retry of a job not failed)."""
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for one submit (a UUID 4): its retries then make one job."""
+    return str(uuid.uuid4())
 
 
 _GATEWAY = frozenset({502, 504})
@@ -67,23 +88,41 @@ _GATEWAY = frozenset({502, 504})
 
 
 class Client:
-    """Calls one service at ``base_url`` (e.g. ``http://127.0.0.1:8080``)."""
+    """Calls one service at ``base_url`` (e.g. ``http://127.0.0.1:8080``), with
+    ``api_key`` as a bearer token when given."""
 
-    def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str = DEFAULT_URL, timeout: float = 10.0, api_key: str | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
         self._session = requests.Session()
+        if api_key:
+            self._session.headers["Authorization"] = f"Bearer {api_key}"
 
     def close(self) -> None:
         self._session.close()
 
-    def submit(self, body: bytes) -> int:
+    def submit(self, body: bytes, idempotency_key: str | None = None) -> int:
         """Submit a payload, as JSON bytes, and return the new job's id.
 
         The bytes go to the service as they are, so the service's own validation
         (and its messages naming the field) applies, not a second copy of it here.
+        With an ``idempotency_key`` a submit that got no answer (unreachable, timed
+        out, 503) is sent again, up to ``SUBMIT_ATTEMPTS`` times: the service makes
+        one job of them all.
         """
-        answer = self._call("POST", "/api/submit/", data=body)
+        attempts = SUBMIT_ATTEMPTS if idempotency_key else 1
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        for attempt in range(1, attempts + 1):
+            try:
+                answer = self._call("POST", "/api/submit/", data=body, headers=headers)
+                break
+            except (UnreachableError, ServerError) as exc:
+                busy = not isinstance(exc, ServerError) or exc.status == 503
+                if attempt == attempts or not busy:
+                    raise
+                time.sleep(0.5 * attempt)
         job_id = answer.get("job_id")
         if not isinstance(job_id, int):
             raise ServerError(f"{self.base_url} answered the submission without a job id")
@@ -94,6 +133,10 @@ class Client:
 
     def results(self, job_id: int) -> dict[str, Any]:
         return self._call("GET", "/api/results", job_id=job_id)
+
+    def retry(self, job_id: int) -> dict[str, Any]:
+        """Run a failed job again for its failed images; its status, ``ongoing``."""
+        return self._call("POST", "/api/retry", job_id=job_id)
 
     def stores(self, job_id: int, by: str = "store") -> dict[str, Any]:
         """Figures per store (``{"stores": [...]}``) or per area (``by="area"``,
@@ -119,6 +162,8 @@ class Client:
             response.close()
             if response.status_code == 400:
                 raise JobNotFoundError(f"the service at {self.base_url} has no job {job_id}")
+            if response.status_code == 401:
+                raise self._unauthorized()
             raise ServerError(
                 f"GET {url} answered HTTP {response.status_code}", response.status_code
             )
@@ -148,11 +193,21 @@ class Client:
             response = self._session.get(self.base_url + "/metrics", timeout=self._timeout)
         except requests.RequestException as exc:
             raise UnreachableError(f"cannot reach {self.base_url}/metrics ({exc})") from None
+        if response.status_code == 401:
+            raise self._unauthorized()
         if response.status_code != 200:
             raise ServerError(
                 f"GET /metrics answered HTTP {response.status_code}", response.status_code
             )
         return response.text
+
+    def _unauthorized(self) -> UnauthorizedError:
+        given = "Authorization" in self._session.headers
+        return UnauthorizedError(
+            f"the service at {self.base_url} refused the API key (unknown or revoked)"
+            if given
+            else f"the service at {self.base_url} needs an API key (--api-key or {API_KEY_ENV})"
+        )
 
     def wait(
         self,
@@ -208,11 +263,14 @@ class Client:
         job_id: int | None = None,
         data: bytes | None = None,
         params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         url = self.base_url + path
         if job_id is not None:
             params = {"jobid": str(job_id)}
-        headers = {"Content-Type": "application/json"} if data is not None else None
+        headers = dict(headers or {})
+        if data is not None:
+            headers["Content-Type"] = "application/json"
         try:
             response = self._session.request(
                 method, url, params=params, data=data, headers=headers, timeout=self._timeout
@@ -234,9 +292,13 @@ class Client:
                 f"{method} {url} answered HTTP {response.status_code} with no JSON object",
                 response.status_code,
             )
+        if response.status_code == 401:
+            raise self._unauthorized()
         if response.status_code == 400 and job_id is not None:
             raise JobNotFoundError(f"the service at {self.base_url} has no job {job_id}")
-        if response.status_code == 400:
+        if response.status_code == 409:
+            raise ConflictError(str(body.get("error", "the job cannot be retried")))
+        if response.status_code in {400, 422}:
             raise RejectedError(
                 str(body.get("error", "the payload was rejected")), body.get("field")
             )

@@ -1,6 +1,13 @@
 """Exceptions that the embedding API raises, so callers can tell client faults from ours."""
 
-__all__ = ["LimitExceededError", "ServiceBusyError", "UnknownJobError", "ValidationError"]
+__all__ = [
+    "IdempotencyKeyReusedError",
+    "JobNotFailedError",
+    "LimitExceededError",
+    "ServiceBusyError",
+    "UnknownJobError",
+    "ValidationError",
+]
 
 
 class ValidationError(ValueError):
@@ -34,3 +41,23 @@ class UnknownJobError(LookupError):
 
 class ServiceBusyError(RuntimeError):
     """An actor did not answer in time; the caller may retry (HTTP 503)."""
+
+
+class IdempotencyKeyReusedError(ValidationError):
+    """An ``Idempotency-Key`` already used, within 24 hours, for a different body
+    (HTTP 422): sending it again cannot succeed, and a new key makes a new job."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Idempotency-Key",
+            "was used for a different submission in the last 24 hours; use a new key for a new job",
+        )
+
+
+class JobNotFailedError(RuntimeError):
+    """Only a failed job can be retried (HTTP 409); ``state`` is the job's state now."""
+
+    def __init__(self, job_id: int, state: str) -> None:
+        super().__init__(f"job {job_id} is {state}; only a failed job can be retried")
+        self.job_id = job_id
+        self.state = state

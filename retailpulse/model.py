@@ -16,6 +16,7 @@ from retailpulse.submission import ImageSpec
 
 __all__ = [
     "AreaFigures",
+    "DeliveryState",
     "ImageOutcome",
     "ImagePage",
     "ImageResult",
@@ -28,6 +29,7 @@ __all__ = [
     "StoreError",
     "StoreFigures",
     "StoreInfo",
+    "WebhookState",
     "summarize_failures",
 ]
 
@@ -40,6 +42,31 @@ class JobState(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     """Stopped on request: images not started then never get an outcome."""
+
+
+class DeliveryState(StrEnum):
+    """Where a job's completion webhook is."""
+
+    WAITING = "waiting"
+    """The job has not ended yet."""
+    PENDING = "pending"
+    """Due, or to be tried again after a failed attempt."""
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    """Given up: the receiver answered 410, the address guard refused it, or the
+    retry schedule ran out."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookState:
+    """A job's webhook as its status document shows it."""
+
+    state: DeliveryState
+    attempts: int = 0
+    last_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state.value, "attempts": self.attempts, "last_error": self.last_error}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +117,10 @@ class JobStatus:
     finished_at: float | None = None
     errors: tuple[StoreError, ...] = ()
     queued: bool = False
+    attempts: int = 1
+    """Times the job has run: 1, plus one per retry of its failed images."""
+    webhook: WebhookState | None = None
+    """Its completion webhook; ``None`` when it has no ``callback_url``."""
 
     @property
     def terminal(self) -> bool:
@@ -104,6 +135,9 @@ class JobStatus:
         body["queued"] = self.queued
         body["submitted_at"] = _iso(self.submitted_at)
         body["finished_at"] = None if self.finished_at is None else _iso(self.finished_at)
+        body["attempts"] = self.attempts
+        if self.webhook is not None:
+            body["webhook"] = self.webhook.to_dict()
         return body
 
 

@@ -7,7 +7,8 @@ nothing running.
 """
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,10 @@ from retailpulse.actors.messages import (
     RunJob,
 )
 from retailpulse.actors.metrics import MetricsActor
+from retailpulse.actors.webhooks import WebhookActor
 from retailpulse.config import ServiceConfig, env_flag
 from retailpulse.fetching import HttpFetcher
+from retailpulse.keys import Keyring, KeyringHolder
 from retailpulse.model import JobOrder
 from retailpulse.ports import (
     Clock,
@@ -47,6 +50,13 @@ from retailpulse.stores import (
 )
 from retailpulse.stores.postgres import PostgresJobStore, is_postgres_url
 from retailpulse.system import System
+from retailpulse.webhooks import (
+    DEFAULT_SCHEDULE,
+    SECRET_ENV,
+    HttpWebhookSender,
+    WebhookSender,
+    WebhookSigner,
+)
 from retailpulse.words import plural
 
 __all__ = ["ALLOW_PRIVATE_ENV", "start"]
@@ -71,6 +81,10 @@ def start(
     sleeper: Sleeper | None = None,
     random_factory: Callable[[], RandomSource] | None = None,
     clock: Clock | None = None,
+    api_keys: str | Path | Keyring | KeyringHolder | None = None,
+    webhook_secret: str | None = None,
+    webhook_schedule: Sequence[float] = DEFAULT_SCHEDULE,
+    webhook_sender: WebhookSender | None = None,
     **settings: Any,
 ) -> System:
     """Start a Retail Pulse actor system and return it, running.
@@ -83,7 +97,14 @@ def start(
     ``settings`` override fields of ``ServiceConfig`` (``workers=8``,
     ``allow_private_urls=True``...). When ``allow_private_urls`` is not given, the
     environment variable ``RETAILPULSE_ALLOW_PRIVATE_URLS=1`` turns it on.
-    The keyword-only hooks replace side effects, for tests and simulations.
+    ``api_keys`` is a key file (see ``retailpulse keys``) or a ``Keyring``: the HTTP
+    app then asks every ``/api/*`` request for one of its keys, and jobs are private
+    to the key that submitted them. ``webhook_secret`` (``whsec_...``; else the
+    environment variable ``RETAILPULSE_WEBHOOK_SECRET``) signs completion webhooks;
+    without one, submissions with a ``callback_url`` are refused. An unreadable key
+    file raises ``KeyFileError``, a malformed secret ``WebhookSecretError``.
+    The keyword-only hooks replace side effects, for tests and simulations
+    (``webhook_schedule``: seconds between delivery attempts).
     """
     config = config or ServiceConfig()
     if "allow_private_urls" not in settings and env_flag(ALLOW_PRIVATE_ENV):
@@ -97,6 +118,9 @@ def start(
     sleep_range = (config.min_sleep, config.max_sleep)
     url = str(data) if is_postgres_url(str(data)) else None
     path = None if data is None or url is not None else Path(data)
+    keys = _keys(api_keys)
+    secret = webhook_secret if webhook_secret is not None else os.environ.get(SECRET_ENV)
+    signer = WebhookSigner.from_secret(secret) if secret else None
 
     # Opened here once first, so that an unusable file or database is this plain
     # JobStoreError and not one returned through the store actor, which pykka logs with
@@ -157,6 +181,16 @@ def start(
         stop_timeout=config.stop_timeout,
         events=metrics,
     )
+    webhooks = None
+    if signer is not None:
+        webhooks = WebhookActor.start(
+            store,
+            webhook_sender or HttpWebhookSender(config),
+            signer,
+            clock=now,
+            random=make_random(),
+            schedule=webhook_schedule,
+        )
     for order in unfinished:
         manager.tell(RunJob(order))
     if unfinished:
@@ -170,7 +204,18 @@ def start(
         data=path,
         metrics=metrics,
         delay_line=delay_line,
+        keys=keys,
+        webhooks=webhooks,
+        clock=now,
     )
+
+
+def _keys(api_keys: str | Path | Keyring | KeyringHolder | None) -> KeyringHolder | None:
+    if api_keys is None or isinstance(api_keys, KeyringHolder):
+        return api_keys
+    if isinstance(api_keys, Keyring):
+        return KeyringHolder(keyring=api_keys)
+    return KeyringHolder(api_keys)
 
 
 def _claim_unfinished(store: AnyRef) -> list[JobOrder]:

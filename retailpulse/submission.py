@@ -44,6 +44,8 @@ class Visit:
 @dataclass(frozen=True, slots=True)
 class Submission:
     visits: tuple[Visit, ...]
+    callback_url: str | None = None
+    """Where the job's final status is POSTed when it ends (a signed webhook)."""
 
     @property
     def count(self) -> int:
@@ -131,7 +133,10 @@ def parse_submission(document: Any, max_url_length: int = DEFAULT_MAX_URL_LENGTH
     visits = tuple(
         _parse_visit(raw, f"visits[{i}]", max_url_length) for i, raw in enumerate(raw_visits)
     )
-    return Submission(visits)
+    callback_url = document.get("callback_url")
+    if callback_url is not None:
+        _check_url(callback_url, "callback_url", max_url_length)
+    return Submission(visits, callback_url)
 
 
 def _brief(number: int) -> str:

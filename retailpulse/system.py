@@ -5,12 +5,15 @@ the one place the actor rules allow blocking on an answer. The HTTP layer is a
 thin adapter over this class, so embedding programs get the same behaviour.
 """
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pykka
 
@@ -24,52 +27,75 @@ from retailpulse.actors.messages import (
     AwaitJob,
     CancelAnswer,
     CancelJob,
-    CreateJob,
     FindJob,
     GetResults,
     GetStatus,
     ListJobs,
+    ListOwnedJobs,
     QueuedJobs,
     ReadFigures,
     ReadImagePage,
+    ReadJobMeta,
     ReadResults,
     ReadStatus,
+    ReopenFailed,
     RunJob,
+    SubmitJob,
+    Submitted,
 )
 from retailpulse.actors.metrics import GetServiceFigures, RenderMetrics, ServiceFigures
 from retailpulse.actors.throughput import RateSeries
 from retailpulse.config import ServiceConfig
 from retailpulse.errors import (
+    IdempotencyKeyReusedError,
+    JobNotFailedError,
     LimitExceededError,
     ServiceBusyError,
     UnknownJobError,
     ValidationError,
 )
+from retailpulse.keys import KeyringHolder, Principal
 from retailpulse.lifecycle import Service
 from retailpulse.model import (
     AreaFigures,
     ImagePage,
     JobOrder,
     JobResults,
+    JobState,
     JobStatus,
     StoreFigures,
 )
 from retailpulse.netguard import PRIVATE_URLS_HINT, names_private_address
+from retailpulse.paging import (
+    IMAGE_PAGE_AFTER,
+    IMAGE_PAGE_LIMIT,
+    JOB_PAGE_AFTER,
+    JOB_PAGE_LIMIT,
+    MAX_IMAGE_PAGE,
+    MAX_PAGE,
+)
+from retailpulse.ports import Clock, default_clock
 from retailpulse.stores import (
+    Creation,
+    IdempotencyClaim,
+    JobMeta,
     JobStoreError,
     StoreMaster,
 )
 from retailpulse.submission import Submission, parse_submission
 
-__all__ = ["GROUPINGS", "MAX_IMAGE_PAGE", "MAX_PAGE", "READ_PAGE", "System"]
+__all__ = [
+    "GROUPINGS",
+    "IDEMPOTENCY_WINDOW",
+    "MAX_IDEMPOTENCY_KEY",
+    "MAX_IMAGE_PAGE",
+    "MAX_PAGE",
+    "READ_PAGE",
+    "System",
+]
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGE = 500
-"""Most jobs one ``jobs()`` call lists."""
-
-MAX_IMAGE_PAGE = 10_000
-"""Most images one page of results holds."""
 
 READ_PAGE = 250
 """Images read from the job store per ask when a whole job's results are streamed:
@@ -79,13 +105,23 @@ memory however big the job is (1,000 measured no better in ``bench --results``).
 GROUPINGS = ("store", "area")
 """What ``stores()`` can group a job's figures by."""
 
+IDEMPOTENCY_WINDOW = 24 * 3600.0
+"""Seconds an ``Idempotency-Key`` keeps answering with its first job (as Stripe's)."""
+MAX_IDEMPOTENCY_KEY = 255
+
 
 class System(Service):
     """A running Retail Pulse service: submit jobs, read their status and results.
 
     Use ``retailpulse.start()`` to make one; use it as a context manager or call
     ``stop()`` so its threads end. ``data`` is the job store's file, or ``None``
-    when jobs live in memory only.
+    when jobs live in memory only. ``keys`` holds the API keys the HTTP layer asks
+    for (``None``: the service is open).
+
+    Every job method takes ``caller``, the ``Principal`` of the API key calling: a
+    job submitted with a key belongs to it, and any other non-admin key is told it
+    does not exist (``UnknownJobError``). ``None`` (an open service, an embedding
+    program) sees every job.
     """
 
     def __init__(
@@ -99,6 +135,9 @@ class System(Service):
         data: Path | None = None,
         metrics: AnyRef | None = None,
         delay_line: DelayLine | None = None,
+        keys: KeyringHolder | None = None,
+        webhooks: AnyRef | None = None,
+        clock: Clock = default_clock,
     ) -> None:
         self.config = config
         self.store_master = store_master
@@ -108,14 +147,41 @@ class System(Service):
         self._store = store
         self._metrics = metrics
         self._delay_line = delay_line
+        self.keys = keys
+        self._webhooks = webhooks
+        self._clock = clock
 
-    def submit(self, payload: Mapping[str, Any] | Submission) -> int:
+    def submit(
+        self,
+        payload: Mapping[str, Any] | Submission,
+        *,
+        caller: Principal | None = None,
+        idempotency_key: str | None = None,
+    ) -> int:
         """Validate ``payload`` (the submit JSON as a dict) and start a job; return its id.
 
         The job is stored (durably, with a data file) before this returns, so an
         accepted job survives a crash. Raises ``ValidationError`` naming the field
         when the payload is malformed, ``LimitExceededError`` (one of those) when it
-        holds more than ``config.max_images_per_job`` images.
+        holds more than ``config.max_images_per_job`` images. With an
+        ``idempotency_key`` see ``submit_job``.
+        """
+        return self.submit_job(payload, caller=caller, idempotency_key=idempotency_key).job_id
+
+    def submit_job(
+        self,
+        payload: Mapping[str, Any] | Submission,
+        *,
+        caller: Principal | None = None,
+        idempotency_key: str | None = None,
+    ) -> Creation:
+        """``submit``, saying whether the job is new or a replay.
+
+        The same ``idempotency_key`` and the same submission from the same caller
+        within ``IDEMPOTENCY_WINDOW`` seconds answer with the first job
+        (``replayed``) and start nothing; the same key with another submission
+        raises ``IdempotencyKeyReusedError``. Keys are the caller's own: two API keys
+        may use the same one. The key is kept in the job store with the job.
         """
         submission = (
             payload
@@ -123,21 +189,88 @@ class System(Service):
             else parse_submission(payload, self.config.max_url_length)
         )
         _check_job_size(submission, self.config.max_images_per_job)
-        order: JobOrder = self._ask(self._store, CreateJob(tuple(submission.images())))
-        self._ask(self._manager, RunJob(order))
-        if not self.config.allow_private_urls:
-            _warn_of_private_urls(order)
-        return order.job_id
+        self._check_callback(submission.callback_url)
+        claim = None
+        if idempotency_key is not None:
+            _check_idempotency_key(idempotency_key)
+            claim = IdempotencyClaim(
+                "" if caller is None else caller.name,
+                idempotency_key,
+                _fingerprint(submission),
+                not_before=self._clock() - IDEMPOTENCY_WINDOW,
+            )
+        question = SubmitJob(
+            tuple(submission.images()),
+            owner=None if caller is None else caller.name,
+            claim=claim,
+            callback_url=submission.callback_url,
+        )
+        submitted: Submitted = self._ask(self._store, question)
+        if submitted.creation.conflict:
+            raise IdempotencyKeyReusedError()
+        if submitted.order is not None:
+            self._ask(self._manager, RunJob(submitted.order))
+            if not self.config.allow_private_urls:
+                _warn_of_private_urls(submitted.order)
+        return submitted.creation
 
-    def status(self, job_id: int) -> dict[str, Any]:
+    def _check_callback(self, url: str | None) -> None:
+        """A webhook needs a signing secret, and (unless private URLs are allowed) a
+        host that is not plainly private (an address literal, ``localhost``): refused
+        now, where an image URL is only warned of, since nobody reads a failed
+        delivery's reason in time. Other names are checked by the address guard when
+        the webhook is sent, as image URLs are when they are downloaded."""
+        if url is None:
+            return
+        if self._webhooks is None:
+            raise ValidationError(
+                "callback_url", "cannot be used: this service has no --webhook-secret"
+            )
+        if not self.config.allow_private_urls and names_private_address(url):
+            raise ValidationError(
+                "callback_url",
+                f"names a private, loopback, link-local or reserved host "
+                f"({urlsplit(url).hostname}); {PRIVATE_URLS_HINT}",
+            )
+
+    def retry(self, job_id: int, *, caller: Principal | None = None) -> dict[str, Any]:
+        """Run a failed job again for its failed images; its status document, ``ongoing``.
+
+        Images that failed to download or decode, and those of stores the store
+        master did not know, are processed again (the store master is asked again);
+        measured images keep their results and are not downloaded again. The job then
+        ends as usual and its ``attempts`` grows by one. Raises ``JobNotFailedError``
+        when the job is not ``failed``.
+        """
+        return self.retry_job(job_id, caller=caller).to_dict()
+
+    def retry_job(self, job_id: int, *, caller: Principal | None = None) -> JobStatus:
+        """Typed form of ``retry()``."""
+        self._access(job_id, caller)
+        stored: JobStatus | None = self._ask(self._store, ReadStatus(job_id))
+        if stored is None:
+            raise UnknownJobError(job_id)
+        if stored.state is not JobState.FAILED:
+            raise JobNotFailedError(job_id, stored.state.value)
+        # Its end is committed; wait until the manager has let go of its actor too.
+        self.wait_status(job_id, self.config.ask_timeout)
+        answer: JobOrder | JobStatus | None = self._ask(self._store, ReopenFailed(job_id))
+        if answer is None:
+            raise UnknownJobError(job_id)
+        if isinstance(answer, JobStatus):
+            raise JobNotFailedError(job_id, answer.state.value)  # a retry came first
+        self._ask(self._manager, RunJob(answer))
+        return self.job_status(job_id, caller=caller)
+
+    def status(self, job_id: int, *, caller: Principal | None = None) -> dict[str, Any]:
         """The status document: ``{"status", "job_id", ["error"], "progress", ...}``."""
-        return self.job_status(job_id).to_dict()
+        return self.job_status(job_id, caller=caller).to_dict()
 
-    def results(self, job_id: int) -> dict[str, Any]:
+    def results(self, job_id: int, *, caller: Principal | None = None) -> dict[str, Any]:
         """The status document plus ``images``: every image's store, size or error, in
         order (and ``next``: ``None``). Built in memory: for big jobs prefer
         ``result_pages`` or ``results_page``."""
-        body = self.status(job_id)
+        body = self.status(job_id, caller=caller)
         body["images"] = [
             image.to_dict() for page in self.result_pages(job_id) for image in page.images
         ]
@@ -145,18 +278,30 @@ class System(Service):
         return body
 
     def results_page(
-        self, job_id: int, limit: int, after: int = 0, *, failed: bool = False
+        self,
+        job_id: int,
+        limit: int,
+        after: int = 0,
+        *,
+        failed: bool = False,
+        caller: Principal | None = None,
     ) -> dict[str, Any]:
         """The status document plus one page of ``images`` and ``next``, the ``after``
         of the following page (``None`` on the last). See ``image_page``."""
-        body = self.status(job_id)
+        body = self.status(job_id, caller=caller)
         page = self.image_page(job_id, limit, after, failed=failed)
         body["images"] = [image.to_dict() for image in page.images]
         body["next"] = page.next
         return body
 
     def image_page(
-        self, job_id: int, limit: int, after: int = 0, *, failed: bool = False
+        self,
+        job_id: int,
+        limit: int,
+        after: int = 0,
+        *,
+        failed: bool = False,
+        caller: Principal | None = None,
     ) -> ImagePage:
         """Up to ``limit`` (1 to ``MAX_IMAGE_PAGE``) images from index ``after`` on, in
         submission order; with ``failed`` only images that failed.
@@ -167,8 +312,13 @@ class System(Service):
         (a moment behind its status).
         """
         _check_job_id(job_id)
-        _check_int("limit", limit, 1, MAX_IMAGE_PAGE)
-        _check_int("after", after, 0, None)
+        IMAGE_PAGE_LIMIT.check(limit)
+        IMAGE_PAGE_AFTER.check(after)
+        if caller is not None:
+            self._access(job_id, caller)
+        return self._image_page(job_id, limit, after, failed)
+
+    def _image_page(self, job_id: int, limit: int, after: int, failed: bool) -> ImagePage:
         page: ImagePage | None = self._ask(
             self._store, ReadImagePage(job_id, after, limit, failed_only=failed)
         )
@@ -177,7 +327,13 @@ class System(Service):
         return page
 
     def result_pages(
-        self, job_id: int, after: int = 0, *, failed: bool = False, size: int = READ_PAGE
+        self,
+        job_id: int,
+        after: int = 0,
+        *,
+        failed: bool = False,
+        size: int = READ_PAGE,
+        caller: Principal | None = None,
     ) -> Iterator[ImagePage]:
         """Every image from ``after`` on, as pages of ``size`` read one at a time: the
         whole of a big job's results without holding them all.
@@ -185,7 +341,7 @@ class System(Service):
         The first page is read now (an unknown job raises ``UnknownJobError`` here);
         each next page when the one before has been consumed.
         """
-        first = self.image_page(job_id, size, after, failed=failed)
+        first = self.image_page(job_id, size, after, failed=failed, caller=caller)
         return self._following_pages(job_id, first, failed, size)
 
     def _following_pages(
@@ -193,23 +349,29 @@ class System(Service):
     ) -> Iterator[ImagePage]:
         yield page
         while page.next is not None:
-            page = self.image_page(job_id, size, page.next, failed=failed)
+            page = self._image_page(job_id, size, page.next, failed)
             yield page
 
-    def stores(self, job_id: int, by: str = "store") -> dict[str, Any]:
+    def stores(
+        self, job_id: int, by: str = "store", *, caller: Principal | None = None
+    ) -> dict[str, Any]:
         """Figures per store, ``{"job_id", "stores": [...]}``, or per area code with
         ``by="area"``, ``{"job_id", "areas": [...]}``: images, measured, failed and
         perimeter ``{"min", "mean", "max"}`` over the measured images (``None`` if
         none), in order of first appearance in the job."""
-        figures = self.figures(job_id, by)
+        figures = self.figures(job_id, by, caller=caller)
         key = "areas" if by == "area" else "stores"
         return {"job_id": job_id, key: [entry.to_dict() for entry in figures]}
 
-    def figures(self, job_id: int, by: str = "store") -> list[StoreFigures] | list[AreaFigures]:
+    def figures(
+        self, job_id: int, by: str = "store", *, caller: Principal | None = None
+    ) -> list[StoreFigures] | list[AreaFigures]:
         """Typed form of ``stores()``: computed by the job store in one aggregate query."""
         _check_job_id(job_id)
         if by not in GROUPINGS:
             raise ValidationError("by", f"must be one of {', '.join(GROUPINGS)}")
+        if caller is not None:
+            self._access(job_id, caller)
         found: list[StoreFigures] | list[AreaFigures] | None = self._ask(
             self._store, ReadFigures(job_id, by)
         )
@@ -217,27 +379,37 @@ class System(Service):
             raise UnknownJobError(job_id)
         return found
 
-    def job_status(self, job_id: int) -> JobStatus:
+    def job_status(self, job_id: int, *, caller: Principal | None = None) -> JobStatus:
         """Typed form of ``status()``."""
+        meta = self._access(job_id, caller)
         found = self._find(job_id, results=False)
-        return found.status if isinstance(found, JobResults) else found
+        status = found.status if isinstance(found, JobResults) else found
+        return _with_meta(status, meta)
 
-    def job_results(self, job_id: int) -> JobResults:
+    def job_results(self, job_id: int, *, caller: Principal | None = None) -> JobResults:
         """Typed form of ``results()``."""
+        meta = self._access(job_id, caller)
         found = self._find(job_id, results=True)
         assert isinstance(found, JobResults)
-        return found
+        return replace(found, status=_with_meta(found.status, meta))
 
-    def wait(self, job_id: int, timeout: float | None = None) -> dict[str, Any]:
+    def wait(
+        self, job_id: int, timeout: float | None = None, *, caller: Principal | None = None
+    ) -> dict[str, Any]:
         """Block until the job ends and return its final status document.
 
         Raises ``TimeoutError`` if it is still running after ``timeout`` seconds.
         """
-        return self.wait_status(job_id, timeout).to_dict()
+        status = self.wait_status(job_id, timeout, caller=caller)
+        return _with_meta(status, self._access(job_id, caller)).to_dict()
 
-    def wait_status(self, job_id: int, timeout: float | None = None) -> JobStatus:
+    def wait_status(
+        self, job_id: int, timeout: float | None = None, *, caller: Principal | None = None
+    ) -> JobStatus:
         """Typed form of ``wait()``."""
         _check_job_id(job_id)
+        if caller is not None:
+            self._access(job_id, caller)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -262,7 +434,7 @@ class System(Service):
                 raise TimeoutError(f"job {job_id} still running after {timeout} s")
             time.sleep(0.01)
 
-    def cancel(self, job_id: int) -> dict[str, Any]:
+    def cancel(self, job_id: int, *, caller: Principal | None = None) -> dict[str, Any]:
         """Cancel a job: ``{"status", "job_id", ..., "cancelled": true|false}``.
 
         A running job stops getting images at once; images in flight finish, then the
@@ -270,13 +442,14 @@ class System(Service):
         ends without starting. ``cancelled`` is false when there was nothing to do:
         the job had ended (the status is its final one), or a cancel came before.
         """
-        answer = self.cancel_job(job_id)
+        answer = self.cancel_job(job_id, caller=caller)
         return {**answer.status.to_dict(), "cancelled": answer.cancelled}
 
-    def cancel_job(self, job_id: int) -> CancelAnswer:
+    def cancel_job(self, job_id: int, *, caller: Principal | None = None) -> CancelAnswer:
         """Typed form of ``cancel()``."""
-        _check_job_id(job_id)
+        meta = self._access(job_id, caller)
         answer = self._cancel_once(job_id)
+        answer = replace(answer, status=_with_meta(answer.status, meta))
         if answer.cancelled or not answer.status.terminal:
             return answer
         # Too late: the job had ended. Answer once that end is committed (a moment).
@@ -307,27 +480,32 @@ class System(Service):
             return answer
         raise ServiceBusyError(f"job {job_id} could not be cancelled")
 
-    def jobs(self, limit: int = 50, after: int | None = None) -> dict[str, Any]:
+    def jobs(
+        self, limit: int = 50, after: int | None = None, *, caller: Principal | None = None
+    ) -> dict[str, Any]:
         """Recent jobs, newest first: ``{"jobs": [status documents], "next": cursor}``.
 
         ``after`` is the ``next`` of the previous page (a job id: the page holds
         jobs with smaller ids); ``next`` is ``None`` on the last page. ``limit`` is
         1 to ``MAX_PAGE``. Progress of running jobs is as of the store's last commit.
+        A non-admin ``caller`` sees only its own jobs.
         """
-        statuses, next_cursor = self.job_page(limit, after)
+        statuses, next_cursor = self.job_page(limit, after, caller=caller)
         return {"jobs": [status.to_dict() for status in statuses], "next": next_cursor}
 
     def job_page(
-        self, limit: int = 50, after: int | None = None
+        self, limit: int = 50, after: int | None = None, *, caller: Principal | None = None
     ) -> tuple[list[JobStatus], int | None]:
         """Typed form of ``jobs()``: the statuses and the next cursor."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-            raise ValidationError("limit", f"must be an integer from 1 to {MAX_PAGE}")
-        if after is not None and (
-            isinstance(after, bool) or not isinstance(after, int) or after < 1
-        ):
-            raise ValidationError("after", "must be a job id (a positive integer)")
-        found: list[JobStatus] = self._ask(self._store, ListJobs(limit + 1, after))
+        JOB_PAGE_LIMIT.check(limit)
+        if after is not None:
+            JOB_PAGE_AFTER.check(after)
+        question: ListJobs | ListOwnedJobs = (
+            ListJobs(limit + 1, after)
+            if caller is None or caller.admin
+            else ListOwnedJobs(limit + 1, after, caller.name)
+        )
+        found: list[JobStatus] = self._ask(self._store, question)
         queued: frozenset[int] = self._ask(self._manager, QueuedJobs())
         page = [replace(s, queued=True) if s.job_id in queued else s for s in found[:limit]]
         return page, (page[-1].job_id if len(found) > limit else None)
@@ -375,7 +553,7 @@ class System(Service):
         start with the same data.
         """
         # Metrics last: the jobs and workers stopping before it may still report to it.
-        refs = (self._manager, self._dispatcher, self._store, self._metrics)
+        refs = (self._manager, self._dispatcher, self._webhooks, self._store, self._metrics)
         for ref in (r for r in refs if r is not None):
             try:
                 ref.stop(timeout=self.config.stop_timeout)
@@ -383,6 +561,15 @@ class System(Service):
                 logger.warning("%s did not stop within %.1f s", ref, self.config.stop_timeout)
         if self._delay_line is not None:
             self._delay_line.stop(self.config.stop_timeout)
+
+    def _access(self, job_id: int, caller: Principal | None) -> JobMeta:
+        """The job's meta, if ``caller`` may see the job; else, as for a job that does
+        not exist, ``UnknownJobError``: no hint that someone else's job is there."""
+        _check_job_id(job_id)
+        meta: JobMeta | None = self._ask(self._store, ReadJobMeta(job_id))
+        if meta is None or not (caller is None or caller.admin or meta.owner == caller.name):
+            raise UnknownJobError(job_id)
+        return meta
 
     def _find(self, job_id: int, *, results: bool) -> JobStatus | JobResults:
         _check_job_id(job_id)
@@ -429,15 +616,33 @@ def _check_job_size(submission: Submission, limit: int) -> None:
         )
 
 
-def _check_int(field: str, value: object, low: int, high: int | None) -> None:
+def _with_meta(status: JobStatus, meta: JobMeta) -> JobStatus:
+    """A job actor's status does not know the attempts or the webhook; the store does."""
+    return replace(status, attempts=meta.attempts, webhook=meta.webhook)
+
+
+def _fingerprint(submission: Submission) -> str:
+    """A hash of what the submission asks for, the same however its JSON was spelt
+    (key order, spacing): what "the same body" means for an idempotent replay."""
+    document = {
+        "visits": [[v.store_id, v.visit_time, list(v.image_urls)] for v in submission.visits],
+        "callback_url": submission.callback_url,
+    }
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _check_idempotency_key(key: object) -> None:
     if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
+        not isinstance(key, str)
+        or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY
+        or not all("!" <= c <= "~" for c in key)
     ):
-        span = f"from {low} to {high}" if high is not None else f"of {low} or more"
-        raise ValidationError(field, f"must be an integer {span}")
+        raise ValidationError(
+            "Idempotency-Key",
+            f"must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters, no spaces "
+            "(a UUID is usual)",
+        )
 
 
 def _check_job_id(job_id: object) -> None:

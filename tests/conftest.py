@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +14,8 @@ from hypothesis import HealthCheck, Phase, settings
 import retailpulse
 from retailpulse.http import HttpServer, create_app
 from retailpulse.testing import SAMPLE_IMAGES, ImageServer, sample_routes
+from tests.keyed import KeyedService, keyed_service
+from tests.serving import Served, serve_processes
 
 settings.register_profile(
     "retailpulse",
@@ -100,3 +103,15 @@ def spec_payload(image_server: ImageServer) -> dict[str, Any]:
             {"store_id": "S01408764", "image_url": urls[1:], "visit_time": "time of store visit"},
         ],
     }
+
+
+@pytest.fixture
+def keyed(tmp_path: Path) -> Iterator[KeyedService]:
+    """A live service on real waitress with API keys: alice, bob (users) and ops (admin)."""
+    yield from keyed_service(tmp_path)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """``served(*args)`` starts ``retailpulse serve --port 0 *args`` in ``tmp_path``."""
+    yield from serve_processes(tmp_path)

@@ -11,6 +11,7 @@ from typing import Any
 from pykka import ActorRef, Future
 
 from retailpulse.model import ImageOutcome, JobOrder, JobStatus
+from retailpulse.stores.jobstore import Creation, Delivery, DeliveryAttempt, IdempotencyClaim
 from retailpulse.submission import ImageSpec
 
 __all__ = [
@@ -19,6 +20,10 @@ __all__ = [
     "CancelJob",
     "ClaimUnfinished",
     "CreateJob",
+    # issue 16: keys, idempotent submits, webhooks, retries
+    "DeliveriesDue",
+    "DeliveryTick",
+    "FindDueDeliveries",
     "FindJob",
     "FinishJob",
     "GetResults",
@@ -27,16 +32,23 @@ __all__ = [
     "ImageMeasured",
     "JobFinished",
     "ListJobs",
+    "ListOwnedJobs",
     "ProcessImage",
     "QueuedJobs",
     "ReadFigures",
     "ReadImagePage",
+    "ReadJobMeta",
     "ReadResults",
     "ReadStatus",
+    "RecordDelivery",
     "RecordOutcomes",
+    "ReopenFailed",
     "RunJob",
     "SlotFreed",
+    "SubmitJob",
+    "Submitted",
     "WantWorkers",
+    "WatchDeliveries",
     "WithdrawDemand",
     "WorkerGranted",
     "WorkerIdle",
@@ -260,3 +272,88 @@ class ReadFigures:
 
     job_id: int
     by: str
+
+
+# --- issue 16: private jobs, idempotent submits, webhooks, retries -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitJob:
+    """Ask the job store to store a new job of ``owner`` (an API key's name) with an
+    optional webhook; with ``claim``, only once per idempotency key. The answer is
+    ``Submitted``."""
+
+    images: tuple[ImageSpec, ...]
+    owner: str | None = None
+    claim: IdempotencyClaim | None = None
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """The job store's answer to ``SubmitJob``: ``order`` to run, or ``None`` when
+    ``creation`` is a replay or a conflict (nothing new was stored)."""
+
+    creation: Creation
+    order: JobOrder | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadJobMeta:
+    """Ask the job store for a job's ``JobMeta`` (owner, attempts, webhook) or ``None``."""
+
+    job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListOwnedJobs:
+    """``ListJobs``, only the jobs of ``owner``."""
+
+    limit: int
+    before: int | None
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReopenFailed:
+    """Ask the job store to make failed job ``job_id`` ongoing again: the answer is the
+    ``JobOrder`` to run, the job's ``JobStatus`` if it is not failed, or ``None``."""
+
+    job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTick:
+    """Ticker -> webhooks: time to look for due deliveries."""
+
+
+@dataclass(frozen=True, slots=True)
+class FindDueDeliveries:
+    """Webhooks -> job store: tell ``reply_to`` ``DeliveriesDue`` with up to ``limit``
+    deliveries due at ``now``."""
+
+    now: float
+    limit: int
+    reply_to: AnyRef
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveriesDue:
+    """Job store -> webhooks: these deliveries are due."""
+
+    deliveries: tuple[Delivery, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDelivery:
+    """Webhooks -> job store: keep the result of one delivery attempt."""
+
+    attempt: DeliveryAttempt
+
+
+@dataclass(frozen=True, slots=True)
+class WatchDeliveries:
+    """Webhooks -> job store: tell ``watcher`` ``DeliveryTick`` whenever a commit has
+    ended jobs, so their webhooks go out at once instead of at the next poll."""
+
+    watcher: AnyRef

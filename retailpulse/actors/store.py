@@ -10,19 +10,35 @@ import pykka
 from retailpulse.actors.messages import (
     ClaimUnfinished,
     CreateJob,
+    DeliveriesDue,
+    DeliveryTick,
+    FindDueDeliveries,
     FinishJob,
     JobFinished,
     ListJobs,
+    ListOwnedJobs,
     ReadFigures,
     ReadImagePage,
+    ReadJobMeta,
     ReadResults,
     ReadStatus,
+    RecordDelivery,
     RecordOutcomes,
+    ReopenFailed,
+    SubmitJob,
+    Submitted,
+    WatchDeliveries,
 )
 from retailpulse.actors.refs import tell_quietly
 from retailpulse.model import JobOrder, StoreInfo
 from retailpulse.ports import Clock
-from retailpulse.stores.jobstore import JobEnding, JobStore, JobStoreError, OutcomeRecord
+from retailpulse.stores.jobstore import (
+    Creation,
+    JobEnding,
+    JobStore,
+    JobStoreError,
+    OutcomeRecord,
+)
 from retailpulse.stores.master import Store
 from retailpulse.submission import ImageSpec
 
@@ -101,6 +117,7 @@ class JobStoreActor(pykka.ThreadingActor):
         self._next_purge = 0.0
         self._tick = tick
         self._ticker_stopped = threading.Event()
+        self._delivery_watcher: pykka.ActorRef[Any] | None = None
 
     def on_start(self) -> None:
         # An unusable store is reported to whoever asks first (System.start does),
@@ -131,6 +148,13 @@ class JobStoreActor(pykka.ThreadingActor):
             self._endings.append(message)
         elif isinstance(message, Tick):
             self._flush()
+        elif isinstance(message, WatchDeliveries):
+            self._delivery_watcher = message.watcher
+        elif isinstance(message, RecordDelivery):
+            self._keep_delivery(store, message)
+        elif isinstance(message, FindDueDeliveries):
+            self._flush()
+            self._tell_due(store, message)
         else:
             # Everything else reads, or stores a new job: first commit the buffer,
             # so that a reader sees every write told before its question.
@@ -143,17 +167,58 @@ class JobStoreActor(pykka.ThreadingActor):
         return None
 
     def _answer(self, store: JobStore, message: Any) -> Any:
-        if isinstance(message, CreateJob):
-            submitted_at = self._clock()
-            job_id = store.create_job(message.images, submitted_at, self._stores_of(message.images))
-            return JobOrder(job_id, message.images, submitted_at)
-        if isinstance(message, ReadStatus | ReadResults | ReadImagePage | ReadFigures):
+        if isinstance(message, CreateJob | SubmitJob):
+            return self._submit(store, message)
+        if isinstance(
+            message, ReadStatus | ReadResults | ReadImagePage | ReadFigures | ReadJobMeta
+        ):
             return _read_job(store, message)
-        if isinstance(message, ListJobs):
-            return store.list_jobs(message.limit, message.before)
+        if isinstance(message, ListJobs | ListOwnedJobs):
+            owner = message.owner if isinstance(message, ListOwnedJobs) else None
+            return store.list_jobs(message.limit, message.before, owner=owner)
+        if isinstance(message, ReopenFailed):
+            # The whole master: the store keeps the stores the job uses.
+            master = self._store_master
+            stores = {sid: StoreInfo(s.store_name, s.area_code) for sid, s in master.items()}
+            return store.reopen_failed(message.job_id, stores)
         if isinstance(message, ClaimUnfinished):
             return store.claim_unfinished(message.after, message.limit)
         return super().on_receive(message)
+
+    def _submit(self, store: JobStore, message: CreateJob | SubmitJob) -> Submitted | JobOrder:
+        """``CreateJob`` is answered with its ``JobOrder``, ``SubmitJob`` with ``Submitted``."""
+        if isinstance(message, CreateJob):
+            created = self._submit(store, SubmitJob(message.images))
+            assert isinstance(created, Submitted)
+            assert created.order is not None  # without a claim a job is always made
+            return created.order
+        submitted_at = self._clock()
+        stores = self._stores_of(message.images)
+        extra = {"owner": message.owner, "callback_url": message.callback_url}
+        if message.claim is None:
+            creation = Creation(store.create_job(message.images, submitted_at, stores, **extra))
+        else:
+            creation = store.create_job_once(
+                message.claim, message.images, submitted_at, stores, **extra
+            )
+        if creation.replayed or creation.conflict:
+            return Submitted(creation, None)
+        return Submitted(creation, JobOrder(creation.job_id, message.images, submitted_at))
+
+    def _tell_due(self, store: JobStore, message: FindDueDeliveries) -> None:
+        try:
+            due = tuple(store.due_deliveries(message.now, message.limit))
+        except JobStoreError:
+            logger.exception("reading due webhook deliveries failed")
+            due = ()
+        tell_quietly(message.reply_to, DeliveriesDue(due))
+
+    def _keep_delivery(self, store: JobStore, message: RecordDelivery) -> None:
+        try:
+            store.record_delivery(message.attempt)
+        except JobStoreError:
+            # The delivery stays as it was: at worst it is sent once more.
+            logger.exception("recording a webhook delivery failed")
 
     def _stores_of(self, images: Sequence[ImageSpec]) -> dict[str, StoreInfo]:
         master = self._store_master
@@ -185,6 +250,8 @@ class JobStoreActor(pykka.ThreadingActor):
             return
         for finish in self._endings:
             tell_quietly(finish.notify, JobFinished(finish.job_id, finish.status))
+        if self._endings and self._delivery_watcher is not None:
+            tell_quietly(self._delivery_watcher, DeliveryTick())
         self._outcomes = []
         self._endings = []
 
@@ -205,9 +272,12 @@ class JobStoreActor(pykka.ThreadingActor):
 
 
 def _read_job(
-    store: JobStore, message: ReadStatus | ReadResults | ReadImagePage | ReadFigures
+    store: JobStore,
+    message: ReadStatus | ReadResults | ReadImagePage | ReadFigures | ReadJobMeta,
 ) -> Any:
-    """One job's status, results, page of images, or figures (``None``: no such job)."""
+    """One job's status, results, page of images, figures or meta (``None``: no such job)."""
+    if isinstance(message, ReadJobMeta):
+        return store.job_meta(message.job_id)
     if isinstance(message, ReadStatus):
         return store.job_status(message.job_id)
     if isinstance(message, ReadResults):

@@ -10,13 +10,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from retailpulse import __version__
-from retailpulse.cli import bench, client, demo, jobs, serve
+from retailpulse.cli import bench, client, demo, jobs, keys, retry, serve
 
 __all__ = ["build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 
-COMMANDS = (serve, client, jobs, demo, bench)
+COMMANDS = (serve, client, jobs, retry, keys, demo, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

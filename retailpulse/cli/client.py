@@ -26,13 +26,17 @@ from tqdm import tqdm
 
 from retailpulse.cli.report import failure_report, figures_table, results_table, summary_line
 from retailpulse.client import (
+    API_KEY_ENV,
     DEFAULT_URL,
     RECONNECT_FOR,
     URL_ENV,
     Client,
     ClientError,
+    ConflictError,
     JobNotFoundError,
     RejectedError,
+    UnauthorizedError,
+    new_idempotency_key,
 )
 
 __all__ = [
@@ -60,12 +64,18 @@ TABLE_ROWS = 50
 
 
 def url_option() -> argparse.ArgumentParser:
-    """The ``--url`` option every client command takes, as a parent parser."""
+    """The ``--url`` and ``--api-key`` options every client command takes, as a parent parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--url",
         default=os.environ.get(URL_ENV, DEFAULT_URL),
         help=f"the service's base URL (default ${URL_ENV} or {DEFAULT_URL})",
+    )
+    common.add_argument(
+        "--api-key",
+        default=os.environ.get(API_KEY_ENV),
+        help=f"API key, sent as a bearer token (default ${API_KEY_ENV}; prefer it: "
+        "arguments show in ps)",
     )
     return common
 
@@ -101,6 +111,12 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         action="store_true",
         help="draw the progress bar even when stderr is not a terminal "
         "(by default it is drawn on a terminal only)",
+    )
+    submit.add_argument(
+        "--idempotency-key",
+        default=None,
+        help="Idempotency-Key of this submit (default: a new UUID, so that retries of this "
+        "command's own requests make one job; pass one to make re-runs safe too)",
     )
 
     status = commands.add_parser("status", parents=[common], help="print a job's status (JSON)")
@@ -219,7 +235,7 @@ def _submit(args: argparse.Namespace, client: Client) -> int:
     except OSError as exc:
         print(f"retailpulse: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    job_id = client.submit(body)
+    job_id = client.submit(body, args.idempotency_key or new_idempotency_key())
     if not args.wait:
         print(job_id)
         return EXIT_OK
@@ -289,13 +305,13 @@ def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
     """Run a client command, turning every expected failure into a message and exit code."""
 
     def run(args: argparse.Namespace) -> int:
-        client = Client(args.url)
+        client = Client(args.url, api_key=args.api_key)
         try:
             return command(args, client)
         except RejectedError as exc:
             print(f"retailpulse: the service rejected the payload: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        except JobNotFoundError as exc:
+        except (JobNotFoundError, UnauthorizedError, ConflictError) as exc:
             print(f"retailpulse: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except ClientError as exc:

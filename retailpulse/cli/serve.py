@@ -2,6 +2,7 @@
 
 import argparse
 import faulthandler
+import ipaddress
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ from retailpulse.cli.limits import SECONDS, ZERO_OR_MORE, add_limit_arguments, l
 from retailpulse.client import URL_ENV
 from retailpulse.config import ServiceConfig
 from retailpulse.http import HttpLimits, HttpServer, create_app
+from retailpulse.keys import KeyFileError, KeyringHolder
 from retailpulse.logs import LOG_FORMATS, configure_logging
 from retailpulse.startup import ALLOW_PRIVATE_ENV, start
 from retailpulse.stores import (
@@ -27,6 +29,7 @@ from retailpulse.stores import (
     load_store_master,
 )
 from retailpulse.stores.postgres import is_postgres_url
+from retailpulse.webhooks import SECRET_ENV
 from retailpulse.words import plural
 
 __all__ = ["DEFAULT_DATA", "client_url", "http_limits", "positive_int", "register", "run"]
@@ -218,6 +221,7 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     )
     _add_data_arguments(serve)
     _add_http_arguments(serve)
+    _add_access_arguments(serve)
     add_limit_arguments(serve)
 
 
@@ -225,6 +229,45 @@ def http_limits(args: argparse.Namespace, config: ServiceConfig) -> HttpLimits:
     """The server's limits from the options; the body limit is the service's own."""
     chosen = {field: getattr(args, field) for field, *_ in HTTP_OPTIONS}
     return HttpLimits(max_body_bytes=config.max_body_bytes, **chosen)
+
+
+def _add_access_arguments(serve: argparse.ArgumentParser) -> None:
+    """API keys and the webhook secret (issue 16)."""
+    serve.add_argument(
+        "--api-keys",
+        metavar="FILE",
+        default=None,
+        help="require an API key from this file (retailpulse keys new) on /api/* and "
+        "/metrics; re-read on SIGHUP. Without it the API is open",
+    )
+    serve.add_argument(
+        "--webhook-secret",
+        default=None,
+        help=f"whsec_... secret that signs completion webhooks (default ${SECRET_ENV}; "
+        "prefer it: arguments show in ps). Without one, callback_url is refused",
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _reload_keys(keys: KeyringHolder | None) -> None:
+    """SIGHUP: read the key file again, on the main thread (not in the handler)."""
+    if keys is None:
+        logger.info("SIGHUP: no --api-keys, nothing to reload")
+        return
+    try:
+        keyring = keys.reload()
+    except KeyFileError as exc:
+        logger.error("SIGHUP: kept the keys in use: %s", exc)
+        return
+    logger.info("SIGHUP: %d API keys loaded from %s", len(keyring.entries), keys.path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -255,13 +298,25 @@ def run(args: argparse.Namespace) -> int:
     # two bytecodes, possibly while that thread holds the Event's lock inside wait(),
     # and Event.set() would then wait for that lock forever.
     signals: list[int] = []
+    reloads: list[int] = []
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         signals.append(signum)
 
+    def request_reload(signum: int, frame: FrameType | None) -> None:
+        reloads.append(signum)
+
+    secret = args.webhook_secret or os.environ.get(SECRET_ENV) or None
     try:
-        system = start(store_master=store_master, data=data, **settings)
-    except (JobStoreError, ValueError) as exc:  # ValueError: settings that contradict each other
+        system = start(
+            store_master=store_master,
+            data=data,
+            api_keys=args.api_keys,
+            webhook_secret=secret,
+            **settings,
+        )
+    # ValueError: settings that contradict each other, or a malformed webhook secret
+    except (JobStoreError, KeyFileError, ValueError) as exc:
         print(f"retailpulse: {exc}", file=sys.stderr)
         return 2
     with system:
@@ -277,6 +332,7 @@ def run(args: argparse.Namespace) -> int:
         # An operator's view into a service that seems stuck: `kill -USR1 PID` prints
         # every thread's stack to stderr and the service carries on.
         faulthandler.register(signal.SIGUSR1, all_threads=True)
+        signal.signal(signal.SIGHUP, request_reload)
         server.start()
         private = "allowed" if system.config.allow_private_urls else "refused"
         where = _where(data, system.data)
@@ -290,7 +346,17 @@ def run(args: argparse.Namespace) -> int:
         )
         # The client commands default to port 8080; this is the line to paste elsewhere.
         print(f"export {URL_ENV}={client_url(server.host, server.port)}", flush=True)
+        if system.keys is None and not _is_loopback(args.host):
+            print(
+                f"retailpulse: WARNING: listening on {args.host} without --api-keys: anyone "
+                "who can reach it can submit, read and cancel every job",
+                file=sys.stderr,
+                flush=True,
+            )
         while not signals:
+            if reloads:
+                reloads.clear()
+                _reload_keys(system.keys)
             time.sleep(STOP_POLL_SECONDS)
         logger.info("stopping: no new requests, finishing the ones in flight")
         server.stop()

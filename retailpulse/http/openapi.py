@@ -43,9 +43,30 @@ JOB_ID_PARAMETER = {
 }
 
 UNKNOWN_JOB = _json(
-    "No such job, or the jobid is missing, given more than once or not a positive integer.",
+    "No such job (or another API key's), or the jobid is missing, given more than once or "
+    "not a positive integer.",
     "Empty",
 )
+
+UNAUTHORIZED = _json(
+    "The service has API keys (`serve --api-keys`) and the request has none, or one that "
+    "is not current: send `Authorization: Bearer KEY`.",
+    "Error",
+    headers={"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
+)
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes the submit safe to send again: the same key and body from the same API key "
+        "within 24 hours answer with the first job's id (and `Idempotent-Replayed: true`) "
+        "and make no new job. 1 to 255 visible ASCII characters (no spaces); a UUID is "
+        "usual."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
 
 BAD_QUERY = {
     "description": (
@@ -114,14 +135,30 @@ def _submit(operation_id: str) -> dict[str, Any]:
                 "Store ids are checked when the job runs: an unknown store fails the job, "
                 "it does not reject the request."
             ),
+            "parameters": [IDEMPOTENCY_KEY],
             "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Submission")}}},
             "responses": {
-                "201": _json("The job was created; poll its status.", "JobCreated"),
+                "201": _json(
+                    "The job was created (or, with a replayed Idempotency-Key, it was "
+                    "before); poll its status.",
+                    "JobCreated",
+                    headers={
+                        "Idempotent-Replayed": {
+                            "description": "`true` when this answer is a replay.",
+                            "schema": {"type": "string", "enum": ["true"]},
+                        }
+                    },
+                ),
                 "400": _json("The body is not a valid submission; `field` says where.", "Error"),
                 "413": _json(
                     "The body is over the size limit, or the job holds more images than "
                     "allowed (`field` is then `visits`), or the body holds more JSON values "
                     "than a job of that many images could (`field` is then `body`).",
+                    "Error",
+                ),
+                "422": _json(
+                    "The Idempotency-Key was used for another body in the last 24 hours "
+                    "(`field` is `Idempotency-Key`).",
                     "Error",
                 ),
                 "503": BUSY,
@@ -209,6 +246,25 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": {
                 "200": _json("The job's status when the cancel was handled.", "CancelResult"),
                 "400": UNKNOWN_JOB,
+                "503": BUSY,
+            },
+        }
+    },
+    "/api/retry": {
+        "post": {
+            "operationId": "retryJob",
+            "summary": "Run a failed job again for its failed images",
+            "description": (
+                "Images that failed to download or decode, and those of stores the store "
+                "master did not know (it is asked again), are processed again; measured "
+                "images keep their results and are not downloaded again. The job is "
+                "`ongoing` at once, then ends as usual; `attempts` counts its runs."
+            ),
+            "parameters": [JOB_ID_PARAMETER],
+            "responses": {
+                "200": _json("The job's status, `ongoing` again.", "JobStatus"),
+                "400": UNKNOWN_JOB,
+                "409": _json("The job is not `failed` (`status` says what it is).", "Conflict"),
                 "503": BUSY,
             },
         }
@@ -332,6 +388,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "count": {"type": "integer", "minimum": 1, "description": "The number of visits."},
             "visits": {"type": "array", "minItems": 1, "items": _ref("Visit")},
+            "callback_url": {
+                "type": "string",
+                "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$",
+                "description": (
+                    "Where the job's final status is POSTed when it ends, signed as "
+                    "Standard Webhooks says (needs `serve --webhook-secret`). Checked like "
+                    "image URLs, and by the same address guard."
+                ),
+                "example": "https://hooks.example.com/retail-pulse",
+            },
         },
     },
     "Visit": {
@@ -384,6 +450,41 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "queued": {"type": "boolean", "description": "Waiting for a run slot."},
             "submitted_at": {"type": "string", "format": "date-time"},
             "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+            "attempts": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Times the job has run: 1, plus one per retry.",
+            },
+            "webhook": _ref("Webhook"),
+        },
+    },
+    "Webhook": {
+        "type": "object",
+        "description": "Present when the job has a `callback_url`: its completion webhook.",
+        "required": ["state", "attempts", "last_error"],
+        "properties": {
+            "state": {
+                "type": "string",
+                "enum": ["waiting", "pending", "delivered", "failed"],
+                "description": (
+                    "`waiting`: the job runs; `pending`: to be sent or sent again; "
+                    "`failed`: given up (410, refused address, or 24 hours of retries)."
+                ),
+            },
+            "attempts": {"type": "integer", "minimum": 0},
+            "last_error": {
+                "type": "string",
+                "nullable": True,
+                "description": "Why the last failed attempt failed (kept once delivered).",
+            },
+        },
+    },
+    "Conflict": {
+        "type": "object",
+        "required": ["error", "status"],
+        "properties": {
+            "error": {"type": "string"},
+            "status": {"type": "string", "enum": ["ongoing", "completed", "cancelled"]},
         },
     },
     "JobResults": {
@@ -564,9 +665,39 @@ def openapi_document() -> dict[str, Any]:
                 "(`GET /api/results?format=`), and the dashboard's own files (`GET /`, `/ui/*`)."
             ),
         },
-        "paths": PATHS,
-        "components": {"schemas": SCHEMAS},
+        "paths": _with_auth(PATHS),
+        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
+        # Keys are optional: a service without --api-keys is open.
+        "security": [{"bearerAuth": []}, {}],
     }
+
+
+SECURITY_SCHEMES = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            "An API key from `retailpulse keys new`, when the service runs with "
+            "`--api-keys`; each key sees only its own jobs (an admin key sees all)."
+        ),
+    }
+}
+OPEN_PATHS = frozenset({"/healthz", "/openapi.json"})
+"""Paths that never ask for a key."""
+
+
+def _with_auth(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every operation that may ask for a key gets its 401; the open ones say so."""
+    documented: dict[str, dict[str, Any]] = {}
+    for path, item in paths.items():
+        documented[path] = {}
+        for method, operation in item.items():
+            if path in OPEN_PATHS:
+                documented[path][method] = {**operation, "security": []}
+            else:
+                responses = {**operation["responses"], "401": UNAUTHORIZED}
+                documented[path][method] = {**operation, "responses": responses}
+    return documented
 
 
 class OpenApiResource:

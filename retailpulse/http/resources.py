@@ -1,15 +1,19 @@
 """Falcon resources: translate HTTP to calls on ``System`` and answers back to JSON.
 
 No business logic lives here; every rule is in ``System`` and the actors, so the
-HTTP API and the embedding API cannot drift apart.
+HTTP API and the embedding API cannot drift apart. One class per noun: ``JobResource``
+answers everything about one job (its ``jobid`` parsed once, by a hook), ``JobsResource``
+the collection (list and submit); ``app.py`` routes each path to a suffixed responder.
 """
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 import falcon
 
 from retailpulse.errors import UnknownJobError, ValidationError
+from retailpulse.http.auth import caller_of
 from retailpulse.http.formats import (
     CSV_TYPE,
     FORMATS,
@@ -19,18 +23,19 @@ from retailpulse.http.formats import (
     ndjson_chunks,
 )
 from retailpulse.model import ImagePage
+from retailpulse.paging import (
+    IMAGE_PAGE_AFTER,
+    IMAGE_PAGE_LIMIT,
+    JOB_PAGE_AFTER,
+    JOB_PAGE_LIMIT,
+    IntRule,
+)
 from retailpulse.submission import parse_body
-from retailpulse.system import GROUPINGS, MAX_IMAGE_PAGE, MAX_PAGE, System
+from retailpulse.system import GROUPINGS, System
 
-__all__ = [
-    "CancelResource",
-    "HealthResource",
-    "JobsResource",
-    "ResultsResource",
-    "StatusResource",
-    "StoresResource",
-    "SubmitResource",
-]
+__all__ = ["HealthResource", "JobResource", "JobsResource", "parse_job_id"]
+
+DEFAULT_JOB_PAGE = 50
 
 
 def _job_id(req: falcon.Request) -> int:
@@ -47,16 +52,6 @@ def _job_id(req: falcon.Request) -> int:
     return int(raw)
 
 
-def _int_param(req: falcon.Request, name: str, default: int | None, rule: str) -> int | None:
-    """A plain positive integer query parameter, or a 400 naming it."""
-    raw = req.get_param(name)
-    if raw is None:
-        return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
-        raise ValidationError(name, rule)
-    return int(raw)
-
-
 def _one_value(req: falcon.Request, name: str) -> str | None:
     """The parameter's value; given twice it is ambiguous, so a 400 naming it."""
     values = req.get_param_as_list(name)
@@ -67,17 +62,17 @@ def _one_value(req: falcon.Request, name: str) -> str | None:
     return values[0]
 
 
-def _query_int(req: falcon.Request, name: str, low: int, high: int | None) -> int | None:
-    raw = _one_value(req, name)
-    if raw is None:
-        return None
-    span = f"from {low} to {high}" if high is not None else f"of {low} or more"
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise ValidationError(name, f"must be an integer {span}")
-    value = int(raw)
-    if value < low or (high is not None and value > high):
-        raise ValidationError(name, f"must be an integer {span}")
-    return value
+def parse_job_id(
+    req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+) -> None:
+    """Falcon hook: ``jobid`` parsed once for every responder of a job, as ``job_id``."""
+    params["job_id"] = _job_id(req)
+
+
+def _query_int(req: falcon.Request, rule: IntRule) -> int | None:
+    """The parameter as the integer ``System`` checks against ``rule``; ``None`` if absent."""
+    raw = _one_value(req, rule.field)
+    return None if raw is None else rule.parse(raw)
 
 
 def _query_flag(req: falcon.Request, name: str) -> bool:
@@ -109,8 +104,19 @@ class _Resource:
         self._system = system
 
 
-class SubmitResource(_Resource):
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+class JobsResource(_Resource):
+    """The jobs: ``GET /api/jobs`` lists a page of them, ``POST /api/submit/`` adds one."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """``?limit=&after=``: recent jobs, newest first (only the caller's, unless admin)."""
+        limit = _query_int(req, JOB_PAGE_LIMIT)
+        after = _query_int(req, JOB_PAGE_AFTER)
+        resp.media = self._system.jobs(
+            DEFAULT_JOB_PAGE if limit is None else limit, after, caller=caller_of(req)
+        )
+
+    def on_post_submit(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """201 ``{"job_id"}``; with ``Idempotency-Key``, a replay answers the first job."""
         limit = self._system.config.max_body_bytes
         if req.content_length is not None and req.content_length > limit:
             raise _too_large(limit)
@@ -118,38 +124,48 @@ class SubmitResource(_Resource):
         if len(body) > limit:
             raise _too_large(limit)
         config = self._system.config
-        submission = parse_body(body, config.max_images_per_job, config.max_url_length)
-        job_id = self._system.submit(submission)  # ValidationError -> 400 in app.py
+        created = self._system.submit_job(  # ValidationError -> 400 in app.py
+            parse_body(body, config.max_images_per_job, config.max_url_length),
+            caller=caller_of(req),
+            idempotency_key=req.get_header("Idempotency-Key"),
+        )
         resp.status = falcon.HTTP_201
-        resp.media = {"job_id": job_id}
+        if created.replayed:
+            resp.set_header("Idempotent-Replayed", "true")
+        resp.media = {"job_id": created.job_id}
 
 
-class StatusResource(_Resource):
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self._system.status(_job_id(req))
+@falcon.before(parse_job_id)
+class JobResource(_Resource):
+    """One job, named by ``?jobid=N`` (parsed once, by ``parse_job_id``): its status,
+    results and figures, and the commands cancel and retry. Another API key's job is
+    answered as an unknown one, ``400 {}`` (``System`` decides)."""
 
+    def on_get_status(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
+        resp.media = self._system.status(job_id, caller=caller_of(req))
 
-class ResultsResource(_Resource):
-    """``GET /api/results?jobid=N[&limit=L&after=C][&failed=true][&format=F]``.
+    def on_get_results(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
+        """``[&limit=L&after=C][&failed=true][&format=json|csv|ndjson]``, streamed.
 
-    The answer is streamed: read from the job store a page at a time and sent as it
-    is rendered, so a job of any size costs a few hundred KB here. Without ``limit``
-    it holds every image (from ``after``); with it, one page and where the next
-    starts (``next`` in JSON; the ``X-Next-After`` and ``Link`` headers otherwise).
-    """
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        job_id = _job_id(req)
-        limit = _query_int(req, "limit", 1, MAX_IMAGE_PAGE)
-        after = _query_int(req, "after", 0, None) or 0
+        Read from the job store a page at a time and sent as it is rendered, so a job
+        of any size costs a few hundred KB here. Without ``limit`` it holds every image
+        (from ``after``); with it, one page and where the next starts (``next`` in
+        JSON; the ``X-Next-After`` and ``Link`` headers otherwise).
+        """
+        limit = _query_int(req, IMAGE_PAGE_LIMIT)
+        after = _query_int(req, IMAGE_PAGE_AFTER) or 0
         failed = _query_flag(req, "failed")
         fmt = _query_choice(req, "format", FORMATS) or "json"
-        head = self._system.status(job_id) if fmt == "json" else {}
+        caller = caller_of(req)
+        # The status first: once it says the job ended, the pages read after it hold
+        # every final outcome (a terminal status is committed after them).
+        head = self._system.status(job_id, caller=caller) if fmt == "json" else {}
         pages: Iterator[ImagePage]
         if limit is None:
-            pages, next_after = self._system.result_pages(job_id, after, failed=failed), None
+            pages = self._system.result_pages(job_id, after, failed=failed, caller=caller)
+            next_after = None
         else:
-            page = self._system.image_page(job_id, limit, after, failed=failed)
+            page = self._system.image_page(job_id, limit, after, failed=failed, caller=caller)
             pages, next_after = iter([page]), page.next
         if next_after is not None:
             query = {"jobid": job_id, "limit": limit, "after": next_after, "format": fmt}
@@ -170,14 +186,18 @@ class ResultsResource(_Resource):
             resp.content_type = falcon.MEDIA_JSON
             resp.stream = json_chunks(head, pages, next_after)
 
-
-class StoresResource(_Resource):
-    """``GET /api/stores?jobid=N[&by=store|area]``: a job's figures per store or area."""
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        job_id = _job_id(req)
+    def on_get_stores(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
+        """``[&by=store|area]``: the job's figures per store or per area code."""
         by = _query_choice(req, "by", GROUPINGS) or "store"
-        resp.media = self._system.stores(job_id, by)
+        resp.media = self._system.stores(job_id, by, caller=caller_of(req))
+
+    def on_post_cancel(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
+        """The status document plus ``cancelled``."""
+        resp.media = self._system.cancel(job_id, caller=caller_of(req))
+
+    def on_post_retry(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
+        """A failed job runs again for its failed images: its status, ``ongoing``."""
+        resp.media = self._system.retry(job_id, caller=caller_of(req))
 
 
 class HealthResource(_Resource):
@@ -193,20 +213,3 @@ class HealthResource(_Resource):
         }
 
     on_head = on_get  # load balancers check health with HEAD; falcon sends no body for it
-
-
-class CancelResource(_Resource):
-    """``POST /api/cancel?jobid=N``: the status document plus ``cancelled``."""
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self._system.cancel(_job_id(req))
-
-
-class JobsResource(_Resource):
-    """``GET /api/jobs?limit=&after=``: recent jobs, newest first, a page at a time."""
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        limit = _int_param(req, "limit", 50, f"must be an integer from 1 to {MAX_PAGE}")
-        after = _int_param(req, "after", None, "must be a job id (a positive integer)")
-        assert limit is not None
-        resp.media = self._system.jobs(limit, after)

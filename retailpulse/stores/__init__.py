@@ -1,6 +1,16 @@
 """Where data lives: the store master (reference data) and the job store (every job)."""
 
-from retailpulse.stores.jobstore import JobEnding, JobStore, JobStoreError, OutcomeRecord
+from retailpulse.stores.jobstore import (
+    Creation,
+    Delivery,
+    DeliveryAttempt,
+    IdempotencyClaim,
+    JobEnding,
+    JobMeta,
+    JobStore,
+    JobStoreError,
+    OutcomeRecord,
+)
 from retailpulse.stores.master import (
     DEFAULT_STORE_MASTER,
     Store,
@@ -13,7 +23,12 @@ from retailpulse.stores.sqlite import SqliteJobStore
 
 __all__ = [
     "DEFAULT_STORE_MASTER",
+    "Creation",
+    "Delivery",
+    "DeliveryAttempt",
+    "IdempotencyClaim",
     "JobEnding",
+    "JobMeta",
     "JobStore",
     "JobStoreError",
     "MemoryJobStore",

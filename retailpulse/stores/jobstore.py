@@ -27,6 +27,7 @@ from typing import Protocol
 
 from retailpulse.model import (
     AreaFigures,
+    DeliveryState,
     ImageOutcome,
     ImagePage,
     JobOrder,
@@ -36,6 +37,7 @@ from retailpulse.model import (
     StoreError,
     StoreFigures,
     StoreInfo,
+    WebhookState,
     summarize_failures,
 )
 from retailpulse.submission import ImageSpec
@@ -44,8 +46,13 @@ __all__ = [
     "CHUNK_SIZE",
     "RENEW_WITHIN",
     "Chunk",
+    "Creation",
+    "Delivery",
+    "DeliveryAttempt",
     "Heartbeat",
+    "IdempotencyClaim",
     "JobEnding",
+    "JobMeta",
     "JobStore",
     "JobStoreError",
     "JobStoreUnavailableError",
@@ -53,6 +60,7 @@ __all__ = [
     "OutcomeRecord",
     "decide_ending",
 ]
+
 
 CHUNK_SIZE = 64
 """Images per chunk. Small enough that a 1,600-image job spreads over 25 chunks (so
@@ -173,6 +181,66 @@ def decide_ending(
     return (JobState.FAILED if errors else JobState.COMPLETED), errors
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    """A submit made with ``Idempotency-Key: key`` by API key ``scope`` ("" when the
+    service has no keys), whose body hashes to ``fingerprint``. A claim recorded
+    before ``not_before`` has expired and no longer counts."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    not_before: float
+
+
+@dataclass(frozen=True, slots=True)
+class Creation:
+    """What ``create_job_once`` did: ``replayed`` means ``job_id`` is an earlier job
+    made with the same claim; ``conflict`` that the key was used with another body
+    (``job_id`` is then that earlier job, which the caller must not reveal)."""
+
+    job_id: int
+    replayed: bool = False
+    conflict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobMeta:
+    """Who submitted a job (``owner``: an API key's name, ``None`` when open), how
+    many times it has run, and its webhook delivery (``None``: no callback)."""
+
+    owner: str | None
+    attempts: int
+    webhook: WebhookState | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A webhook to send: job ``job_id``'s final ``status`` to ``url``, as message
+    ``webhook_id`` (the same on every attempt); ``attempts`` made so far; the
+    retry schedule counts from ``ended_at``."""
+
+    job_id: int
+    webhook_id: str
+    url: str
+    attempts: int
+    ended_at: float
+    status: JobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """The result of one attempt at ``webhook_id``: its new ``state``, the attempts
+    made, the last error, and when to try again (``next_at``; ``None`` when done)."""
+
+    job_id: int
+    webhook_id: str
+    state: DeliveryState
+    attempts: int
+    last_error: str | None
+    next_at: float | None
+
+
 class JobStore(Protocol):
     """Durable (or not) home of every job: its images, outcomes and final state.
 
@@ -185,8 +253,14 @@ class JobStore(Protocol):
         images: Sequence[ImageSpec],
         submitted_at: float,
         stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
     ) -> int:
         """Store a new job with all its images in one transaction; return its new id.
+
+        ``owner`` is the name of the API key that submitted it (only that key, and
+        admin keys, may see it); ``callback_url`` gets its final status when it ends.
 
         ``stores`` describes the job's stores as the store master had them at submit
         time (stores missing from it are unknown); it is kept with the job, so its
@@ -194,6 +268,56 @@ class JobStore(Protocol):
         Ids grow and are never reused, not even after the job is purged or the store
         is reopened.
         """
+        ...
+
+    def create_job_once(
+        self,
+        claim: IdempotencyClaim,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+    ) -> Creation:
+        """``create_job`` unless ``claim`` (scope and key) was made before and has not
+        expired: then nothing is stored and the earlier job's id comes back, as a
+        replay if the fingerprints match, as a conflict if they differ.
+
+        Atomic: the claim is recorded in the same transaction as the job, on a unique
+        (scope, key), so two submits racing with one key make one job (a shared
+        database does this with ``INSERT ... ON CONFLICT``). A claim goes when its job
+        is purged.
+        """
+        ...
+
+    def job_meta(self, job_id: int) -> JobMeta | None:
+        """The job's owner, attempts and webhook delivery, or ``None`` for no such job."""
+        ...
+
+    def reopen_failed(
+        self, job_id: int, stores: Mapping[str, StoreInfo] | None = None
+    ) -> JobOrder | JobStatus | None:
+        """Make a failed job ``ongoing`` again for another attempt, in one transaction:
+        its failed images lose their outcome (measured ones keep theirs), its counts,
+        errors and webhook delivery are reset and its attempts grow by one. Returns the
+        ``JobOrder`` to run it (measured images preloaded); the job's status, unchanged,
+        if it is not ``failed``; ``None`` if there is no such job. ``stores`` adds the
+        stores the store master now knows to the job's (names of unknown stores)."""
+        ...
+
+    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        """Up to ``limit`` pending webhook deliveries due at ``now``, most overdue first.
+
+        A job with a ``callback_url`` gets one when its ending is written (in the same
+        transaction), so a delivery is never lost between the job's end and a crash.
+        """
+        ...
+
+    def record_delivery(self, attempt: DeliveryAttempt) -> None:
+        """Keep the result of a delivery attempt (ignored if the delivery is gone:
+        the job was retried or purged since). A ``last_error`` of ``None`` keeps the
+        one before: a delivery that succeeds on a retry still says why it had to."""
         ...
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
@@ -243,8 +367,11 @@ class JobStore(Protocol):
         appearance."""
         ...
 
-    def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:
-        """Up to ``limit`` jobs with ids below ``before`` (any, if ``None``), newest first."""
+    def list_jobs(
+        self, limit: int, before: int | None, *, owner: str | None = None
+    ) -> list[JobStatus]:
+        """Up to ``limit`` jobs with ids below ``before`` (any, if ``None``), newest
+        first; only those of ``owner`` when it is given."""
         ...
 
     def purge(self, finished_before: float, limit: int) -> int:

@@ -7,12 +7,14 @@ just forgets everything when the process ends.
 
 import bisect
 import itertools
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from retailpulse.model import (
     AreaFigures,
+    DeliveryState,
     ImageOutcome,
     ImagePage,
     ImageResult,
@@ -25,13 +27,19 @@ from retailpulse.model import (
     StoreError,
     StoreFigures,
     StoreInfo,
+    WebhookState,
 )
 from retailpulse.stores.jobstore import (
     CHUNK_SIZE,
     RENEW_WITHIN,
     Chunk,
+    Creation,
+    Delivery,
+    DeliveryAttempt,
     Heartbeat,
+    IdempotencyClaim,
     JobEnding,
+    JobMeta,
     NodeInfo,
     OutcomeRecord,
     decide_ending,
@@ -57,6 +65,10 @@ class _Job:
     chunks: list["_Lease"] = field(default_factory=list)
     claimed: int = 0
     """Chunk claims handed out so far: the fairness key of ``claim_chunks``."""
+    owner: str | None = None
+    callback_url: str | None = None
+    attempts: int = 1
+    delivery: "_Delivery | None" = None
 
     def status(self) -> JobStatus:
         progress = Progress(len(self.images), len(self.outcomes), self.failed)
@@ -67,7 +79,17 @@ class _Job:
             self.submitted_at,
             finished_at=self.finished_at,
             errors=self.errors,
+            attempts=self.attempts,
+            webhook=self.webhook(),
         )
+
+    def webhook(self) -> WebhookState | None:
+        if self.callback_url is None:
+            return None
+        if self.delivery is None:
+            return WebhookState(DeliveryState.WAITING)
+        d = self.delivery
+        return WebhookState(d.state, d.attempts, d.last_error)
 
     def result(self, index: int) -> ImageResult:
         spec = self.images[index]
@@ -83,6 +105,16 @@ class _Lease:
     until: float = 0.0
 
 
+@dataclass(slots=True)
+class _Delivery:
+    webhook_id: str
+    ended_at: float
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    next_at: float | None = None
+
+
 class MemoryJobStore:
     """A ``JobStore`` in a dict; ids still grow and are never reused."""
 
@@ -91,23 +123,121 @@ class MemoryJobStore:
         self._jobs: dict[int, _Job] = {}  # insertion order is id order
         self._node_ids = itertools.count(1)
         self._nodes: dict[int, NodeInfo] = {}
+        self._claims: dict[tuple[str, str], tuple[str, float, int]] = {}
+        """(scope, key) -> (fingerprint, claimed at, job id)."""
 
     def create_job(
         self,
         images: Sequence[ImageSpec],
         submitted_at: float,
         stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
     ) -> int:
         job_id = next(self._ids)
         used = {spec.store_id for spec in images}
         known = {sid: info for sid, info in (stores or {}).items() if sid in used}
-        job = _Job(job_id, tuple(images), submitted_at, MappingProxyType(known))
+        job = _Job(
+            job_id,
+            tuple(images),
+            submitted_at,
+            MappingProxyType(known),
+            owner=owner,
+            callback_url=callback_url,
+        )
         job.chunks = [
             _Lease(min(CHUNK_SIZE, len(images) - first))
             for first in range(0, len(images), CHUNK_SIZE)
         ]
         self._jobs[job_id] = job
         return job_id
+
+    def create_job_once(
+        self,
+        claim: IdempotencyClaim,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+    ) -> Creation:
+        earlier = self._claims.get((claim.scope, claim.key))
+        if earlier is not None and earlier[1] >= claim.not_before and earlier[2] in self._jobs:
+            fingerprint, _, job_id = earlier
+            return Creation(
+                job_id,
+                replayed=fingerprint == claim.fingerprint,
+                conflict=fingerprint != claim.fingerprint,
+            )
+        job_id = self.create_job(
+            images, submitted_at, stores, owner=owner, callback_url=callback_url
+        )
+        self._claims[(claim.scope, claim.key)] = (claim.fingerprint, submitted_at, job_id)
+        return Creation(job_id)
+
+    def job_meta(self, job_id: int) -> JobMeta | None:
+        job = self._jobs.get(job_id)
+        return None if job is None else JobMeta(job.owner, job.attempts, job.webhook())
+
+    def reopen_failed(
+        self, job_id: int, stores: Mapping[str, StoreInfo] | None = None
+    ) -> JobOrder | JobStatus | None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if job.state is not JobState.FAILED:
+            return job.status()
+        used = {spec.store_id for spec in job.images}
+        job.stores = MappingProxyType(
+            {**{s: i for s, i in (stores or {}).items() if s in used}, **job.stores}
+        )
+        for index in job.failed_at:
+            del job.outcomes[index]
+            job.chunks[index // CHUNK_SIZE].left += 1  # claimable again
+        job.failed_at.clear()
+        job.failed = 0
+        job.state = JobState.ONGOING
+        job.finished_at = None
+        job.errors = ()
+        job.attempts += 1
+        job.delivery = None
+        return JobOrder(
+            job.job_id, job.images, job.submitted_at, tuple(sorted(job.outcomes.items()))
+        )
+
+    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        due = [
+            (job.delivery.next_at, job)
+            for job in self._jobs.values()
+            if job.delivery is not None
+            and job.delivery.state is DeliveryState.PENDING
+            and job.delivery.next_at is not None
+            and job.delivery.next_at <= now
+        ]
+        due.sort(key=lambda pair: (pair[0], pair[1].job_id))
+        return [
+            Delivery(
+                job.job_id,
+                job.delivery.webhook_id,
+                job.callback_url,
+                job.delivery.attempts,
+                job.delivery.ended_at,
+                job.status(),
+            )
+            for _, job in due[:limit]
+            if job.delivery is not None and job.callback_url is not None
+        ]
+
+    def record_delivery(self, attempt: DeliveryAttempt) -> None:
+        job = self._jobs.get(attempt.job_id)
+        if job is None or job.delivery is None or job.delivery.webhook_id != attempt.webhook_id:
+            return
+        job.delivery.state = attempt.state
+        job.delivery.attempts = attempt.attempts
+        job.delivery.last_error = attempt.last_error or job.delivery.last_error
+        job.delivery.next_at = attempt.next_at
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         for record in outcomes:
@@ -117,8 +247,17 @@ class MemoryJobStore:
             if job is None or job.state is not JobState.ONGOING:
                 continue
             job.state = ending.state
-            job.finished_at = ending.finished_at
             job.errors = ending.errors
+            self._ended(job, ending.finished_at)
+
+    @staticmethod
+    def _ended(job: _Job, finished_at: float) -> None:
+        """The job has just ended: stamp it, and queue its webhook if it has one."""
+        job.finished_at = finished_at
+        if job.callback_url is not None:
+            job.delivery = _Delivery(
+                "msg_" + secrets.token_hex(12), finished_at, next_at=finished_at
+            )
 
     def _keep(self, record: OutcomeRecord) -> _Job | None:
         """Keep the outcome if it is its image's first, of an ongoing job; return that job."""
@@ -197,13 +336,16 @@ class MemoryJobStore:
             for area, (members, tally) in groups.items()
         ]
 
-    def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:
+    def list_jobs(
+        self, limit: int, before: int | None, *, owner: str | None = None
+    ) -> list[JobStatus]:
         found: list[JobStatus] = []
         for job_id in reversed(self._jobs):
             if len(found) >= limit:
                 break
-            if before is None or job_id < before:
-                found.append(self._jobs[job_id].status())
+            job = self._jobs[job_id]
+            if (before is None or job_id < before) and (owner is None or job.owner == owner):
+                found.append(job.status())
         return found
 
     def purge(self, finished_before: float, limit: int) -> int:
@@ -215,6 +357,9 @@ class MemoryJobStore:
         expired = sorted(ended)[:limit]  # oldest first, as the SQLite store does
         for _, job_id in expired:
             del self._jobs[job_id]
+        gone = {job_id for _, job_id in expired}
+        for claim in [c for c, (_, _, job_id) in self._claims.items() if job_id in gone]:
+            del self._claims[claim]
         return len(expired)
 
     def register_node(self, name: str, gpu_slots: int, now: float) -> int:
@@ -293,7 +438,7 @@ class MemoryJobStore:
             assert error is not None
             reasons.setdefault(job.images[index].store_id, []).append(error)
         job.state, job.errors = decide_ending(totals.items(), reasons)
-        job.finished_at = now
+        MemoryJobStore._ended(job, now)
 
     def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
         job = self._jobs.get(job_id)
@@ -301,7 +446,7 @@ class MemoryJobStore:
             return None
         if job.state is JobState.ONGOING:
             job.state = JobState.CANCELLED
-            job.finished_at = now
+            self._ended(job, now)
         return job.status()
 
     def release_node(self, node: int) -> None:

@@ -39,9 +39,34 @@ MIGRATIONS: Sequence[str] = (
         failed integer NOT NULL DEFAULT 0,
         state text NOT NULL DEFAULT 'ongoing',
         finished_at double precision,
-        errors jsonb
+        errors jsonb,
+        owner text,  -- the API key's name; NULL for an open service
+        callback_url text,
+        attempts integer NOT NULL DEFAULT 1
     ) WITH (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.02);
     CREATE INDEX jobs_ongoing ON jobs (id) WHERE state = 'ongoing';
+    CREATE INDEX jobs_owner ON jobs (owner, id) WHERE owner IS NOT NULL;
+    -- Idempotency-Key of a submit, per API key ('' when the service is open).
+    CREATE TABLE idempotency (
+        scope text NOT NULL,
+        key text NOT NULL,
+        fingerprint text NOT NULL,
+        created_at double precision NOT NULL,
+        job_id bigint NOT NULL,
+        PRIMARY KEY (scope, key)
+    );
+    CREATE INDEX idempotency_job ON idempotency (job_id);
+    -- The webhook of a job's last ending: written with the ending, so none is lost.
+    CREATE TABLE webhooks (
+        job_id bigint PRIMARY KEY,
+        webhook_id text NOT NULL,
+        state text NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text,
+        ended_at double precision NOT NULL,
+        next_at double precision
+    );
+    CREATE INDEX webhooks_due ON webhooks (next_at) WHERE state = 'pending';
     -- Chunk claims so far per job: the fairness key. Its own row, not a column of
     -- jobs: claimers and outcome writers of one job then lock different rows (no
     -- deadlock between them, no queueing of one behind the other).

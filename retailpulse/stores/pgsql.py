@@ -8,6 +8,7 @@ __all__ = [
     "CLAIM_JOBS",
     "COUNT_OUTCOMES",
     "DROP_ENDED_LEASES",
+    "DUE",
     "FAILED_PAGE",
     "FAILED_REASONS",
     "IMAGES_OF_JOB",
@@ -15,9 +16,12 @@ __all__ = [
     "INSERT_CHUNKS",
     "INSERT_OUTCOMES",
     "LIVE_NODES",
+    "NEW_DELIVERY",
+    "OWNER_PAGE",
     "PURGE_IMAGES",
     "PURGE_PICK",
     "RENEW_LEASES",
+    "REOPEN_CHUNKS",
     "STATUS_OF_JOB",
     "STATUS_PAGE",
     "STORE_FIGURES",
@@ -148,9 +152,37 @@ SELECT id FROM (
 WHERE running - total < {PURGE_IMAGES}
 """  # noqa: S608 (a constant)
 
-_STATUS_COLUMNS = "id, submitted_at, total, done, failed, state, finished_at, errors"
-STATUS_OF_JOB = f"SELECT {_STATUS_COLUMNS} FROM jobs WHERE id = %s"  # noqa: S608
-STATUS_PAGE = f"SELECT {_STATUS_COLUMNS} FROM jobs WHERE id < %s ORDER BY id DESC LIMIT %s"  # noqa: S608
+_STATUS_COLUMNS = (
+    "j.id, j.submitted_at, j.total, j.done, j.failed, j.state, j.finished_at, j.errors, "
+    "j.attempts, j.callback_url IS NOT NULL, w.state, w.attempts, w.last_error "
+    "FROM jobs AS j LEFT JOIN webhooks AS w ON w.job_id = j.id "
+)
+STATUS_OF_JOB = "SELECT " + _STATUS_COLUMNS + "WHERE j.id = %s"
+STATUS_PAGE = "SELECT " + _STATUS_COLUMNS + "WHERE j.id < %s ORDER BY j.id DESC LIMIT %s"
+OWNER_PAGE = (
+    "SELECT " + _STATUS_COLUMNS + "WHERE j.owner = %s AND j.id < %s ORDER BY j.id DESC LIMIT %s"
+)
+DUE = (
+    "SELECT w.webhook_id, j.callback_url, w.ended_at, "
+    + _STATUS_COLUMNS
+    + "WHERE w.state = 'pending' AND w.next_at <= %s ORDER BY w.next_at, j.id LIMIT %s"
+)
+NEW_DELIVERY = """
+INSERT INTO webhooks (job_id, webhook_id, state, attempts, ended_at, next_at)
+SELECT id, %s, 'pending', 0, finished_at, finished_at
+FROM jobs WHERE id = %s AND callback_url IS NOT NULL
+ON CONFLICT (job_id) DO UPDATE SET webhook_id = excluded.webhook_id, state = 'pending',
+    attempts = 0, last_error = NULL, ended_at = excluded.ended_at, next_at = excluded.next_at
+"""
+"""A job's webhook, queued in the transaction that ends the job (its id made by the
+caller: ``msg_`` and 24 random hex digits, the same on every attempt)."""
+REOPEN_CHUNKS = """
+UPDATE chunks AS c SET node = NULL, lease_until = NULL, pending = c.size - (
+    SELECT count(*) FROM outcomes AS o
+    WHERE o.job_id = c.job_id AND o.idx >= c.first AND o.idx < c.first + c.size
+) WHERE c.job_id = %s
+"""
+"""After a retry deleted the failed outcomes: their chunks have images to do again."""
 
 IMAGES_OF_JOB = """
 SELECT i.store_id, i.url, o.idx, o.width, o.height, o.error

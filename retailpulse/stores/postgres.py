@@ -16,6 +16,7 @@ step (0.1 s doubling to 5 s), so a database restart costs a few failed calls and
 no thread spins against a dead server.
 """
 
+import secrets
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -41,8 +42,13 @@ from retailpulse.stores.jobstore import (
     CHUNK_SIZE,
     RENEW_WITHIN,
     Chunk,
+    Creation,
+    Delivery,
+    DeliveryAttempt,
     Heartbeat,
+    IdempotencyClaim,
     JobEnding,
+    JobMeta,
     JobStoreError,
     JobStoreUnavailableError,
     NodeInfo,
@@ -167,41 +173,126 @@ class PostgresJobStore:
         images: Sequence[ImageSpec],
         submitted_at: float,
         stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
     ) -> int:
-        used = {spec.store_id for spec in images}
-        known = [(sid, info) for sid, info in (stores or {}).items() if sid in used]
         with self._transaction() as cursor:
-            cursor.execute(
-                b"INSERT INTO jobs (submitted_at, total) VALUES (%s, %s) RETURNING id",
-                (submitted_at, len(images)),
+            return _insert_job(
+                cursor, images, submitted_at, stores, owner=owner, callback_url=callback_url
             )
-            job_id = int(_one(cursor)[0])
-            cursor.execute(b"INSERT INTO job_claims (job_id) VALUES (%s)", (job_id,))
-            with cursor.copy(b"COPY images (job_id, idx, store_id, url) FROM STDIN") as copy:
-                for index, spec in enumerate(images):
-                    copy.write_row((job_id, index, spec.store_id, spec.url))
+
+    def create_job_once(
+        self,
+        claim: IdempotencyClaim,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+    ) -> Creation:
+        with self._transaction() as cursor:
+            # Two nodes given the same key at once: the second waits here, then
+            # finds the first's job (a replay) instead of making a second one.
+            cursor.execute(
+                b"SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
+                (claim.scope, claim.key),
+            )
+            cursor.execute(
+                b"SELECT fingerprint, job_id FROM idempotency "
+                b"WHERE scope = %s AND key = %s AND created_at >= %s",
+                (claim.scope, claim.key, claim.not_before),
+            )
+            earlier = cursor.fetchone()
+            if earlier is not None:
+                same = earlier[0] == claim.fingerprint
+                return Creation(int(earlier[1]), replayed=same, conflict=not same)
+            job_id = _insert_job(
+                cursor, images, submitted_at, stores, owner=owner, callback_url=callback_url
+            )
+            cursor.execute(
+                b"INSERT INTO idempotency (scope, key, fingerprint, created_at, job_id) "
+                b"VALUES (%s, %s, %s, %s, %s) ON CONFLICT (scope, key) DO UPDATE SET "
+                b"fingerprint = excluded.fingerprint, created_at = excluded.created_at, "
+                b"job_id = excluded.job_id",
+                (claim.scope, claim.key, claim.fingerprint, submitted_at, job_id),
+            )
+        return Creation(job_id)
+
+    def job_meta(self, job_id: int) -> JobMeta | None:
+        rows = self._read(
+            "SELECT j.owner, j.attempts, j.callback_url IS NOT NULL, w.state, w.attempts, "
+            "w.last_error FROM jobs AS j LEFT JOIN webhooks AS w ON w.job_id = j.id "
+            "WHERE j.id = %s",
+            (job_id,),
+        )
+        return JobMeta(rows[0][0], rows[0][1], decode.webhook(*rows[0][2:])) if rows else None
+
+    def reopen_failed(
+        self, job_id: int, stores: Mapping[str, StoreInfo] | None = None
+    ) -> JobOrder | JobStatus | None:
+        with self._transaction() as cursor:
+            cursor.execute(pgsql.STATUS_OF_JOB.encode() + b" FOR UPDATE OF j", (job_id,))
+            row = cursor.fetchone()
+            if row is None or row[5] != JobState.FAILED.value:
+                return None if row is None else decode.status(row)
+            cursor.execute(
+                b"DELETE FROM outcomes WHERE job_id = %s AND error IS NOT NULL", (job_id,)
+            )
+            cursor.execute(pgsql.REOPEN_CHUNKS.encode(), (job_id,))
+            cursor.execute(
+                b"UPDATE jobs SET state = 'ongoing', finished_at = NULL, errors = NULL, "
+                b"done = done - failed, failed = 0, attempts = attempts + 1 WHERE id = %s",
+                (job_id,),
+            )
+            cursor.execute(b"DELETE FROM webhooks WHERE job_id = %s", (job_id,))
+            cursor.execute(b"SELECT DISTINCT store_id FROM images WHERE job_id = %s", (job_id,))
+            known = {sid: stores[sid] for (sid,) in cursor.fetchall() if stores and sid in stores}
             cursor.executemany(
                 b"INSERT INTO job_stores (job_id, store_id, store_name, area_code) "
-                b"VALUES (%s, %s, %s, %s)",
-                [(job_id, sid, info.store_name, info.area_code) for sid, info in known],
+                b"VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(job_id, sid, i.store_name, i.area_code) for sid, i in known.items()],
             )
+        images, outcomes = self._images(job_id)
+        preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
+        return JobOrder(job_id, images, row[1], preloaded)
+
+    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        rows = self._read(pgsql.DUE, (now, limit))
+        # Each row: the delivery's id, URL and end time, then the job's status columns.
+        return [
+            Delivery(int(row[3]), row[0], row[1], row[14] or 0, row[2], decode.status(row[3:]))
+            for row in rows
+        ]
+
+    def record_delivery(self, attempt: DeliveryAttempt) -> None:
+        with self._transaction() as cursor:
             cursor.execute(
-                pgsql.INSERT_CHUNKS.encode(),
-                {"job": job_id, "total": len(images), "size": CHUNK_SIZE},
+                b"UPDATE webhooks SET state = %s, attempts = %s, "
+                b"last_error = COALESCE(%s, last_error), next_at = %s "
+                b"WHERE job_id = %s AND webhook_id = %s",
+                (
+                    attempt.state.value,
+                    attempt.attempts,
+                    attempt.last_error,
+                    attempt.next_at,
+                    attempt.job_id,
+                    attempt.webhook_id,
+                ),
             )
-        return job_id
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         with self._transaction() as cursor:
             _insert_outcomes(cursor, outcomes)
-            cursor.executemany(
-                b"UPDATE jobs SET state = %s, finished_at = %s, errors = %s "
-                b"WHERE id = %s AND state = 'ongoing'",
-                [
-                    (e.state.value, e.finished_at, decode.errors_json(e.errors), e.job_id)
-                    for e in endings
-                ],
-            )
+            for e in endings:
+                cursor.execute(
+                    b"UPDATE jobs SET state = %s, finished_at = %s, errors = %s "
+                    b"WHERE id = %s AND state = 'ongoing'",
+                    (e.state.value, e.finished_at, decode.errors_json(e.errors), e.job_id),
+                )
+                if cursor.rowcount:
+                    _queue_webhook(cursor, e.job_id)
 
     def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
         rows = self._read(
@@ -267,8 +358,14 @@ class PostgresJobStore:
             cursor.execute(query.encode(), {"job": job_id})
             return cursor.fetchall()
 
-    def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:
-        rows = self._read(pgsql.STATUS_PAGE, (before if before is not None else 2**63 - 1, limit))
+    def list_jobs(
+        self, limit: int, before: int | None, *, owner: str | None = None
+    ) -> list[JobStatus]:
+        below = before if before is not None else 2**63 - 1
+        if owner is None:
+            rows = self._read(pgsql.STATUS_PAGE, (below, limit))
+        else:
+            rows = self._read(pgsql.OWNER_PAGE, (owner, below, limit))
         return [decode.status(row) for row in rows]
 
     def purge(self, finished_before: float, limit: int) -> int:
@@ -276,7 +373,7 @@ class PostgresJobStore:
             cursor.execute(pgsql.PURGE_PICK.encode(), (finished_before, limit))
             ids = [job_id for (job_id,) in cursor.fetchall()]
             if ids:
-                for table in ("outcomes", "images", "job_stores", "chunks", "job_claims"):
+                for table in _JOB_TABLES:
                     cursor.execute(
                         f"DELETE FROM {table} WHERE job_id = ANY(%s)".encode(),  # noqa: S608
                         (ids,),
@@ -336,6 +433,7 @@ class PostgresJobStore:
                     b"UPDATE jobs SET state = %s, finished_at = %s, errors = %s WHERE id = %s",
                     (state.value, now, decode.errors_json(errors), job_id),
                 )
+                _queue_webhook(cursor, job_id)
                 cursor.execute(pgsql.STATUS_OF_JOB.encode(), (job_id,))
                 finished.append(decode.status(_one(cursor)))
         return finished
@@ -347,6 +445,8 @@ class PostgresJobStore:
                 b"WHERE id = %s AND state = 'ongoing'",
                 (now, job_id),
             )
+            if cursor.rowcount:
+                _queue_webhook(cursor, job_id)
             cursor.execute(pgsql.STATUS_OF_JOB.encode(), (job_id,))
             row = cursor.fetchone()
         return None if row is None else decode.status(row)
@@ -364,6 +464,56 @@ class PostgresJobStore:
 
     def close(self) -> None:
         self._drop()
+
+
+_JOB_TABLES = (
+    "outcomes",
+    "images",
+    "job_stores",
+    "chunks",
+    "job_claims",
+    "idempotency",
+    "webhooks",
+)
+"""Every table with a ``job_id`` column: what purging a job deletes."""
+
+
+def _insert_job(
+    cursor: Cursor,
+    images: Sequence[ImageSpec],
+    submitted_at: float,
+    stores: Mapping[str, StoreInfo] | None,
+    *,
+    owner: str | None,
+    callback_url: str | None,
+) -> int:
+    """The job's row, its images (one COPY), its known stores and its chunks."""
+    used = {spec.store_id for spec in images}
+    known = [(sid, info) for sid, info in (stores or {}).items() if sid in used]
+    cursor.execute(
+        b"INSERT INTO jobs (submitted_at, total, owner, callback_url) "
+        b"VALUES (%s, %s, %s, %s) RETURNING id",
+        (submitted_at, len(images), owner, callback_url),
+    )
+    job_id = int(_one(cursor)[0])
+    cursor.execute(b"INSERT INTO job_claims (job_id) VALUES (%s)", (job_id,))
+    with cursor.copy(b"COPY images (job_id, idx, store_id, url) FROM STDIN") as copy:
+        for index, spec in enumerate(images):
+            copy.write_row((job_id, index, spec.store_id, spec.url))
+    cursor.executemany(
+        b"INSERT INTO job_stores (job_id, store_id, store_name, area_code) VALUES (%s, %s, %s, %s)",
+        [(job_id, sid, info.store_name, info.area_code) for sid, info in known],
+    )
+    cursor.execute(
+        pgsql.INSERT_CHUNKS.encode(), {"job": job_id, "total": len(images), "size": CHUNK_SIZE}
+    )
+    return job_id
+
+
+def _queue_webhook(cursor: Cursor, job_id: int) -> None:
+    """The job has just ended: queue its webhook (if it has a callback) in the same
+    transaction, so no ending is ever left without its delivery."""
+    cursor.execute(pgsql.NEW_DELIVERY.encode(), ("msg_" + secrets.token_hex(12), job_id))
 
 
 def _one(cursor: Cursor) -> tuple[Any, ...]:

@@ -1,16 +1,17 @@
 """Rows of the SQL job stores (SQLite, PostgreSQL) turned into the model's objects.
 
-Both stores select the same columns in the same order, so one decoder serves
-both; the few differences (PostgreSQL's ``jsonb`` arrives decoded, its sums as
-``Decimal``) are absorbed here.
+Both stores select the same columns in the same order (a status is the job's
+columns and its webhook's), so one decoder serves both; the few differences
+(PostgreSQL's ``jsonb`` arrives decoded, its sums as ``Decimal``) are absorbed here.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from retailpulse.model import (
     AreaFigures,
+    DeliveryState,
     ImageOutcome,
     ImageResult,
     JobState,
@@ -20,10 +21,18 @@ from retailpulse.model import (
     StoreError,
     StoreFigures,
     StoreInfo,
+    WebhookState,
 )
 from retailpulse.submission import ImageSpec
 
-__all__ = ["area_figures", "errors_json", "image_result", "status", "store_figures"]
+__all__ = [
+    "area_figures",
+    "errors_json",
+    "image_result",
+    "status",
+    "store_figures",
+    "webhook",
+]
 
 
 def image_result(row: tuple[Any, ...]) -> ImageResult:
@@ -75,9 +84,21 @@ def errors_json(errors: tuple[StoreError, ...]) -> str:
     return json.dumps([[e.store_id, e.error] for e in errors])
 
 
-def status(row: tuple[Any, ...]) -> JobStatus:
-    """``id, submitted_at, total, done, failed, state, finished_at, errors``."""
-    job_id, submitted_at, total, done, failed, state, finished_at, errors = row
+def webhook(
+    has_callback: Any, state: str | None, attempts: int | None, last_error: str | None
+) -> WebhookState | None:
+    """``callback_url IS NOT NULL, webhooks.state, attempts, last_error``."""
+    if not has_callback:
+        return None
+    if state is None:
+        return WebhookState(DeliveryState.WAITING)
+    return WebhookState(DeliveryState(state), attempts or 0, last_error)
+
+
+def status(row: Sequence[Any]) -> JobStatus:
+    """``id, submitted_at, total, done, failed, state, finished_at, errors, attempts``,
+    then the four columns of ``webhook``."""
+    job_id, submitted_at, total, done, failed, state, finished_at, errors, attempts = row[:9]
     pairs = errors if isinstance(errors, list) else json.loads(errors or "[]")
     return JobStatus(
         int(job_id),
@@ -86,4 +107,6 @@ def status(row: tuple[Any, ...]) -> JobStatus:
         submitted_at,
         finished_at=finished_at,
         errors=tuple(StoreError(s, e) for s, e in pairs),
+        attempts=attempts,
+        webhook=webhook(*row[9:13]),
     )

@@ -35,8 +35,13 @@ from retailpulse.stores.jobstore import (
     CHUNK_SIZE,
     RENEW_WITHIN,
     Chunk,
+    Creation,
+    Delivery,
+    DeliveryAttempt,
     Heartbeat,
+    IdempotencyClaim,
     JobEnding,
+    JobMeta,
     JobStoreError,
     NodeInfo,
     OutcomeRecord,
@@ -46,7 +51,7 @@ from retailpulse.submission import ImageSpec
 
 __all__ = ["SqliteJobStore"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -91,7 +96,35 @@ _MIGRATIONS: dict[int, str] = {
     -- Pages of failed images only, without a scan over the measured ones.
     CREATE INDEX IF NOT EXISTS outcomes_failed ON outcomes(job_id, idx) WHERE error IS NOT NULL;
     """,
-    3: f"""
+    3: """
+    -- Private jobs (the API key's name), completion webhooks, retries of failed images.
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    ALTER TABLE jobs ADD COLUMN callback_url TEXT;
+    ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, id) WHERE owner IS NOT NULL;
+    -- Idempotency-Key of a submit, per API key ('' when the service is open).
+    CREATE TABLE IF NOT EXISTS idempotency (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        job_id INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS idempotency_job ON idempotency(job_id);
+    -- The webhook of a job's last ending: written with the ending, so none is lost.
+    CREATE TABLE IF NOT EXISTS webhooks (
+        job_id INTEGER PRIMARY KEY,
+        webhook_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        ended_at REAL NOT NULL,
+        next_at REAL
+    );
+    CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(next_at) WHERE state = 'pending';
+    """,
+    4: f"""
     -- The cluster protocol, run here for one node: chunks with leases, a node registry.
     ALTER TABLE jobs ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE IF NOT EXISTS chunks (
@@ -112,10 +145,11 @@ _MIGRATIONS: dict[int, str] = {
         started_at REAL NOT NULL,
         last_heartbeat REAL NOT NULL
     );
-    -- Jobs stored before chunks existed get theirs, counting the outcomes they have.
+    -- Jobs stored before chunks existed get theirs, counting the outcomes they have
+    -- (finished ones too: a failed job reopened for a retry is claimed chunk by chunk).
     INSERT INTO chunks (job_id, number, first, size, pending)
     SELECT i.job_id, i.idx / {CHUNK_SIZE}, MIN(i.idx), COUNT(*), COUNT(*) - COUNT(o.idx)
-    FROM images AS i JOIN jobs AS j ON j.id = i.job_id AND j.state = 'ongoing'
+    FROM images AS i
     LEFT JOIN outcomes AS o ON o.job_id = i.job_id AND o.idx = i.idx
     GROUP BY i.job_id, i.idx / {CHUNK_SIZE};
     """,  # noqa: S608 (CHUNK_SIZE is this module's own int, not input)
@@ -168,14 +202,34 @@ GROUP BY s.area_code ORDER BY MIN(p.first)
 """Per store first, then (for areas) those rows summed: the big GROUP BY runs once
 over the job's images, the second over a few thousand stores at most."""
 
-_STATUS_OF_JOB = (
-    "SELECT id, submitted_at, total, done, failed, state, finished_at, errors "
-    "FROM jobs WHERE id = ?"
+_STATUS_COLUMNS = (
+    "j.id, j.submitted_at, j.total, j.done, j.failed, j.state, j.finished_at, j.errors, "
+    "j.attempts, j.callback_url IS NOT NULL, w.state, w.attempts, w.last_error "
+    "FROM jobs AS j LEFT JOIN webhooks AS w ON w.job_id = j.id "
 )
-_STATUS_PAGE = (
-    "SELECT id, submitted_at, total, done, failed, state, finished_at, errors "
-    "FROM jobs WHERE id < ? ORDER BY id DESC LIMIT ?"
+_STATUS_OF_JOB = "SELECT " + _STATUS_COLUMNS + "WHERE j.id = ?"
+_STATUS_PAGE = "SELECT " + _STATUS_COLUMNS + "WHERE j.id < ? ORDER BY j.id DESC LIMIT ?"
+_OWNER_PAGE = (
+    "SELECT " + _STATUS_COLUMNS + "WHERE j.owner = ? AND j.id < ? ORDER BY j.id DESC LIMIT ?"
 )
+_DUE = (
+    "SELECT w.webhook_id, j.callback_url, w.ended_at, "
+    + _STATUS_COLUMNS
+    + "WHERE w.state = 'pending' AND w.next_at <= ? ORDER BY w.next_at, j.id LIMIT ?"
+)
+_NEW_DELIVERY = (
+    "INSERT OR REPLACE INTO webhooks (job_id, webhook_id, state, attempts, ended_at, next_at) "
+    "SELECT id, 'msg_' || lower(hex(randomblob(12))), 'pending', 0, finished_at, finished_at "
+    "FROM jobs WHERE id = ? AND callback_url IS NOT NULL"
+)
+
+_REOPEN_CHUNKS = """
+UPDATE chunks SET node = NULL, lease_until = NULL, pending = size - (
+    SELECT COUNT(*) FROM outcomes AS o
+    WHERE o.job_id = chunks.job_id AND o.idx >= chunks.first AND o.idx < chunks.first + chunks.size
+) WHERE job_id = ?
+"""
+"""After a retry deleted the failed outcomes: their chunks have images to do again."""
 
 _PICK_CHUNKS = """
 WITH free AS (
@@ -260,29 +314,104 @@ class SqliteJobStore:
         images: Sequence[ImageSpec],
         submitted_at: float,
         stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
     ) -> int:
-        used = {spec.store_id for spec in images}
-        known = [(sid, info) for sid, info in (stores or {}).items() if sid in used]
+        with self._transaction() as cursor:
+            return _insert_job(
+                cursor, images, submitted_at, stores, owner=owner, callback_url=callback_url
+            )
+
+    def create_job_once(
+        self,
+        claim: IdempotencyClaim,
+        images: Sequence[ImageSpec],
+        submitted_at: float,
+        stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+    ) -> Creation:
+        with self._transaction() as cursor:
+            earlier = cursor.execute(
+                "SELECT fingerprint, job_id FROM idempotency "
+                "WHERE scope = ? AND key = ? AND created_at >= ?",
+                (claim.scope, claim.key, claim.not_before),
+            ).fetchone()
+            if earlier is not None:
+                same = earlier[0] == claim.fingerprint
+                return Creation(earlier[1], replayed=same, conflict=not same)
+            job_id = _insert_job(
+                cursor, images, submitted_at, stores, owner=owner, callback_url=callback_url
+            )
+            cursor.execute(
+                "INSERT OR REPLACE INTO idempotency (scope, key, fingerprint, created_at, job_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (claim.scope, claim.key, claim.fingerprint, submitted_at, job_id),
+            )
+        return Creation(job_id)
+
+    def job_meta(self, job_id: int) -> JobMeta | None:
+        row = self._db.execute(
+            "SELECT j.owner, j.attempts, j.callback_url IS NOT NULL, w.state, w.attempts, "
+            "w.last_error FROM jobs AS j LEFT JOIN webhooks AS w ON w.job_id = j.id "
+            "WHERE j.id = ?",
+            (job_id,),
+        ).fetchone()
+        return None if row is None else JobMeta(row[0], row[1], decode.webhook(*row[2:]))
+
+    def reopen_failed(
+        self, job_id: int, stores: Mapping[str, StoreInfo] | None = None
+    ) -> JobOrder | JobStatus | None:
+        with self._transaction() as cursor:
+            row = cursor.execute(_STATUS_OF_JOB, (job_id,)).fetchone()
+            if row is None or row[5] != JobState.FAILED.value:
+                return None if row is None else decode.status(row)
+            cursor.execute("DELETE FROM outcomes WHERE job_id = ? AND error IS NOT NULL", (job_id,))
+            cursor.execute(_REOPEN_CHUNKS, (job_id,))
+            cursor.execute(
+                "UPDATE jobs SET state = 'ongoing', finished_at = NULL, errors = NULL, "
+                "done = done - failed, failed = 0, attempts = attempts + 1 WHERE id = ?",
+                (job_id,),
+            )
+            cursor.execute("DELETE FROM webhooks WHERE job_id = ?", (job_id,))
+            used = cursor.execute(
+                "SELECT DISTINCT store_id FROM images WHERE job_id = ?", (job_id,)
+            ).fetchall()
+            known = {sid: stores[sid] for (sid,) in used if stores and sid in stores}
+            cursor.executemany(
+                "INSERT OR IGNORE INTO job_stores (job_id, store_id, store_name, area_code) "
+                "VALUES (?, ?, ?, ?)",
+                ((job_id, sid, i.store_name, i.area_code) for sid, i in known.items()),
+            )
+        images, outcomes = self._images(job_id)
+        preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
+        return JobOrder(job_id, images, row[1], preloaded)
+
+    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        rows = self._db.execute(_DUE, (now, limit)).fetchall()
+        # Each row: the delivery's id, URL and end time, then the job's status columns.
+        return [
+            Delivery(row[3], row[0], row[1], row[14] or 0, row[2], decode.status(row[3:]))
+            for row in rows
+        ]
+
+    def record_delivery(self, attempt: DeliveryAttempt) -> None:
         with self._transaction() as cursor:
             cursor.execute(
-                "INSERT INTO jobs (submitted_at, total) VALUES (?, ?)", (submitted_at, len(images))
+                "UPDATE webhooks SET state = ?, attempts = ?, "
+                "last_error = COALESCE(?, last_error), next_at = ? "
+                "WHERE job_id = ? AND webhook_id = ?",
+                (
+                    attempt.state.value,
+                    attempt.attempts,
+                    attempt.last_error,
+                    attempt.next_at,
+                    attempt.job_id,
+                    attempt.webhook_id,
+                ),
             )
-            job_id = cursor.lastrowid
-            assert job_id is not None
-            cursor.executemany(
-                "INSERT INTO images (job_id, idx, store_id, url) VALUES (?, ?, ?, ?)",
-                ((job_id, i, spec.store_id, spec.url) for i, spec in enumerate(images)),
-            )
-            cursor.executemany(
-                "INSERT INTO job_stores (job_id, store_id, store_name, area_code) "
-                "VALUES (?, ?, ?, ?)",
-                ((job_id, sid, info.store_name, info.area_code) for sid, info in known),
-            )
-            cursor.executemany(
-                "INSERT INTO chunks (job_id, number, first, size, pending) VALUES (?, ?, ?, ?, ?)",
-                _chunk_rows(job_id, len(images)),
-            )
-        return job_id
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         by_job: dict[int, list[OutcomeRecord]] = {}
@@ -291,14 +420,14 @@ class SqliteJobStore:
         with self._transaction() as cursor:
             for job_id, records in by_job.items():
                 _record_outcomes(cursor, job_id, records)
-            cursor.executemany(
-                "UPDATE jobs SET state = ?, finished_at = ?, errors = ? "
-                "WHERE id = ? AND state = 'ongoing'",
-                (
-                    (e.state.value, e.finished_at, decode.errors_json(e.errors), e.job_id)
-                    for e in endings
-                ),
-            )
+            for e in endings:
+                cursor.execute(
+                    "UPDATE jobs SET state = ?, finished_at = ?, errors = ? "
+                    "WHERE id = ? AND state = 'ongoing'",
+                    (e.state.value, e.finished_at, decode.errors_json(e.errors), e.job_id),
+                )
+                if cursor.rowcount:
+                    cursor.execute(_NEW_DELIVERY, (e.job_id,))
 
     def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
         rows = self._db.execute(
@@ -349,11 +478,14 @@ class SqliteJobStore:
     def _exists(self, job_id: int) -> bool:
         return self._db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is not None
 
-    def list_jobs(self, limit: int, before: int | None) -> list[JobStatus]:
-        rows = self._db.execute(
-            _STATUS_PAGE,
-            (before if before is not None else 2**63 - 1, limit),
-        ).fetchall()
+    def list_jobs(
+        self, limit: int, before: int | None, *, owner: str | None = None
+    ) -> list[JobStatus]:
+        below = before if before is not None else 2**63 - 1
+        if owner is None:
+            rows = self._db.execute(_STATUS_PAGE, (below, limit)).fetchall()
+        else:
+            rows = self._db.execute(_OWNER_PAGE, (owner, below, limit)).fetchall()
         return [decode.status(row) for row in rows]
 
     def purge(self, finished_before: float, limit: int) -> int:
@@ -365,7 +497,7 @@ class SqliteJobStore:
                     (finished_before, limit),
                 )
             ]
-            for table in ("outcomes", "images", "job_stores", "chunks"):
+            for table in ("outcomes", "images", "job_stores", "idempotency", "webhooks", "chunks"):
                 cursor.executemany(f"DELETE FROM {table} WHERE job_id = ?", ids)  # noqa: S608
             cursor.executemany("DELETE FROM jobs WHERE id = ?", ids)
         return len(ids)
@@ -472,6 +604,7 @@ class SqliteJobStore:
                         "UPDATE jobs SET state = ?, finished_at = ?, errors = ? WHERE id = ?",
                         (state.value, now, decode.errors_json(errors), job_id),
                     )
+                    cursor.execute(_NEW_DELIVERY, (job_id,))
                     finished.append(
                         decode.status(cursor.execute(_STATUS_OF_JOB, (job_id,)).fetchone())
                     )
@@ -501,6 +634,8 @@ class SqliteJobStore:
                 "WHERE id = ? AND state = 'ongoing'",
                 (now, job_id),
             )
+            if cursor.rowcount:
+                cursor.execute(_NEW_DELIVERY, (job_id,))
         return self.job_status(job_id)
 
     def release_node(self, node: int) -> None:
@@ -608,3 +743,35 @@ def _chunk_rows(job_id: int, total: int) -> Iterator[tuple[int, int, int, int, i
     for number, first in enumerate(range(0, total, CHUNK_SIZE)):
         size = min(CHUNK_SIZE, total - first)
         yield job_id, number, first, size, size
+
+
+def _insert_job(
+    cursor: sqlite3.Cursor,
+    images: Sequence[ImageSpec],
+    submitted_at: float,
+    stores: Mapping[str, StoreInfo] | None,
+    *,
+    owner: str | None,
+    callback_url: str | None,
+) -> int:
+    used = {spec.store_id for spec in images}
+    known = [(sid, info) for sid, info in (stores or {}).items() if sid in used]
+    cursor.execute(
+        "INSERT INTO jobs (submitted_at, total, owner, callback_url) VALUES (?, ?, ?, ?)",
+        (submitted_at, len(images), owner, callback_url),
+    )
+    job_id = cursor.lastrowid
+    assert job_id is not None
+    cursor.executemany(
+        "INSERT INTO images (job_id, idx, store_id, url) VALUES (?, ?, ?, ?)",
+        ((job_id, i, spec.store_id, spec.url) for i, spec in enumerate(images)),
+    )
+    cursor.executemany(
+        "INSERT INTO job_stores (job_id, store_id, store_name, area_code) VALUES (?, ?, ?, ?)",
+        ((job_id, sid, info.store_name, info.area_code) for sid, info in known),
+    )
+    cursor.executemany(
+        "INSERT INTO chunks (job_id, number, first, size, pending) VALUES (?, ?, ?, ?, ?)",
+        _chunk_rows(job_id, len(images)),
+    )
+    return job_id

@@ -11,6 +11,7 @@ from retailpulse.actors import JobStoreActor
 from retailpulse.actors.messages import (
     ClaimUnfinished,
     CreateJob,
+    DeliveryTick,
     FinishJob,
     JobFinished,
     ListJobs,
@@ -19,6 +20,7 @@ from retailpulse.actors.messages import (
     ReadResults,
     ReadStatus,
     RecordOutcomes,
+    WatchDeliveries,
 )
 from retailpulse.model import (
     ImageOutcome,
@@ -68,9 +70,14 @@ class CountingStore(MemoryJobStore):
         images: Sequence[ImageSpec],
         submitted_at: float,
         stores: Mapping[str, StoreInfo] | None = None,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
     ) -> int:
         self.gate.wait(WAIT)
-        return super().create_job(images, submitted_at, stores)
+        return super().create_job(
+            images, submitted_at, stores, owner=owner, callback_url=callback_url
+        )
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         if self.failures_left:
@@ -303,3 +310,19 @@ def test_a_job_is_stored_with_its_stores_as_the_master_has_them_and_read_by_page
         ("S9", None, 0),
     ]
     assert ask(store, ReadImagePage(job_id + 1, 0, 1)) is None
+
+
+def test_a_commit_that_ends_jobs_tells_the_delivery_watcher(
+    start_store: Callable[..., Ref], probe: Callable[[str], Probe]
+) -> None:
+    store = start_store()
+    watcher, job = probe("webhooks"), probe("job")
+    store.tell(WatchDeliveries(watcher.ref))
+    job_id = create(store).job_id
+    store.tell(RecordOutcomes(job_id, ((0, OK), (1, OK))))
+    assert watcher.messages(DeliveryTick) == []  # outcomes alone: nothing to send
+
+    store.tell(FinishJob(job_id, final(job_id), job.ref))
+
+    job.wait_for(JobFinished)
+    assert len(watcher.wait_for(DeliveryTick)) == 1

@@ -9,6 +9,7 @@ import copy
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -27,7 +28,12 @@ from schemathesis.specs.openapi.checks import (
 import retailpulse
 from retailpulse.http import HttpServer, create_app
 from retailpulse.http.openapi import PATHS, openapi_document
+from retailpulse.keys import KeyEntry, Keyring, hash_key
 from retailpulse.testing import FakeFetcher, InstantSleeper
+from retailpulse.webhooks import PostResult
+
+KEY = "rp_conformance-test-key"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 EXAMPLES_PER_OPERATION = 30
 
@@ -68,10 +74,30 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def live_url() -> Iterator[str]:
-    """The service on real waitress; its downloads are fakes, so no URL is ever fetched."""
+class NoWebhooks:
+    """Webhooks to generated callback URLs are answered here, never sent."""
+
+    def post(self, url: str, headers: dict[str, str], body: bytes) -> PostResult:
+        return PostResult(204)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Live:
+    url: str
+    headers: dict[str, str]
+    """What every request carries: the API key, when the service has keys."""
+
+
+@pytest.fixture(params=["open", "with keys"])
+def live(request: pytest.FixtureRequest) -> Iterator[Live]:
+    """The service on real waitress; its downloads and webhooks are fakes, so no URL is
+    ever fetched. Once open, once with an API key that every request then carries."""
     fetcher = FakeFetcher({"https://images.example.test/a.png": (30, 20)})
+    keys = Keyring((KeyEntry("tester", False, hash_key(KEY)),))
+    with_keys = request.param == "with keys"
     with (
         retailpulse.start(
             workers=4,
@@ -79,10 +105,18 @@ def live_url() -> Iterator[str]:
             sleeper=InstantSleeper(),
             max_images_per_job=50,
             max_body_bytes=64 * 1024,
+            api_keys=keys if with_keys else None,
+            webhook_secret=SECRET,
+            webhook_sender=NoWebhooks(),
         ) as system,
         HttpServer(create_app(system), "127.0.0.1", 0) as server,
     ):
-        yield server.url
+        yield Live(server.url, {"Authorization": f"Bearer {KEY}"} if with_keys else {})
+
+
+@pytest.fixture
+def live_url(live: Live) -> str:
+    return live.url
 
 
 # schemathesis's own pytest integration (schema.parametrize) reads a node attribute
@@ -90,7 +124,7 @@ def live_url() -> Iterator[str]:
 # one's cases are drawn from its hypothesis strategy, which is the same generator.
 @pytest.mark.parametrize(("operation", "mode"), CASES)
 def test_every_answer_of_the_live_api_is_one_its_openapi_document_describes(
-    live_url: str, operation: Any, mode: GenerationMode
+    live: Live, operation: Any, mode: GenerationMode
 ) -> None:
     with requests.Session() as session:
 
@@ -102,7 +136,13 @@ def test_every_answer_of_the_live_api_is_one_its_openapi_document_describes(
             suppress_health_check=list(HealthCheck),
         )
         def conforms(case: Any) -> None:
-            case.call_and_validate(base_url=live_url, session=session, checks=CHECKS, timeout=10)
+            case.call_and_validate(
+                base_url=live.url,
+                session=session,
+                headers=live.headers,
+                checks=CHECKS,
+                timeout=10,
+            )
 
         conforms()
 
@@ -126,18 +166,20 @@ def test_the_document_is_served_and_lists_every_route(live_url: str) -> None:
         "/api/results",
         "/api/stores",
         "/api/cancel",
+        "/api/retry",
         "/api/jobs",
         "/api/service",
         "/metrics",
         "/healthz",
         "/openapi.json",
     }
-    assert document["paths"] == PATHS
+    assert document["paths"] == json.loads(json.dumps(openapi_document()["paths"]))
+    assert set(document["paths"]) == set(PATHS)
 
 
-def test_a_documented_example_flow_matches_the_document(live_url: str) -> None:
+def test_a_documented_example_flow_matches_the_document(live: Live) -> None:
     """One real job through the documented operations, checked against the schemas."""
-    loaded = schemathesis.openapi.from_url(f"{live_url}/openapi.json")
+    loaded = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
     payload: Any = {
         "count": 1,
         "visits": [
@@ -150,11 +192,11 @@ def test_a_documented_example_flow_matches_the_document(live_url: str) -> None:
     }
 
     submit = loaded["/api/submit/"]["POST"].Case(body=payload)
-    created = submit.call_and_validate(checks=CHECKS)
+    created = submit.call_and_validate(headers=live.headers, checks=CHECKS)
     job_id = created.json()["job_id"]
     results = loaded["/api/results"]["GET"].Case(query={"jobid": job_id})
     for _ in range(200):
-        answer = results.call_and_validate(checks=CHECKS)
+        answer = results.call_and_validate(headers=live.headers, checks=CHECKS)
         if answer.json()["status"] != "ongoing":
             break
         time.sleep(0.01)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from retailpulse.model import (
+    DeliveryState,
     ImageOutcome,
     ImagePage,
     JobOrder,
@@ -17,9 +18,14 @@ from retailpulse.model import (
     StoreError,
     StoreFigures,
     StoreInfo,
+    WebhookState,
 )
 from retailpulse.stores import (
+    Creation,
+    DeliveryAttempt,
+    IdempotencyClaim,
     JobEnding,
+    JobMeta,
     JobStore,
     JobStoreError,
     OutcomeRecord,
@@ -508,12 +514,14 @@ def test_a_version_1_file_is_migrated_and_its_old_jobs_still_read(tmp_path: Path
         new_id = store.create_job(images(1, "S1"), T0, MASTER)
         new = store.image_page(new_id, 0, 10)
         failed = store.image_page(1, 0, 10, failed_only=True)
+        meta = store.job_meta(1)
     finally:
         store.close()
 
     with sqlite3.connect(path) as db:
         (version,) = db.execute("PRAGMA user_version").fetchone()
     assert version == SCHEMA_VERSION
+    assert meta == JobMeta(owner=None, attempts=1, webhook=None)
     assert old is not None
     assert [(r.store, r.state) for r in old.images] == [(None, "measured"), (None, "failed")]
     assert old_figures == [StoreFigures("S1", None, 2, 1, 1, PerimeterFigures(140, 140.0, 140))]
@@ -522,6 +530,203 @@ def test_a_version_1_file_is_migrated_and_its_old_jobs_still_read(tmp_path: Path
     assert new is not None
     assert new.images[0].store == MASTER["S1"]
     assert new_id == 2
+
+
+# --- owners, idempotency claims, webhook deliveries, retries (issue 16) ------------
+
+
+def claim(key: str = "k1", fingerprint: str = "f1", scope: str = "alice") -> IdempotencyClaim:
+    return IdempotencyClaim(scope, key, fingerprint, not_before=T0 - 86400)
+
+
+def fail(store: JobStore, job_id: int, *outcomes: ImageOutcome) -> None:
+    store.write(
+        [record(job_id, i, o) for i, o in enumerate(outcomes)],
+        [JobEnding(job_id, JobState.FAILED, T0 + 5, (StoreError("S1", "HTTP 404"),))],
+    )
+
+
+def test_a_job_keeps_its_owner_and_is_listed_only_for_that_owner(stores: Stores) -> None:
+    alices = stores.current.create_job(images(1), T0, owner="alice")
+    bobs = stores.current.create_job(images(1), T0, owner="bob")
+    open_job = stores.current.create_job(images(1), T0)
+
+    store = stores.reopen()
+
+    assert [s.job_id for s in store.list_jobs(10, None, owner="alice")] == [alices]
+    assert [s.job_id for s in store.list_jobs(10, None, owner="bob")] == [bobs]
+    assert [s.job_id for s in store.list_jobs(10, None)] == [open_job, bobs, alices]
+    assert store.job_meta(alices) == JobMeta("alice", 1, None)
+    assert store.job_meta(open_job) == JobMeta(None, 1, None)
+    assert store.job_meta(99) is None
+
+
+def test_an_owners_listing_pages_below_the_cursor(store: JobStore) -> None:
+    mine = [store.create_job(images(1), T0, owner="alice") for _ in range(3)]
+    store.create_job(images(1), T0, owner="bob")
+
+    assert [s.job_id for s in store.list_jobs(2, mine[2], owner="alice")] == mine[1::-1]
+
+
+def test_a_claim_makes_one_job_and_a_replay_returns_it(stores: Stores) -> None:
+    first = stores.current.create_job_once(claim(), images(2), T0, owner="alice")
+
+    again = stores.reopen().create_job_once(claim(), images(2), T0 + 60, owner="alice")
+
+    assert first == Creation(first.job_id)
+    assert again == Creation(first.job_id, replayed=True)
+    assert [s.job_id for s in stores.current.list_jobs(10, None)] == [first.job_id]
+
+
+def test_a_claim_with_another_fingerprint_is_a_conflict_and_stores_nothing(
+    store: JobStore,
+) -> None:
+    first = store.create_job_once(claim(fingerprint="f1"), images(1), T0)
+
+    other = store.create_job_once(claim(fingerprint="f2"), images(3), T0 + 1)
+
+    assert other == Creation(first.job_id, conflict=True)
+    assert len(store.list_jobs(10, None)) == 1
+
+
+def test_claims_are_scoped_per_api_key(store: JobStore) -> None:
+    alices = store.create_job_once(claim(scope="alice"), images(1), T0, owner="alice")
+    bobs = store.create_job_once(claim(scope="bob"), images(1), T0, owner="bob")
+
+    assert not bobs.replayed
+    assert bobs.job_id != alices.job_id
+
+
+def test_an_expired_claim_makes_a_new_job(store: JobStore) -> None:
+    first = store.create_job_once(claim(), images(1), T0)
+    later = IdempotencyClaim("alice", "k1", "f1", not_before=T0 + 1)
+
+    second = store.create_job_once(later, images(1), T0 + 86_401)
+
+    assert second == Creation(first.job_id + 1)
+    assert store.create_job_once(later, images(1), T0 + 86_402).replayed
+
+
+def test_a_claim_goes_with_its_purged_job(store: JobStore) -> None:
+    first = store.create_job_once(claim(), images(1), T0)
+    store.write([record(first.job_id, 0)], [JobEnding(first.job_id, JobState.COMPLETED, T0)])
+    assert store.purge(T0 + 1, 10) == 1
+
+    assert store.create_job_once(claim(), images(1), T0 + 2) == Creation(first.job_id + 1)
+
+
+def test_a_job_with_a_callback_waits_then_has_a_pending_delivery_at_its_end(
+    stores: Stores,
+) -> None:
+    job_id = stores.current.create_job(images(1), T0, callback_url="https://hooks.example/x")
+    waiting = stores.current.job_status(job_id)
+    stores.current.write([record(job_id, 0)], [JobEnding(job_id, JobState.COMPLETED, T0 + 5)])
+
+    store = stores.reopen()
+    due = store.due_deliveries(T0 + 5, 10)
+
+    assert waiting is not None
+    assert waiting.webhook == WebhookState(DeliveryState.WAITING)
+    assert len(due) == 1
+    assert (due[0].job_id, due[0].url, due[0].attempts, due[0].ended_at) == (
+        job_id,
+        "https://hooks.example/x",
+        0,
+        T0 + 5,
+    )
+    assert due[0].webhook_id.startswith("msg_")
+    assert due[0].status.state is JobState.COMPLETED
+    assert store.due_deliveries(T0 + 4, 10) == []
+
+
+def test_a_job_without_a_callback_has_no_delivery(store: JobStore) -> None:
+    job_id = store.create_job(images(1), T0)
+    store.write([record(job_id, 0)], [JobEnding(job_id, JobState.COMPLETED, T0)])
+
+    assert store.due_deliveries(T0 + 1e9, 10) == []
+    status = store.job_status(job_id)
+    assert status is not None
+    assert status.webhook is None
+
+
+def test_a_delivery_attempt_is_kept_and_rescheduled(stores: Stores) -> None:
+    job_id = stores.current.create_job(images(1), T0, callback_url="https://hooks.example/x")
+    stores.current.write([], [JobEnding(job_id, JobState.CANCELLED, T0)])
+    (due,) = stores.current.due_deliveries(T0, 10)
+    stores.current.record_delivery(
+        DeliveryAttempt(job_id, due.webhook_id, DeliveryState.PENDING, 1, "HTTP 503", T0 + 5)
+    )
+
+    store = stores.reopen()
+
+    assert store.due_deliveries(T0 + 4, 10) == []
+    (again,) = store.due_deliveries(T0 + 5, 10)
+    assert (again.webhook_id, again.attempts) == (due.webhook_id, 1)
+    meta = store.job_meta(job_id)
+    assert meta is not None
+    assert meta.webhook == WebhookState(DeliveryState.PENDING, 1, "HTTP 503")
+    store.record_delivery(
+        DeliveryAttempt(job_id, due.webhook_id, DeliveryState.DELIVERED, 2, None, None)
+    )
+    assert store.due_deliveries(T0 + 1e9, 10) == []
+    status = store.job_status(job_id)
+    assert status is not None
+    assert status.webhook == WebhookState(DeliveryState.DELIVERED, 2, "HTTP 503")
+
+
+def test_reopening_a_failed_job_keeps_measured_images_and_forgets_failed_ones(
+    stores: Stores,
+) -> None:
+    job_id = stores.current.create_job(images(3), T0, callback_url="https://hooks.example/x")
+    fail(stores.current, job_id, OK, BAD, BAD)
+
+    order = stores.current.reopen_failed(job_id, MASTER)
+    store = stores.reopen()
+    status = store.job_status(job_id)
+
+    assert isinstance(order, JobOrder)
+    assert order.preloaded == ((0, OK),)
+    assert status is not None
+    assert (status.state, status.progress, status.errors) == (
+        JobState.ONGOING,
+        Progress(3, 1, 0),
+        (),
+    )
+    assert status.finished_at is None
+    assert status.attempts == 2
+    assert status.webhook == WebhookState(DeliveryState.WAITING)
+    assert store.due_deliveries(T0 + 1e9, 10) == []
+    page = store.image_page(job_id, 0, 3)
+    assert page is not None
+    assert [r.state for r in page.images] == ["measured", "pending", "pending"]
+    assert page.images[0].store == MASTER["S1"]
+
+
+def test_a_reopened_job_takes_new_outcomes_and_ends_again(store: JobStore) -> None:
+    job_id = store.create_job(images(2), T0)
+    fail(store, job_id, OK, BAD)
+    store.reopen_failed(job_id)
+
+    store.write([record(job_id, 1)], [JobEnding(job_id, JobState.COMPLETED, T0 + 9)])
+
+    status = store.job_status(job_id)
+    assert status is not None
+    assert (status.state, status.progress, status.attempts) == (
+        JobState.COMPLETED,
+        Progress(2, 2, 0),
+        2,
+    )
+
+
+def test_only_a_failed_job_is_reopened(store: JobStore) -> None:
+    ongoing = store.create_job(images(1), T0)
+    done = store.create_job(images(1), T0)
+    store.write([record(done, 0)], [JobEnding(done, JobState.COMPLETED, T0)])
+
+    assert store.reopen_failed(99) is None
+    for job_id in (ongoing, done):
+        answer = store.reopen_failed(job_id)
+        assert answer == store.job_status(job_id)
 
 
 def test_an_unfinished_job_from_before_chunks_gets_its_chunks_when_migrated(
