@@ -322,3 +322,40 @@ def test_nodes_that_die_and_stall_at_random_still_give_every_image_one_outcome(
     for extra in stores_by_node[1:]:
         if extra is not store:
             extra.close()
+
+
+def test_a_retried_failed_job_has_its_failed_images_claimed_again(store: JobStore) -> None:
+    me = node(store)
+    job_id = store.create_job(images(3), T0)
+    (chunk,) = store.claim_chunks(me, 1, LIVE, T0)
+    bad = ImageOutcome.failed("x: 404")
+    (failed,) = store.record_outcomes(
+        [OutcomeRecord(job_id, 0, OK), OutcomeRecord(job_id, 1, bad), OutcomeRecord(job_id, 2, OK)],
+        T0 + 1,
+    )
+
+    store.reopen_failed(job_id)
+    (again,) = store.claim_chunks(me, 1, LIVE, T0 + 2)
+    (completed,) = store.record_outcomes([OutcomeRecord(job_id, 1, OK)], T0 + 3)
+
+    assert failed.state is JobState.FAILED
+    assert (again.job_id, again.number) == (chunk.job_id, chunk.number)
+    assert [i for i, _ in again.todo()] == [1]
+    assert completed.state is JobState.COMPLETED
+    assert completed.attempts == 2
+
+
+@pytest.mark.parametrize("end", ["last outcome", "cancel"])
+def test_an_ending_the_protocol_decides_queues_the_jobs_webhook(store: JobStore, end: str) -> None:
+    job_id = store.create_job(images(1), T0, callback_url="https://hooks.example/done")
+    if end == "cancel":
+        store.cancel_job(job_id, T0 + 1)
+    else:
+        store.record_outcomes([OutcomeRecord(job_id, 0, OK)], T0 + 1)
+
+    (delivery,) = store.due_deliveries(T0 + 2, 10)
+
+    assert delivery.job_id == job_id
+    assert delivery.url == "https://hooks.example/done"
+    assert delivery.status.terminal
+    assert delivery.webhook_id.startswith("msg_")
