@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,29 @@ class Node:
         job_id: int = response.json()["job_id"]
         return job_id
 
-    def wait_until_done(self, job_id: int, within: float = 60.0) -> dict[str, Any]:
+    def status(self, job_id: int) -> dict[str, Any] | None:
+        """The job's status document, or ``None`` while the node answers 503 (its
+        database is away: the one error a client is told to retry)."""
+        response = requests.get(f"{self.url}/api/status", params={"jobid": job_id}, timeout=10)
+        if response.status_code == 503:
+            assert response.headers.get("Retry-After"), response.headers
+            return None
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def wait_until(
+        self, job_id: int, done: Callable[[dict[str, Any]], bool], within: float = 60.0
+    ) -> dict[str, Any]:
+        """Poll the status until ``done(status)``; 503 answers are waited out."""
         deadline = time.monotonic() + within
-        while (status := self.get("/api/status", jobid=job_id))["status"] == "ongoing":
-            assert time.monotonic() < deadline, f"job {job_id} still ongoing: {status}"
+        while (status := self.status(job_id)) is None or not done(status):
+            assert time.monotonic() < deadline, f"job {job_id} did not get there: {status}"
             time.sleep(0.05)
         return status
+
+    def wait_until_done(self, job_id: int, within: float = 60.0) -> dict[str, Any]:
+        return self.wait_until(job_id, lambda status: status["status"] != "ongoing", within)
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, no released leases, as a crash or the OOM killer does."""
