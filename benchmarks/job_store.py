@@ -19,7 +19,7 @@ from typing import Any
 import retailpulse
 from retailpulse.actors import JobStoreActor
 from retailpulse.actors.messages import CreateJob, ReadStatus, RecordOutcomes
-from retailpulse.fetching import FetchError
+from retailpulse.download.fetcher import FetchError
 from retailpulse.model import ImageOutcome, JobState
 from retailpulse.stores import JobEnding, OutcomeRecord, SqliteJobStore
 from retailpulse.submission import ImageSpec, parse_body

@@ -242,7 +242,9 @@ def test_wait_with_a_timeout_exits_4_while_the_job_goes_on(
             }
         ],
     }
-    with retailpulse.start(workers=1, allow_private_urls=True, min_sleep=1, max_sleep=1) as system:
+    with retailpulse.start(
+        gpu_slots=1, allow_private_urls=True, min_sleep=1, max_sleep=1
+    ) as system:
         server = HttpServer(create_app(system), "127.0.0.1", 0).start()
         try:
             code, _, err = run(

@@ -12,13 +12,13 @@ from typing import Any
 import pykka
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from retailpulse.actors.dispatcher import PoolStats
-from retailpulse.actors.events import (
+from retailpulse.actors.messages import (
     ImageDownloaded,
     ImageProcessed,
     JobAccepted,
     JobEnded,
     JobStarted,
+    PoolStats,
 )
 
 __all__ = ["CONTENT_TYPE", "MetricsActor", "RenderMetrics"]

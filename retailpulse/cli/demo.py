@@ -16,10 +16,10 @@ import retailpulse
 from retailpulse.cli.client import EXIT_FAILED, EXIT_OK, follow
 from retailpulse.client import Client
 from retailpulse.config import ServiceConfig
-from retailpulse.fetching import FetchError, HttpFetcher
+from retailpulse.download import HttpFetcher
 from retailpulse.http import HttpServer, create_app
 from retailpulse.logs import configure_logging
-from retailpulse.ports import Fetcher
+from retailpulse.ports import Fetcher, FetchError
 from retailpulse.testing import SAMPLE_IMAGES, ImageServer, sample_routes
 from retailpulse.testing.metrics import metric_samples
 
@@ -89,7 +89,7 @@ class _OnlyFrom:
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     out = sys.stdout
-    config = ServiceConfig(workers=args.workers, allow_private_urls=True)
+    config = ServiceConfig(gpu_slots=args.workers, allow_private_urls=True)
     with (
         ImageServer(sample_routes()) as images,
         retailpulse.start(
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(
             f"  service       {server.url}  {len(system.store_master):,} stores, "
-            f"{config.workers} workers; downloads from the image server only",
+            f"{config.gpu_slots} workers; downloads from the image server only",
             file=out,
         )
         payload = demo_payload(images)

@@ -10,8 +10,8 @@ for the ``/metrics`` page.
 
 from retailpulse.testing.fakes import (
     FakeFetcher,
-    HeldSleeper,
-    InstantSleeper,
+    HeldGpu,
+    InstantGpu,
     ManualClock,
     SeededRandom,
     SteppingTimer,
@@ -38,9 +38,9 @@ __all__ = [
     "Behaviour",
     "FakeFetcher",
     "FaultyServer",
-    "HeldSleeper",
+    "HeldGpu",
     "ImageServer",
-    "InstantSleeper",
+    "InstantGpu",
     "ManualClock",
     "Probe",
     "ProbeActor",

@@ -7,10 +7,16 @@ import pykka
 import pytest
 
 from retailpulse.actors import ImageWorker
-from retailpulse.actors.events import ImageDownloaded, ImageProcessed
-from retailpulse.actors.messages import ImageDone, ImageMeasured, ProcessImage, WorkerIdle
-from retailpulse.fetching import FetchError
+from retailpulse.actors.messages import (
+    ImageDone,
+    ImageDownloaded,
+    ImageMeasured,
+    ImageProcessed,
+    ProcessImage,
+    WorkerIdle,
+)
 from retailpulse.model import ImageOutcome
+from retailpulse.ports import FetchError
 from retailpulse.testing import (
     FakeFetcher,
     SeededRandom,
@@ -45,10 +51,10 @@ def start_worker(dispatcher: Probe) -> StartWorker:
         answers: Mapping[str, Any] | FakeFetcher,
         *,
         seed: int = 1234,
-        sleep_range: tuple[float, float] = (0.1, 0.4),
+        gpu_time_range: tuple[float, float] = (0.1, 0.4),
     ) -> pykka.ActorRef[Any]:
         fetcher = answers if isinstance(answers, FakeFetcher) else FakeFetcher(answers)
-        return ImageWorker.start(dispatcher.ref, fetcher, SeededRandom(seed), sleep_range)
+        return ImageWorker.start(dispatcher.ref, fetcher, SeededRandom(seed), gpu_time_range)
 
     return start
 
@@ -110,7 +116,7 @@ def test_worker_names_the_job_of_each_image(
 def test_worker_draws_each_gpu_time_at_random_in_the_configured_range(
     start_worker: StartWorker, job: Probe, dispatcher: Probe
 ) -> None:
-    worker = start_worker({SHELF: (10, 20), AISLE: (30, 40)}, seed=7, sleep_range=(0.2, 0.3))
+    worker = start_worker({SHELF: (10, 20), AISLE: (30, 40)}, seed=7, gpu_time_range=(0.2, 0.3))
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
     worker.tell(ProcessImage(job.ref, 1, AISLE))

@@ -7,7 +7,7 @@ import pykka
 import pytest
 
 from retailpulse.actors import PoolStats
-from retailpulse.actors.events import (
+from retailpulse.actors.messages import (
     ImageDownloaded,
     ImageProcessed,
     JobAccepted,

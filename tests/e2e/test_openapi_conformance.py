@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 import retailpulse
 from retailpulse.http import HttpServer, create_app
 from retailpulse.http.openapi import PATHS, openapi_document
-from retailpulse.testing import FakeFetcher, InstantSleeper
+from retailpulse.testing import FakeFetcher, InstantGpu
 
 EXAMPLES_PER_OPERATION = 30
 
@@ -74,9 +74,9 @@ def live_url() -> Iterator[str]:
     fetcher = FakeFetcher({"https://images.example.test/a.png": (30, 20)})
     with (
         retailpulse.start(
-            workers=4,
+            gpu_slots=4,
             fetcher_factory=lambda: fetcher,
-            sleeper=InstantSleeper(),
+            gpu=InstantGpu(),
             max_images_per_job=50,
             max_body_bytes=64 * 1024,
         ) as system,

@@ -19,7 +19,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
 
-from retailpulse.netguard import AddressGuard
+from retailpulse.download.guard import AddressGuard
 
 __all__ = ["GuardedAdapter", "GuardedHTTPConnection", "GuardedHTTPSConnection"]
 

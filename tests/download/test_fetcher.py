@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from retailpulse.fetching import FetchError
+from retailpulse.ports import FetchError
 from retailpulse.testing import (
     Behaviour,
     FaultyServer,

@@ -20,18 +20,15 @@ from urllib3.exceptions import (
 )
 
 from retailpulse.config import ServiceConfig
-from retailpulse.guardedhttp import GuardedAdapter
-from retailpulse.netguard import AddressGuard, BlockedAddressError
-from retailpulse.retrying import RETRY_STATUSES, DeadlineTimeout, download_retry
+from retailpulse.download.connections import GuardedAdapter
+from retailpulse.download.guard import AddressGuard, BlockedAddressError
+from retailpulse.download.retries import RETRY_STATUSES, DeadlineTimeout, download_retry
+from retailpulse.ports import FetchError
 
-__all__ = ["FetchError", "HttpFetcher"]
+__all__ = ["HttpFetcher"]
 
 CHUNK = 64 * 1024
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
-
-
-class FetchError(Exception):
-    """A download failed; the message names the URL and the cause in plain words."""
 
 
 class HttpFetcher:
@@ -43,7 +40,7 @@ class HttpFetcher:
     followed by hand, at most ``max_redirects``, and only to http(s). Unless
     private URLs are allowed, every connection goes through ``guard``, which
     checks the addresses actually connected to. Transient failures are retried by
-    urllib3 (``retailpulse.retrying``), all within one total deadline per image.
+    urllib3 (``retailpulse.download.retries``), all within one total deadline per image.
     """
 
     def __init__(
