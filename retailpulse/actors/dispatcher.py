@@ -192,7 +192,9 @@ class Dispatcher(pykka.ThreadingActor):
         heapq.heappush(self._free_at, leaves)
         if starts > now:
             heapq.heappush(self._waiting, starts)
-        self._gpu.after(leaves - now, (image.job, ImageDone(image.index, image.outcome)))
+        self._gpu.after(
+            leaves - now, *image.reports, (image.job, ImageDone(image.index, image.outcome))
+        )
 
     def _offer(self, offer: OfferImages) -> None:
         urn = offer.job.actor_urn

@@ -108,6 +108,10 @@ class ImageMeasured:
     index: int
     outcome: ImageOutcome
     gpu_seconds: float
+    reports: tuple[tuple[AnyRef, object], ...] = ()
+    """Messages to deliver when the image leaves the GPU, just before its ``ImageDone``
+    (the worker's metrics event): they then travel with it, batched by the simulated
+    GPU, instead of waking the metrics actor once per image."""
 
 
 @dataclass(frozen=True, slots=True)

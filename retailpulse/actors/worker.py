@@ -64,19 +64,23 @@ class ImageWorker(pykka.ThreadingActor):
         started = self._timer()
         outcome, download = self._measure(message.url, started)
         gpu_seconds = self._rng.uniform(*self._gpu_time_range) if outcome.error is None else 0.0
-        if self._events is not None:  # before ImageDone, so metrics see it before the job ends
+        reports: tuple[tuple[AnyRef, object], ...] = ()
+        if self._events is not None:
             seconds = self._timer() - started + gpu_seconds
-            ok = outcome.error is None
-            event = ImageProcessed(message.job.actor_urn, ok, seconds, download)
-            tell_quietly(self._events, event)
+            event = ImageProcessed(message.job.actor_urn, outcome.error is None, seconds, download)
+            reports = ((self._events, event),)
+        self._current = None
         if outcome.error is None:
-            self._current = None
+            # The metrics event leaves the GPU with the image, before its ImageDone: the
+            # simulated GPU batches such deliveries, where a tell from here would wake
+            # the metrics actor once per image.
             measured = ImageMeasured(
-                self.actor_ref, message.job, message.index, outcome, gpu_seconds
+                self.actor_ref, message.job, message.index, outcome, gpu_seconds, reports
             )
             tell_quietly(self._dispatcher, measured)
         else:
-            self._current = None
+            for ref, report in reports:  # before ImageDone: metrics see it before the job ends
+                tell_quietly(ref, report)
             tell_quietly(message.job, ImageDone(message.index, outcome))
             tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref))
         return None

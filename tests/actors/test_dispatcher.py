@@ -426,3 +426,20 @@ def test_stopping_the_dispatcher_stops_its_workers(
     dispatcher.stop(timeout=WAIT)
 
     assert [worker.ref.is_alive() for worker in pool.workers] == [False, False, False]
+
+
+def test_a_measured_image_s_reports_leave_the_gpu_with_it_just_before_its_outcome(
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+) -> None:
+    gpu = HeldGpu()
+    dispatcher = start_dispatcher(1, gpu=gpu)
+    job, events = probe("job"), probe("events")
+    dispatcher.tell(offer(job, 1))
+    [worker] = pool.refs()
+
+    dispatcher.tell(ImageMeasured(worker, job.ref, 0, SHELF, 0.2, ((events.ref, "measured"),)))
+
+    wait_until(lambda: len(gpu.held) == 1, "the image is on the GPU")
+    [(_, deliveries)] = gpu.held
+    assert deliveries == ((events.ref, "measured"), (job.ref, ImageDone(0, SHELF)))
+    assert events.messages() == []  # not before its GPU time is up
