@@ -13,6 +13,7 @@ import pykka
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from retailpulse.actors.messages import (
+    Batch,
     ImageDownloaded,
     ImageProcessed,
     JobAccepted,
@@ -120,6 +121,10 @@ class MetricsActor(pykka.ThreadingActor):
         self._update_jobs()
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Batch):  # image events, delivered by the simulated GPU
+            for each in message.messages:
+                self.on_receive(each)
+            return None
         # Image events come one or more per image: they touch only their own series.
         if isinstance(message, ImageDownloaded):
             self._downloaded(message)
@@ -154,7 +159,7 @@ class MetricsActor(pykka.ThreadingActor):
             self._downloaded(event.download)
         self._images.labels("measured" if event.ok else "failed").inc()
         self._processing_seconds.observe(event.seconds)
-        # The worker tells this event before it tells the job, so the job's JobEnded
+        # This event arrives before the image's outcome reaches its job, so the job's JobEnded
         # always comes after its last image and the count never goes stale.
         if event.job in self._running:
             self._running[event.job] -= 1
