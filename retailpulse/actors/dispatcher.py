@@ -34,9 +34,12 @@ logger = logging.getLogger(__name__)
 WorkerFactory = Callable[[AnyRef], AnyRef]
 """Starts one worker that reports to the given dispatcher, and returns its ref."""
 
-SLOT_LEAD = 0.02
+SLOT_LEAD = 0.05
 """How long before an image waiting for the GPU starts its readahead room is given
-back, in seconds: enough for the next download to begin in time on a busy machine."""
+back, in seconds: the next download then has this long (plus the time the images
+waiting before it take) to be measured by the moment its slot frees, even on a
+machine so busy that this process waits tens of milliseconds for a core. Early
+costs nothing: the image waits for its slot, whose start time is exact anyway."""
 
 
 @dataclass(slots=True)
