@@ -19,8 +19,8 @@ from typing import Any
 import retailpulse
 from retailpulse.actors import JobStoreActor
 from retailpulse.actors.messages import CreateJob, ReadStatus, RecordOutcomes
-from retailpulse.download.fetcher import FetchError
 from retailpulse.model import ImageOutcome, JobState
+from retailpulse.ports import FetchError
 from retailpulse.stores import JobEnding, OutcomeRecord, SqliteJobStore
 from retailpulse.submission import ImageSpec, parse_body
 from retailpulse.testing import InstantGpu
