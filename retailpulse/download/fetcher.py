@@ -79,6 +79,7 @@ class HttpFetcher:
         current = url
         for _ in range(self._config.max_redirects + 1):
             response = self._get(url, current, deadline)
+            body = None
             try:
                 location = response.headers.get("location")
                 if response.status in REDIRECT_CODES and location is not None:
@@ -86,8 +87,13 @@ class HttpFetcher:
                     continue
                 if response.status != 200:
                     raise FetchError(f"{url}: {_status_text(response)}")
-                return self._read_body(url, response, deadline)
+                body = self._read_body(url, response, deadline)
+                return body
             finally:
+                if body is None:
+                    # A body left unread (a redirect's, an error page, one over the cap):
+                    # the connection cannot carry the next request, so it is closed.
+                    response.close()
                 response.release_conn()
         raise FetchError(f"{url}: more than {self._config.max_redirects} redirects")
 

@@ -333,3 +333,18 @@ def test_content_lengths_that_agree_are_one_length() -> None:
     )
     with FaultyServer(behaviour) as server:
         assert loopback_fetcher().fetch(server.url()) == body
+
+
+def test_a_redirect_or_an_error_page_with_a_body_leaves_the_fetcher_usable(
+    server: ImageServer,
+) -> None:
+    """Their bodies are never read; the next downloads must not trip over them."""
+    moved = Route(b"m" * 200_000, "text/html", 302, headers=(("Location", "/a.png"),))
+    moved_url = server.add("/moved-with-body.png", moved)
+    error_url = server.add("/error-page.png", Route(b"e" * 200_000, "text/html", 404))
+    fetcher = loopback_fetcher()
+
+    assert fetcher.fetch(moved_url) == PNG
+    with pytest.raises(FetchError, match="HTTP 404"):
+        fetcher.fetch(error_url)
+    assert [fetcher.fetch(moved_url) for _ in range(3)] == [PNG] * 3
