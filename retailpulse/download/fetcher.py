@@ -83,7 +83,7 @@ class HttpFetcher:
             try:
                 location = response.headers.get("location")
                 if response.status in REDIRECT_CODES and location is not None:
-                    current = urljoin(current, location)
+                    current = _follow(url, current, location)
                     continue
                 if response.status != 200:
                     raise FetchError(f"{url}: {_status_text(response)}")
@@ -188,6 +188,14 @@ class HttpFetcher:
         if broken := found(ProtocolError):
             return f"the connection broke ({_innermost(broken)}){again}"
         return f"download failed ({_innermost(exc)})"
+
+
+def _follow(url: str, current: str, location: str) -> str:
+    """Where a redirect points, or a failure naming it when it is no URL at all."""
+    try:
+        return urljoin(current, location)
+    except ValueError as exc:  # such as an unclosed IPv6 bracket: "http://[::1"
+        raise FetchError(f"{url}: redirected to an invalid location ({exc})") from None
 
 
 def _status_text(response: BaseHTTPResponse) -> str:

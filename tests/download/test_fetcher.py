@@ -348,3 +348,12 @@ def test_a_redirect_or_an_error_page_with_a_body_leaves_the_fetcher_usable(
     with pytest.raises(FetchError, match="HTTP 404"):
         fetcher.fetch(error_url)
     assert [fetcher.fetch(moved_url) for _ in range(3)] == [PNG] * 3
+
+
+def test_a_redirect_to_a_location_that_is_no_url_is_a_plain_failure(server: ImageServer) -> None:
+    url = server.add("/to-nowhere", redirect("http://[::1"))
+
+    with pytest.raises(FetchError) as caught:
+        loopback_fetcher().fetch(url)
+
+    assert str(caught.value) == f"{url}: redirected to an invalid location (Invalid IPv6 URL)"
