@@ -45,6 +45,7 @@ __all__ = [
     "ReadResults",
     "ReadStatus",
     "RecordOutcomes",
+    "RenderMetrics",
     "RunJob",
     "WithdrawOffer",
     "WorkerIdle",
@@ -355,3 +356,16 @@ class GetStatus:
 @dataclass(frozen=True, slots=True)
 class GetResults:
     """Ask a job actor for its current ``JobResults``."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderMetrics:
+    """Ask the metrics actor for the exposition text (bytes).
+
+    ``pool`` is the dispatcher's answer to ``GetPoolStats``, read by the asking
+    thread just before: worker figures are owned by the dispatcher and read at
+    scrape time rather than reported on every grant, which would double the
+    messages on the busiest path of the service.
+    """
+
+    pool: PoolStats | None = None

@@ -6,7 +6,6 @@ shared state, and several services in one process (tests, embedding programs) do
 not mix their figures as they would in prometheus-client's global registry.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -20,6 +19,7 @@ from retailpulse.actors.messages import (
     JobEnded,
     JobStarted,
     PoolStats,
+    RenderMetrics,
 )
 
 __all__ = ["CONTENT_TYPE", "MetricsActor", "RenderMetrics"]
@@ -32,19 +32,6 @@ SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 PROCESSING_BUCKETS = (0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 1.0, 2.5, 5.0, 60.0)
 """Fine steps across 0.1-0.4 s, where the simulated GPU time falls."""
 BYTES_BUCKETS = tuple(float(KIB * n) for n in (1, 10, 100, 1024, 5 * 1024, 10 * 1024, 20 * 1024))
-
-
-@dataclass(frozen=True, slots=True)
-class RenderMetrics:
-    """Ask the metrics actor for the exposition text (bytes).
-
-    ``pool`` is the dispatcher's answer to ``GetPoolStats``, read by the asking
-    thread just before: worker figures are owned by the dispatcher and read at
-    scrape time rather than reported on every grant, which would double the
-    messages on the busiest path of the service.
-    """
-
-    pool: PoolStats | None = None
 
 
 class MetricsActor(pykka.ThreadingActor):
