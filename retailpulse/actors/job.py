@@ -139,6 +139,11 @@ class JobActor(pykka.ThreadingActor):
             tell_quietly(self._dispatcher, offer)
         self._finish_if_done()
 
+    def on_stop(self) -> None:
+        # Stopped with the service: outcomes still waiting for an idle moment to go to
+        # the store go now (the store stops after the jobs), or a restart would redo them.
+        self._save()
+
     def on_receive(self, message: Any) -> Any:
         answer = self._handle(message)
         # Outcomes go to the store in one message per burst, not one per image: each

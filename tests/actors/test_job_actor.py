@@ -9,6 +9,7 @@ import pytest
 
 from retailpulse.actors import JobActor
 from retailpulse.actors.messages import (
+    Batch,
     CancelAnswer,
     CancelJob,
     FinishJob,
@@ -407,6 +408,22 @@ def test_a_crash_while_starting_still_finishes_the_job_as_failed(
     assert sorted(recorded(store)) == [0, 1]
     manager.wait_for(JobFinished)
     wait_until_stopped(job)
+
+
+def test_outcomes_not_yet_saved_go_to_the_store_when_the_job_is_stopped(
+    start_job: StartJob, store: Probe
+) -> None:
+    """Outcomes go to the store once the inbox is empty; a stop behind them in the inbox
+    must not drop them, or a restart would download those images again."""
+    job = start_job(specs(*["S1"] * 500))
+    work = [hand_out(job) for _ in range(499)]
+
+    # One message with 499 outcomes, then the stop: the job is still busy with the
+    # first when the second arrives, so its inbox is not empty when it would save.
+    job.tell(Batch(tuple(ImageDone(each.index, OK) for each in work)))
+    job.stop(block=True, timeout=WAIT)
+
+    assert sorted(recorded(store)) == list(range(499))
 
 
 def test_job_still_stops_when_its_manager_is_gone(
