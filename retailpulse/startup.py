@@ -8,6 +8,7 @@ nothing running.
 
 import logging
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -29,15 +30,15 @@ from retailpulse.actors.messages import (
 )
 from retailpulse.actors.metrics import MetricsActor
 from retailpulse.actors.webhooks import WebhookActor
-from retailpulse.config import ServiceConfig, env_flag
-from retailpulse.fetching import HttpFetcher
+from retailpulse.config import ServiceConfig, env_flag, warn_workers_renamed
+from retailpulse.download import HttpFetcher
 from retailpulse.keys import Keyring, KeyringHolder
 from retailpulse.model import JobOrder
 from retailpulse.ports import (
     Clock,
     FetcherFactory,
     RandomSource,
-    Sleeper,
+    SimulatedGpu,
     default_clock,
     default_random,
 )
@@ -77,7 +78,7 @@ def start(
     data: str | Path | None = None,
     store_master: StoreMaster | str | Path | None = None,
     fetcher_factory: FetcherFactory | None = None,
-    sleeper: Sleeper | None = None,
+    gpu: SimulatedGpu | None = None,
     random_factory: Callable[[], RandomSource] | None = None,
     clock: Clock | None = None,
     api_keys: str | Path | Keyring | KeyringHolder | None = None,
@@ -91,7 +92,7 @@ def start(
     ``data`` is the SQLite file that keeps jobs across restarts (created if missing;
     unfinished jobs in it resume now). ``None``, the default, keeps jobs in memory
     only, as tests want. An unusable file raises ``JobStoreError``.
-    ``settings`` override fields of ``ServiceConfig`` (``workers=8``,
+    ``settings`` override fields of ``ServiceConfig`` (``gpu_slots=8``,
     ``allow_private_urls=True``...). When ``allow_private_urls`` is not given, the
     environment variable ``RETAILPULSE_ALLOW_PRIVATE_URLS=1`` turns it on.
     ``api_keys`` is a key file (see ``retailpulse keys``) or a ``Keyring``: the HTTP
@@ -101,8 +102,16 @@ def start(
     without one, submissions with a ``callback_url`` are refused. An unreadable key
     file raises ``KeyFileError``, a malformed secret ``WebhookSecretError``.
     The keyword-only hooks replace side effects, for tests and simulations
-    (``webhook_schedule``: seconds between delivery attempts).
+    (``webhook_schedule``: seconds between delivery attempts; ``gpu``: the simulated
+    GPU). The old keywords ``workers=`` (now ``gpu_slots=``)
+    and ``sleeper=`` (now ``gpu=``) still work, with a ``DeprecationWarning``.
     """
+    if "workers" in settings:
+        warn_workers_renamed(stacklevel=3)
+        settings["gpu_slots"] = settings.pop("workers")
+    if "sleeper" in settings:
+        warnings.warn("sleeper= is deprecated: it is now gpu=", DeprecationWarning, stacklevel=2)
+        gpu = settings.pop("sleeper")
     config = config or ServiceConfig()
     if "allow_private_urls" not in settings and env_flag(ALLOW_PRIVATE_ENV):
         settings["allow_private_urls"] = True
@@ -112,7 +121,7 @@ def start(
     make_fetcher = fetcher_factory or (lambda: HttpFetcher(config))
     make_random = random_factory or default_random
     now = clock or default_clock
-    sleep_range = (config.min_sleep, config.max_sleep)
+    gpu_time_range = (config.min_sleep, config.max_sleep)
     path = None if data is None else Path(data)
     keys = _keys(api_keys)
     secret = webhook_secret if webhook_secret is not None else os.environ.get(SECRET_ENV)
@@ -134,21 +143,21 @@ def start(
     # Started only once the store is open, so a bad data file leaves nothing running.
     metrics = MetricsActor.start(clock=now)
     delay_line = None
-    if sleeper is None:
-        delay_line = sleeper = DelayLine().start()
-    sleep: Sleeper = sleeper
+    if gpu is None:
+        delay_line = gpu = DelayLine().start()
+    simulated_gpu: SimulatedGpu = gpu
 
     def start_worker(dispatcher: AnyRef) -> AnyRef:
         return ImageWorker.start(
-            dispatcher, make_fetcher(), make_random(), sleep_range, events=metrics
+            dispatcher, make_fetcher(), make_random(), gpu_time_range, events=metrics
         )
 
     dispatcher = Dispatcher.start(
         config.download_threads,
         start_worker,
         config.stop_timeout,
-        sleeper=sleep,
-        slots=config.workers,
+        gpu=simulated_gpu,
+        slots=config.gpu_slots,
     )
 
     def start_job(order: JobOrder, manager: AnyRef) -> AnyRef:
