@@ -19,11 +19,11 @@ from typing import Any
 import retailpulse
 from retailpulse.actors import JobStoreActor
 from retailpulse.actors.messages import CreateJob, ReadStatus, RecordOutcomes
-from retailpulse.fetching import FetchError
 from retailpulse.model import ImageOutcome, JobState
+from retailpulse.ports import FetchError
 from retailpulse.stores import JobEnding, OutcomeRecord, SqliteJobStore
 from retailpulse.submission import ImageSpec, parse_body
-from retailpulse.testing import InstantSleeper
+from retailpulse.testing import InstantGpu
 
 OK = ImageOutcome.measured(800, 600)
 
@@ -131,7 +131,7 @@ def memory_of_a_large_job(directory: Path, size: int = 100_000) -> None:
             raise FetchError(f"{url}: released")
 
     with retailpulse.start(
-        data=directory / "memory.db", workers=1, fetcher_factory=Held, sleeper=InstantSleeper()
+        data=directory / "memory.db", gpu_slots=1, fetcher_factory=Held, gpu=InstantGpu()
     ) as system:
         tracemalloc.start()
         job_id = system.submit(parse_body(body))

@@ -24,7 +24,7 @@ import requests
 import retailpulse
 from retailpulse.http import HttpServer, create_app
 from retailpulse.keys import add_key
-from retailpulse.testing import FakeFetcher, InstantSleeper
+from retailpulse.testing import FakeFetcher, InstantGpu
 
 IMAGE = "https://images.example.test/a.png"
 PAYLOAD = {
@@ -50,7 +50,7 @@ def timed(call: Any, count: int) -> list[float]:
 def service(**settings: Any) -> tuple[Any, HttpServer]:
     fetcher = FakeFetcher({IMAGE: (30, 20)})
     system = retailpulse.start(
-        workers=4, fetcher_factory=lambda: fetcher, sleeper=InstantSleeper(), **settings
+        gpu_slots=4, fetcher_factory=lambda: fetcher, gpu=InstantGpu(), **settings
     )
     return system, HttpServer(create_app(system), "127.0.0.1", 0).start()
 

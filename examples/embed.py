@@ -10,7 +10,7 @@ from retailpulse.testing import ImageServer, sample_routes
 # (refused by default).
 with (
     ImageServer(sample_routes()) as images,
-    retailpulse.start(workers=8, allow_private_urls=True) as service,
+    retailpulse.start(gpu_slots=8, allow_private_urls=True) as service,
 ):
     job_id = service.submit(
         {

@@ -2,15 +2,15 @@
 
 ``retailpulse.testing`` holds the fakes the project's own tests use. Here a
 program's function, ``largest_perimeter``, is tested against the real actors
-with a fake fetcher (sizes or errors by URL), an instant sleeper, a seeded random
+with a fake fetcher (sizes or errors by URL), an instant simulated GPU, a seeded random
 source and a manual clock. Run it: it finishes in well under a second.
 """
 
 from typing import Any
 
 import retailpulse
-from retailpulse.fetching import FetchError
-from retailpulse.testing import FakeFetcher, InstantSleeper, ManualClock, SeededRandom
+from retailpulse.ports import FetchError
+from retailpulse.testing import FakeFetcher, InstantGpu, ManualClock, SeededRandom
 
 
 def largest_perimeter(service: retailpulse.System, store_id: str, urls: list[str]) -> int | None:
@@ -29,11 +29,11 @@ fetcher = FakeFetcher(
         "https://cdn.example/c.jpg": FetchError("https://cdn.example/c.jpg: timed out"),
     }
 )
-sleeper = InstantSleeper()
+gpu = InstantGpu()
 with retailpulse.start(
-    workers=2,
+    gpu_slots=2,
     fetcher_factory=lambda: fetcher,
-    sleeper=sleeper,
+    gpu=gpu,
     random_factory=SeededRandom,
     clock=ManualClock(),
 ) as service:
@@ -42,5 +42,5 @@ with retailpulse.start(
     assert largest_perimeter(service, "S00339218", urls[2:]) is None
 
 assert sorted(fetcher.calls) == sorted([*urls, urls[2]])
-assert len(sleeper.sleeps) == 2  # one simulated GPU pause per measured image, none slept
+assert len(gpu.gpu_times) == 2  # one simulated GPU pause per measured image, none slept
 print("ok: largest perimeter 4000, a failed image ignored, 2 GPU pauses recorded, not slept")

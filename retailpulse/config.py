@@ -1,9 +1,10 @@
 """Service-wide settings, gathered in one frozen object so every layer reads the same values."""
 
 import os
-from dataclasses import dataclass
+import warnings
+from dataclasses import InitVar, dataclass
 
-__all__ = ["ServiceConfig", "env_flag"]
+__all__ = ["ServiceConfig", "env_flag", "warn_workers_renamed"]
 
 MIB = 1024 * 1024
 DEFAULT_DOWNLOADERS = 6
@@ -18,15 +19,17 @@ def env_flag(name: str) -> bool:
 class ServiceConfig:
     """Limits and knobs of one running service.
 
-    ``workers`` is the total number of images in flight across all jobs (being
-    downloaded or on the simulated GPU). ``downloaders`` is the number of threads
-    that download and measure; ``None`` means ``min(workers, 6)``. Together they
-    bound the threads the service uses, however many jobs or images arrive.
+    ``gpu_slots`` is how many images spend their simulated GPU time at once, across
+    all jobs (the spec's W; ``--workers`` on the command line). ``downloaders`` is
+    the number of threads that download and measure; ``None`` means
+    ``min(gpu_slots, 6)``. Together they bound the threads the service uses, however
+    many jobs or images arrive. ``workers=`` is the old name of ``gpu_slots``: it
+    still works, with a ``DeprecationWarning``.
     ``max_active_jobs`` bounds the job actors (one thread each); later jobs wait in
     a queue, still reported as ``ongoing``.
     """
 
-    workers: int = 64
+    gpu_slots: int = 64
     downloaders: int | None = None
     max_active_jobs: int = 32
     allow_private_urls: bool = False
@@ -48,10 +51,15 @@ class ServiceConfig:
     max_images_per_job: int = 100_000
     max_url_length: int = 8 * 1024
     """Longest image URL, in characters; longer ones are a 400 naming the field."""
+    workers: InitVar[int | None] = None
+    """Deprecated: the old name of ``gpu_slots``."""
 
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ValueError("workers must be at least 1")
+    def __post_init__(self, workers: int | None) -> None:
+        if workers is not None:
+            warn_workers_renamed(stacklevel=4)
+            object.__setattr__(self, "gpu_slots", workers)
+        if self.gpu_slots < 1:
+            raise ValueError("gpu_slots must be at least 1")
         if self.downloaders is not None and self.downloaders < 1:
             raise ValueError("downloaders must be at least 1")
         if self.max_active_jobs < 1:
@@ -65,7 +73,16 @@ class ServiceConfig:
     @property
     def download_threads(self) -> int:
         """The downloaders actually started: never more than the slots they serve."""
-        return min(self.workers, self.downloaders or DEFAULT_DOWNLOADERS)
+        return min(self.gpu_slots, self.downloaders or DEFAULT_DOWNLOADERS)
+
+
+def warn_workers_renamed(stacklevel: int) -> None:
+    """Say once per call site that ``workers=`` is now ``gpu_slots=``."""
+    warnings.warn(
+        "workers= is deprecated: it is the number of simulated GPU slots, now gpu_slots=",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def _check_limits(config: ServiceConfig) -> None:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from retailpulse.download.guard import ADDRESS_REFUSED, PRIVATE_URLS_HINT
 from retailpulse.imaging import perimeter
-from retailpulse.netguard import ADDRESS_REFUSED, PRIVATE_URLS_HINT
 from retailpulse.submission import ImageSpec
 
 __all__ = [

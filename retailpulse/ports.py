@@ -14,13 +14,23 @@ from pykka import ActorRef
 
 __all__ = [
     "Clock",
+    "FetchError",
     "Fetcher",
     "FetcherFactory",
     "RandomSource",
-    "Sleeper",
+    "SimulatedGpu",
     "default_clock",
     "default_random",
 ]
+
+
+class FetchError(Exception):
+    """A download failed; the message names the URL and the cause in plain words.
+
+    It lives beside the ``Fetcher`` port because it is part of that contract: a
+    worker catches it from any fetcher, real or fake, and every other exception is
+    a bug (the worker dies, is replaced, and the image fails as an internal error).
+    """
 
 
 class Fetcher(Protocol):
@@ -36,15 +46,20 @@ Delivery = tuple[ActorRef[Any], object]
 """A message and the actor to tell it to."""
 
 
-class Sleeper(Protocol):
+class SimulatedGpu(Protocol):
     """The simulated GPU: holds an image for ``seconds``, then delivers the messages.
 
     It must not block the caller: a worker hands the image over and is free to
     download the next one while the "GPU" works, so the number of images in flight
     is not tied to the number of threads (see ``retailpulse.actors.delayline``).
+    ``now`` is the time base ``after`` counts on: the dispatcher plans each GPU
+    slot's exact start on it, so a fake GPU that skips the waiting also skips the
+    time.
     """
 
     def after(self, seconds: float, *deliveries: Delivery) -> None: ...
+
+    def now(self) -> float: ...
 
 
 Clock = Callable[[], float]

@@ -8,6 +8,7 @@ nothing running.
 
 import logging
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -29,15 +30,15 @@ from retailpulse.actors.messages import (
 )
 from retailpulse.actors.metrics import MetricsActor
 from retailpulse.actors.webhooks import WebhookActor
-from retailpulse.config import ServiceConfig, env_flag
-from retailpulse.fetching import HttpFetcher
+from retailpulse.config import ServiceConfig, env_flag, warn_workers_renamed
+from retailpulse.download import HttpFetcher
 from retailpulse.keys import Keyring, KeyringHolder
 from retailpulse.model import JobOrder
 from retailpulse.ports import (
     Clock,
     FetcherFactory,
     RandomSource,
-    Sleeper,
+    SimulatedGpu,
     default_clock,
     default_random,
 )
@@ -78,7 +79,7 @@ def start(
     data: str | Path | None = None,
     store_master: StoreMaster | str | Path | None = None,
     fetcher_factory: FetcherFactory | None = None,
-    sleeper: Sleeper | None = None,
+    gpu: SimulatedGpu | None = None,
     random_factory: Callable[[], RandomSource] | None = None,
     clock: Clock | None = None,
     api_keys: str | Path | Keyring | KeyringHolder | None = None,
@@ -94,7 +95,7 @@ def start(
     URL: the PostgreSQL job store, whose schema is created or migrated now.
     ``None``, the default, keeps jobs in memory only, as tests want. An unusable
     file or database raises ``JobStoreError``.
-    ``settings`` override fields of ``ServiceConfig`` (``workers=8``,
+    ``settings`` override fields of ``ServiceConfig`` (``gpu_slots=8``,
     ``allow_private_urls=True``...). When ``allow_private_urls`` is not given, the
     environment variable ``RETAILPULSE_ALLOW_PRIVATE_URLS=1`` turns it on.
     ``api_keys`` is a key file (see ``retailpulse keys``) or a ``Keyring``: the HTTP
@@ -104,8 +105,16 @@ def start(
     without one, submissions with a ``callback_url`` are refused. An unreadable key
     file raises ``KeyFileError``, a malformed secret ``WebhookSecretError``.
     The keyword-only hooks replace side effects, for tests and simulations
-    (``webhook_schedule``: seconds between delivery attempts).
+    (``webhook_schedule``: seconds between delivery attempts; ``gpu``: the simulated
+    GPU). The old keywords ``workers=`` (now ``gpu_slots=``)
+    and ``sleeper=`` (now ``gpu=``) still work, with a ``DeprecationWarning``.
     """
+    if "workers" in settings:
+        warn_workers_renamed(stacklevel=3)
+        settings["gpu_slots"] = settings.pop("workers")
+    if "sleeper" in settings:
+        warnings.warn("sleeper= is deprecated: it is now gpu=", DeprecationWarning, stacklevel=2)
+        gpu = settings.pop("sleeper")
     config = config or ServiceConfig()
     if "allow_private_urls" not in settings and env_flag(ALLOW_PRIVATE_ENV):
         settings["allow_private_urls"] = True
@@ -115,25 +124,12 @@ def start(
     make_fetcher = fetcher_factory or (lambda: HttpFetcher(config))
     make_random = random_factory or default_random
     now = clock or default_clock
-    sleep_range = (config.min_sleep, config.max_sleep)
-    url = str(data) if is_postgres_url(str(data)) else None
-    path = None if data is None or url is not None else Path(data)
+    gpu_time_range = (config.min_sleep, config.max_sleep)
+    open_store, path = _job_store(data)
     keys = _keys(api_keys)
     secret = webhook_secret if webhook_secret is not None else os.environ.get(SECRET_ENV)
     signer = WebhookSigner.from_secret(secret) if secret else None
 
-    # Opened here once first, so that an unusable file or database is this plain
-    # JobStoreError and not one returned through the store actor, which pykka logs with
-    # a traceback. (For PostgreSQL this is also where the schema is migrated.)
-    if path is not None:
-        SqliteJobStore(path).close()
-    elif url is not None:
-        PostgresJobStore(url).close()
-    open_store: StoreFactory = MemoryJobStore
-    if url is not None:
-        open_store = lambda: PostgresJobStore(url)  # noqa: E731
-    elif path is not None:
-        open_store = lambda: SqliteJobStore(path)  # noqa: E731
     store = JobStoreActor.start(
         open_store, clock=now, retention=config.retention, store_master=store_master
     )
@@ -145,21 +141,21 @@ def start(
     # Started only once the store is open, so a bad data file leaves nothing running.
     metrics = MetricsActor.start(clock=now)
     delay_line = None
-    if sleeper is None:
-        delay_line = sleeper = DelayLine().start()
-    sleep: Sleeper = sleeper
+    if gpu is None:
+        delay_line = gpu = DelayLine().start()
+    simulated_gpu: SimulatedGpu = gpu
 
     def start_worker(dispatcher: AnyRef) -> AnyRef:
         return ImageWorker.start(
-            dispatcher, make_fetcher(), make_random(), sleep_range, events=metrics
+            dispatcher, make_fetcher(), make_random(), gpu_time_range, events=metrics
         )
 
     dispatcher = Dispatcher.start(
         config.download_threads,
         start_worker,
         config.stop_timeout,
-        sleeper=sleep,
-        slots=config.workers,
+        gpu=simulated_gpu,
+        slots=config.gpu_slots,
     )
 
     def start_job(order: JobOrder, manager: AnyRef) -> AnyRef:
@@ -216,6 +212,25 @@ def _keys(api_keys: str | Path | Keyring | KeyringHolder | None) -> KeyringHolde
     if isinstance(api_keys, Keyring):
         return KeyringHolder(keyring=api_keys)
     return KeyringHolder(api_keys)
+
+
+def _job_store(data: str | Path | None) -> tuple[StoreFactory, Path | None]:
+    """What opens the job store ``data`` names, and its file (``None``: not a file).
+
+    The store is opened here once first, so that an unusable file or database is
+    this plain ``JobStoreError`` and not one returned through the store actor, which
+    pykka logs with a traceback. (For PostgreSQL this is also where the schema is
+    created or migrated.)
+    """
+    if data is None:
+        return MemoryJobStore, None
+    if is_postgres_url(str(data)):
+        url = str(data)
+        PostgresJobStore(url).close()
+        return (lambda: PostgresJobStore(url)), None
+    path = Path(data)
+    SqliteJobStore(path).close()
+    return (lambda: SqliteJobStore(path)), path
 
 
 def _claim_unfinished(store: AnyRef) -> list[JobOrder]:

@@ -46,6 +46,7 @@ from retailpulse.actors.messages import (
 from retailpulse.actors.metrics import GetServiceFigures, RenderMetrics, ServiceFigures
 from retailpulse.actors.throughput import RateSeries
 from retailpulse.config import ServiceConfig
+from retailpulse.download.guard import PRIVATE_URLS_HINT, names_private_address
 from retailpulse.errors import (
     IdempotencyKeyReusedError,
     JobNotFailedError,
@@ -65,7 +66,6 @@ from retailpulse.model import (
     JobStatus,
     StoreFigures,
 )
-from retailpulse.netguard import PRIVATE_URLS_HINT, names_private_address
 from retailpulse.paging import (
     IMAGE_PAGE_AFTER,
     IMAGE_PAGE_LIMIT,

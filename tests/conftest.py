@@ -84,7 +84,7 @@ def poll_until_done() -> Callable[[str, int], dict[str, Any]]:
 @pytest.fixture
 def service_url() -> Iterator[str]:
     """A live service on real waitress that may download from the local image server."""
-    with retailpulse.start(workers=4, allow_private_urls=True) as system:
+    with retailpulse.start(gpu_slots=4, allow_private_urls=True) as system:
         server = HttpServer(create_app(system), "127.0.0.1", 0).start()
         try:
             yield server.url

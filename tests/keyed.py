@@ -54,7 +54,7 @@ def keyed_service(tmp_path: Path) -> Iterator[KeyedService]:
         "bob": add_key(key_file, "bob"),
         "ops": add_key(key_file, "ops", admin=True),
     }
-    with retailpulse.start(workers=4, allow_private_urls=True, api_keys=key_file) as system:
+    with retailpulse.start(gpu_slots=4, allow_private_urls=True, api_keys=key_file) as system:
         server = HttpServer(create_app(system), "127.0.0.1", 0).start()
         try:
             yield KeyedService(server.url, system, keys, key_file)

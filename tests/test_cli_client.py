@@ -258,7 +258,9 @@ def test_wait_with_a_timeout_exits_4_while_the_job_goes_on(
             }
         ],
     }
-    with retailpulse.start(workers=1, allow_private_urls=True, min_sleep=1, max_sleep=1) as system:
+    with retailpulse.start(
+        gpu_slots=1, allow_private_urls=True, min_sleep=1, max_sleep=1
+    ) as system:
         server = HttpServer(create_app(system), "127.0.0.1", 0).start()
         try:
             code, _, err = run(
@@ -351,7 +353,7 @@ def test_submit_wait_follows_the_job_through_a_restart_of_the_service(
     image_server: ImageServer, write: Write, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "jobs.db"
-    settings: dict[str, Any] = {"workers": 1, "allow_private_urls": True}
+    settings: dict[str, Any] = {"gpu_slots": 1, "allow_private_urls": True}
     first = retailpulse.start(data=data, min_sleep=0.3, max_sleep=0.3, **settings)
     first_server = HttpServer(create_app(first), "127.0.0.1", 0).start()
     url, port = first_server.url, first_server.port
@@ -397,7 +399,7 @@ def test_submit_wait_follows_the_job_through_a_restart_of_the_service(
 def test_submit_wait_gives_up_with_exit_3_on_a_service_gone_for_good(
     image_server: ImageServer, write: Write, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    system = retailpulse.start(workers=1, allow_private_urls=True, min_sleep=5, max_sleep=5)
+    system = retailpulse.start(gpu_slots=1, allow_private_urls=True, min_sleep=5, max_sleep=5)
     server = HttpServer(create_app(system), "127.0.0.1", 0).start()
 
     def stop_the_server_once_the_job_exists() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from retailpulse.cli import main
 from retailpulse.cli.demo import _OnlyFrom
-from retailpulse.fetching import FetchError
+from retailpulse.ports import FetchError
 from retailpulse.testing import FakeFetcher
 
 

@@ -18,7 +18,7 @@ from retailpulse.testing import ImageServer
 def slow_service() -> Iterator[tuple[System, str]]:
     """One GPU slot and 5 s per image: a job stays running while a test looks at it."""
     with retailpulse.start(
-        workers=1, allow_private_urls=True, min_sleep=5, max_sleep=5, stop_timeout=1
+        gpu_slots=1, allow_private_urls=True, min_sleep=5, max_sleep=5, stop_timeout=1
     ) as system:
         server = HttpServer(create_app(system), "127.0.0.1", 0).start()
         try:

@@ -18,7 +18,7 @@ from retailpulse.config import ServiceConfig
         ("retries", -1),
         ("retry_backoff", -0.1),
         ("retry_backoff_max", -1),
-        ("workers", 0),
+        ("gpu_slots", 0),
         ("max_active_jobs", 0),
     ],
 )

@@ -17,9 +17,9 @@ import pytest
 
 import retailpulse
 from retailpulse import UnknownJobError
-from retailpulse.fetching import FetchError
+from retailpulse.ports import FetchError
 from retailpulse.stores import JobStoreError
-from retailpulse.testing import InstantSleeper, ManualClock, image_bytes
+from retailpulse.testing import InstantGpu, ManualClock, image_bytes
 
 STORE = "S00339218"
 DAY = 86_400.0
@@ -65,8 +65,8 @@ def start(data: Path, fetcher: CountingFetcher, **settings: Any) -> retailpulse.
     return retailpulse.start(
         data=data,
         fetcher_factory=lambda: fetcher,
-        sleeper=InstantSleeper(),
-        **{"workers": 4, "stop_timeout": 2.0, **settings},
+        gpu=InstantGpu(),
+        **{"gpu_slots": 4, "stop_timeout": 2.0, **settings},
     )
 
 
@@ -182,7 +182,7 @@ def test_a_cancel_racing_with_workers_picking_up_images_hands_out_nothing_after_
     for trial in range(10):
         fetcher = CountingFetcher(allowed=rng.randint(1, 150), pause=0.001)
         fetcher.gate.set()  # never hold: the point is a cancel among busy workers
-        with start(tmp_path / f"trial{trial}.db", fetcher, workers=workers) as system:
+        with start(tmp_path / f"trial{trial}.db", fetcher, gpu_slots=workers) as system:
             job_id = system.submit(payload(f"t{trial}", 300))
             assert fetcher.reached.wait(5)
 
@@ -196,8 +196,12 @@ def test_a_cancel_racing_with_workers_picking_up_images_hands_out_nothing_after_
         assert final["progress"]["done"] == len(with_outcome)
         if answer["cancelled"]:
             assert final["status"] == "cancelled"
-            # Handed out before the cancel was handled: at most one per worker. After: none.
-            assert final["progress"]["done"] - answer["progress"]["done"] <= workers
+            # Finished after the job answered: those downloading then, and at most one more
+            # per downloader that the dispatcher handed out before the withdrawal reached
+            # it (each downloader has at most one message to it ahead of the withdrawal).
+            # After that: none (the GPU here is instant, so none were waiting on it).
+            downloaders = system.config.download_threads
+            assert final["progress"]["done"] - answer["progress"]["done"] <= 2 * downloaders
             cut_short += final["progress"]["done"] < 300
         else:
             assert final["status"] == "completed"

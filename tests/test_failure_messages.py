@@ -13,8 +13,9 @@ import pytest
 
 import retailpulse
 from retailpulse.config import ServiceConfig
-from retailpulse.fetching import FetchError, HttpFetcher
-from retailpulse.netguard import AddressGuard
+from retailpulse.download import HttpFetcher
+from retailpulse.download.guard import AddressGuard
+from retailpulse.ports import FetchError
 from retailpulse.testing import (
     Behaviour,
     FaultyServer,
@@ -117,7 +118,7 @@ def test_image_failures_reach_the_client_with_the_url_and_the_cause() -> None:
     }
     with (
         ImageServer(routes) as images,
-        retailpulse.start(workers=2, **SETTINGS) as service,
+        retailpulse.start(gpu_slots=2, **SETTINGS) as service,
     ):
         urls = [images.url("/notes.txt"), images.url("/empty.png")]
         job_id = service.submit(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import retailpulse
-from retailpulse.testing import FakeFetcher, HeldSleeper, ManualClock, wait_until
+from retailpulse.testing import FakeFetcher, HeldGpu, ManualClock, wait_until
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20 UTC
 GOOD = "https://img.example.test/good.png"
@@ -20,7 +20,7 @@ def test_a_jobs_times_are_the_clocks_readings_at_submit_and_at_its_end(
     tmp_path: Path, kind: str
 ) -> None:
     clock = ManualClock(T0)
-    gpu = HeldSleeper()
+    gpu = HeldGpu()
     data = tmp_path / "jobs.db" if kind == "sqlite" else None
     payload = {
         "count": 1,
@@ -29,9 +29,9 @@ def test_a_jobs_times_are_the_clocks_readings_at_submit_and_at_its_end(
     with retailpulse.start(
         data=data,
         clock=clock,
-        sleeper=gpu,
+        gpu=gpu,
         fetcher_factory=lambda: FakeFetcher({GOOD: (30, 20)}),
-        workers=1,
+        gpu_slots=1,
     ) as system:
         job_id = system.submit(payload)
         clock.advance(2.25)

@@ -10,10 +10,10 @@ import logging
 import pytest
 
 import retailpulse
+from retailpulse.download.guard import names_private_address
 from retailpulse.model import ImageOutcome, summarize_failures
-from retailpulse.netguard import names_private_address
 from retailpulse.submission import ImageSpec
-from retailpulse.testing import FakeFetcher, InstantSleeper
+from retailpulse.testing import FakeFetcher, InstantGpu
 
 
 def refused(url: str, host: str = "127.0.0.1") -> ImageOutcome:
@@ -89,7 +89,7 @@ def test_submitting_private_urls_warns_at_once_with_how_to_allow_them(
     }
     with (
         caplog.at_level(logging.WARNING, logger="retailpulse.system"),
-        retailpulse.start(fetcher_factory=FakeFetcher, sleeper=InstantSleeper()) as system,
+        retailpulse.start(fetcher_factory=FakeFetcher, gpu=InstantGpu()) as system,
     ):
         job_id = system.submit(payload)
 
@@ -111,7 +111,7 @@ def test_submitting_private_urls_where_they_are_allowed_warns_of_nothing(
     with (
         caplog.at_level(logging.WARNING, logger="retailpulse.system"),
         retailpulse.start(
-            fetcher_factory=FakeFetcher, sleeper=InstantSleeper(), allow_private_urls=True
+            fetcher_factory=FakeFetcher, gpu=InstantGpu(), allow_private_urls=True
         ) as system,
     ):
         system.submit(payload)

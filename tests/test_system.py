@@ -8,8 +8,8 @@ import pytest
 
 import retailpulse
 from retailpulse import ServiceBusyError, UnknownJobError, ValidationError
-from retailpulse.fetching import FetchError
-from retailpulse.testing import FakeFetcher, HeldSleeper, InstantSleeper, wait_until
+from retailpulse.ports import FetchError
+from retailpulse.testing import FakeFetcher, HeldGpu, InstantGpu, SeededRandom, wait_until
 
 GOOD = "https://img.example.test/good.png"
 CRASH = "https://img.example.test/crash.png"
@@ -49,13 +49,13 @@ def start(gate: threading.Event, **settings: Any) -> retailpulse.System:
     }
     return retailpulse.start(
         fetcher_factory=lambda: GatedFetcher(gate, answers),
-        sleeper=InstantSleeper(),
+        gpu=InstantGpu(),
         **settings,
     )
 
 
 def test_submit_wait_and_results_agree_with_each_other(gate: threading.Event) -> None:
-    with start(gate, workers=2) as system:
+    with start(gate, gpu_slots=2) as system:
         job_id = system.submit(payload(GOOD, GOOD, BROKEN))
 
         final = system.wait(job_id, timeout=5)
@@ -70,7 +70,7 @@ def test_submit_wait_and_results_agree_with_each_other(gate: threading.Event) ->
 def test_a_crashing_worker_fails_its_image_and_is_replaced_while_the_service_goes_on(
     gate: threading.Event,
 ) -> None:
-    with start(gate, workers=2) as system:
+    with start(gate, gpu_slots=2) as system:
         crashed = system.submit(payload(CRASH, GOOD))
         assert system.wait(crashed, timeout=5)["status"] == "failed"
 
@@ -86,7 +86,7 @@ def test_a_crashing_worker_fails_its_image_and_is_replaced_while_the_service_goe
 
 def test_jobs_beyond_the_active_limit_are_queued_then_run(gate: threading.Event) -> None:
     gate.clear()
-    with start(gate, workers=1, max_active_jobs=1) as system:
+    with start(gate, gpu_slots=1, max_active_jobs=1) as system:
         first = system.submit(payload(GOOD))
         second = system.submit(payload(GOOD, GOOD))
 
@@ -102,7 +102,7 @@ def test_jobs_beyond_the_active_limit_are_queued_then_run(gate: threading.Event)
 
 
 def test_a_small_job_is_not_held_up_by_a_big_one_already_running(gate: threading.Event) -> None:
-    with start(gate, workers=2) as system:
+    with start(gate, gpu_slots=2) as system:
         gate.clear()
         big = system.submit(payload(*[GOOD] * 2000))
         small = system.submit(payload(GOOD, GOOD))
@@ -118,7 +118,7 @@ def test_a_small_job_is_not_held_up_by_a_big_one_already_running(gate: threading
 
 def test_wait_gives_up_after_its_timeout(gate: threading.Event) -> None:
     gate.clear()
-    with start(gate, workers=1) as system:
+    with start(gate, gpu_slots=1) as system:
         job_id = system.submit(payload(GOOD))
 
         with pytest.raises(TimeoutError):
@@ -130,7 +130,7 @@ def test_wait_gives_up_after_its_timeout(gate: threading.Event) -> None:
 
 def test_stopping_the_service_releases_a_caller_waiting_for_a_job(gate: threading.Event) -> None:
     gate.clear()
-    system = start(gate, workers=1, stop_timeout=1)
+    system = start(gate, gpu_slots=1, stop_timeout=1)
     job_id = system.submit(payload(GOOD))
     outcome: list[BaseException] = []
 
@@ -153,7 +153,7 @@ def test_stopping_the_service_releases_a_caller_waiting_for_a_job(gate: threadin
 
 @pytest.mark.parametrize("job_id", [0, 99, -1, True, "1", None])
 def test_unknown_or_malformed_job_ids_raise_unknown_job(gate: threading.Event, job_id: Any) -> None:
-    with start(gate, workers=1) as system:
+    with start(gate, gpu_slots=1) as system:
         for call in (system.status, system.results, system.wait):
             with pytest.raises(UnknownJobError):
                 call(job_id)
@@ -162,7 +162,7 @@ def test_unknown_or_malformed_job_ids_raise_unknown_job(gate: threading.Event, j
 def test_an_invalid_payload_raises_validation_error_and_creates_no_job(
     gate: threading.Event,
 ) -> None:
-    with start(gate, workers=1) as system:
+    with start(gate, gpu_slots=1) as system:
         with pytest.raises(ValidationError) as caught:
             system.submit({"count": 1, "visits": [{"store_id": "S00339218"}]})
 
@@ -173,7 +173,7 @@ def test_an_invalid_payload_raises_validation_error_and_creates_no_job(
 def test_calls_after_stop_raise_service_busy_and_stop_is_idempotent(
     gate: threading.Event,
 ) -> None:
-    system = start(gate, workers=1)
+    system = start(gate, gpu_slots=1)
     system.stop()
     system.stop()
 
@@ -185,34 +185,40 @@ def test_private_urls_are_allowed_by_the_environment_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("RETAILPULSE_ALLOW_PRIVATE_URLS", "1")
-    with retailpulse.start(workers=1) as allowed:
+    with retailpulse.start(gpu_slots=1) as allowed:
         assert allowed.config.allow_private_urls is True
-    with retailpulse.start(workers=1, allow_private_urls=False) as explicit:
+    with retailpulse.start(gpu_slots=1, allow_private_urls=False) as explicit:
         assert explicit.config.allow_private_urls is False
     monkeypatch.delenv("RETAILPULSE_ALLOW_PRIVATE_URLS")
-    with retailpulse.start(workers=1) as default:
+    with retailpulse.start(gpu_slots=1) as default:
         assert default.config.allow_private_urls is False
 
 
 def test_one_downloader_keeps_every_gpu_slot_busy_and_runs_ahead_by_one_image() -> None:
-    gpu = HeldSleeper()
+    gpu = HeldGpu()
+    draws = SeededRandom()
+    gpu_seconds = [draws.uniform(0.1, 0.4) for _ in range(5)]  # the one worker's draws
     with retailpulse.start(
-        workers=4,
+        gpu_slots=4,
         downloaders=1,
         fetcher_factory=lambda: FakeFetcher({GOOD: (30, 20)}),
-        sleeper=gpu,
+        random_factory=SeededRandom,
+        gpu=gpu,
     ) as system:
         job_id = system.submit(payload(*[GOOD] * 8))
 
         wait_until(lambda: system.pool_stats().ready == 1, "a measured image waits for the GPU")
         stats = system.pool_stats()
         assert (stats.workers, stats.slots, stats.free_slots) == (1, 4, 0)
-        assert len(gpu.sleeps) == 4  # four images on the GPU at once, downloaded one at a time
+        # Four images on the GPU at once, downloaded one at a time; the fifth is booked on
+        # the slot that frees first and leaves its own GPU time after that moment.
+        assert gpu.gpu_times[:4] == gpu_seconds[:4]
+        assert gpu.gpu_times[4:] == [pytest.approx(min(gpu_seconds[:4]) + gpu_seconds[4])]
         assert system.status(job_id)["progress"]["done"] == 0
 
-        gpu.release()  # the four leave the GPU: the ready one and three more take their slots
-        wait_until(lambda: len(gpu.sleeps) == 4, "the next four images are on the GPU")
-        wait_until(lambda: system.status(job_id)["progress"]["done"] == 4, "four images done")
+        gpu.release()  # their time is up: the last three images take free slots at once
+        wait_until(lambda: len(gpu.gpu_times) == 3, "the last three images are on the GPU")
+        wait_until(lambda: system.status(job_id)["progress"]["done"] == 5, "five images done")
         gpu.release()
 
         assert system.wait(job_id, timeout=5)["status"] == "completed"

@@ -8,7 +8,7 @@ import pytest
 import retailpulse
 from retailpulse.stores import SqliteJobStore
 from retailpulse.submission import ImageSpec
-from retailpulse.testing import FakeFetcher, HeldSleeper
+from retailpulse.testing import FakeFetcher, HeldGpu
 from retailpulse.words import plural
 
 
@@ -34,7 +34,7 @@ def test_resuming_one_unfinished_job_says_job_not_jobs(
 
     with (
         caplog.at_level(logging.INFO, logger="retailpulse.startup"),
-        retailpulse.start(data=data, fetcher_factory=FakeFetcher, sleeper=HeldSleeper()),
+        retailpulse.start(data=data, fetcher_factory=FakeFetcher, gpu=HeldGpu()),
     ):
         pass
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Self
 
+from retailpulse.actors.messages import AnyRef, Batch
 from retailpulse.actors.refs import deliver
 from retailpulse.ports import Delivery
 
@@ -33,16 +34,18 @@ logger = logging.getLogger(__name__)
 
 _STOP = object()
 
-SLACK = 0.002
+SLACK = 0.005
 """How late a delivery may be, in seconds, so that one wake-up delivers every message
-due in that window: each wake-up costs a turn at the GIL, and with two deliveries per
-image (its slot's early release and its end) they would otherwise come one by one."""
+due in that window, and each actor gets them as one ``Batch``: each wake-up costs a
+turn at the GIL. Late costs no throughput: the dispatcher plans every GPU slot's start
+on the clock, not on these deliveries, so a job only hears of its images up to this
+much later (and the dispatcher's readahead wake-up comes ``SLOT_LEAD`` early anyway)."""
 
 Monotonic = Callable[[], float]
 
 
 class DelayLine:
-    """Delivers messages to actors after a delay; implements the ``Sleeper`` port."""
+    """Delivers messages to actors after a delay; implements the ``SimulatedGpu`` port."""
 
     def __init__(self, monotonic: Monotonic = time.monotonic, slack: float = SLACK) -> None:
         self._monotonic = monotonic
@@ -59,6 +62,10 @@ class DelayLine:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+    def now(self) -> float:
+        """The clock ``after`` counts on (``time.monotonic`` unless given another)."""
+        return self._monotonic()
 
     def after(self, seconds: float, *deliveries: Delivery) -> None:
         """Tell each ``(ref, message)`` after ``seconds``; returns at once."""
@@ -90,5 +97,20 @@ class DelayLine:
                 due, deliveries = item
                 heapq.heappush(pending, (due, next(order), deliveries))
             now = self._monotonic()
+            ripe: list[Delivery] = []
             while pending and pending[0][0] <= now:
-                deliver(heapq.heappop(pending)[2])
+                ripe += heapq.heappop(pending)[2]
+            if ripe:
+                deliver(_batched(ripe))
+
+
+def _batched(deliveries: list[Delivery]) -> list[Delivery]:
+    """One delivery per actor, in order of first appearance: several messages for the
+    same actor go as one ``Batch``, in their order."""
+    by_ref: dict[str, tuple[AnyRef, list[object]]] = {}
+    for ref, message in deliveries:
+        by_ref.setdefault(ref.actor_urn, (ref, []))[1].append(message)
+    return [
+        (ref, messages[0] if len(messages) == 1 else Batch(tuple(messages)))
+        for ref, messages in by_ref.values()
+    ]

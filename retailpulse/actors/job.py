@@ -7,22 +7,22 @@ from typing import Any
 
 import pykka
 
-from retailpulse.actors.events import JobEnded, JobStarted
 from retailpulse.actors.messages import (
     AnyRef,
+    Batch,
     CancelAnswer,
     CancelJob,
     FinishJob,
     GetResults,
     GetStatus,
     ImageDone,
+    JobEnded,
     JobFinished,
-    ProcessImage,
+    JobStarted,
+    OfferImages,
+    OfferWithdrawn,
     RecordOutcomes,
-    WantWorkers,
-    WithdrawDemand,
-    WorkerGranted,
-    WorkerIdle,
+    WithdrawOffer,
 )
 from retailpulse.actors.refs import tell_quietly
 from retailpulse.logs import log_event
@@ -44,16 +44,18 @@ logger = logging.getLogger(__name__)
 
 
 class JobActor(pykka.ThreadingActor):
-    """Drives one job from first grant to final record.
+    """Drives one job from its offer to its final record.
 
     Images of stores missing from the store master fail at once and are never
     downloaded; images with an outcome from before a restart (``order.preloaded``)
-    keep it. The rest are handed out one per granted worker, in submission order;
-    each outcome is recorded exactly once and told to the job store. When every
-    image has an outcome, or a cancel has been received and no image is in flight,
-    the final status goes to the store; once the store says it is committed, the
-    actor tells the manager and stops, so a finished job costs no thread and is
-    never reported terminal before it is durable.
+    keep it. The rest are offered to the dispatcher once, in submission order
+    (``OfferImages``); the dispatcher hands them to workers itself, and this actor
+    hears only outcomes. Each outcome is recorded exactly once and told to the job
+    store. When every image has an outcome, or after a cancel once the dispatcher
+    has said which images it never handed out and the others have reported, the
+    final status goes to the store; once the store says it is committed, the actor
+    tells the manager and stops, so a finished job costs no thread and is never
+    reported terminal before it is durable.
     """
 
     use_daemon_thread = True
@@ -82,8 +84,9 @@ class JobActor(pykka.ThreadingActor):
         self._events = events  # the metrics actor; None tells nobody
         self._outcomes: list[ImageOutcome | None] = [None] * len(order.images)
         self._todo: list[int] = []
-        self._cursor = 0
-        self._in_flight: set[int] = set()
+        self._never_started: int | None = None
+        """After a cancel: how many images the dispatcher never handed out (None
+        until it has said)."""
         self._done = 0
         self._failed = 0
         self._cancelled = False
@@ -132,8 +135,14 @@ class JobActor(pykka.ThreadingActor):
         self._record(unknown_stores)
         self._save()
         if self._todo:
-            tell_quietly(self._dispatcher, WantWorkers(self.actor_ref, len(self._todo)))
+            offer = OfferImages(self.actor_ref, self._images, tuple(self._todo))
+            tell_quietly(self._dispatcher, offer)
         self._finish_if_done()
+
+    def on_stop(self) -> None:
+        # Stopped with the service: outcomes still waiting for an idle moment to go to
+        # the store go now (the store stops after the jobs), or a restart would redo them.
+        self._save()
 
     def on_receive(self, message: Any) -> Any:
         answer = self._handle(message)
@@ -145,11 +154,14 @@ class JobActor(pykka.ThreadingActor):
         return answer
 
     def _handle(self, message: Any) -> Any:
-        if isinstance(message, WorkerGranted):
-            self._hand_out(message.worker)
-        elif isinstance(message, ImageDone):
-            self._in_flight.discard(message.index)
+        if isinstance(message, ImageDone):
             self._record([(message.index, message.outcome)])
+            self._finish_if_done()
+        elif isinstance(message, Batch):
+            for each in message.messages:
+                self._handle(each)
+        elif isinstance(message, OfferWithdrawn):
+            self._never_started = len(message.never_started)
             self._finish_if_done()
         elif isinstance(message, GetStatus):
             return self._status()
@@ -174,28 +186,15 @@ class JobActor(pykka.ThreadingActor):
         """A bug in this actor must still end the job, or its callers would wait forever."""
         reason = f"internal error in job {self._job_id} ({exception_value!r})"
         self._crashed = True
-        self._in_flight.clear()
+        tell_quietly(self._dispatcher, WithdrawOffer(self.actor_ref))
         self._record(
             [(i, ImageOutcome.failed(reason)) for i, o in enumerate(self._outcomes) if o is None]
         )
         self._finish_if_done()
 
-    def _hand_out(self, worker: AnyRef) -> None:
-        if self._cancelled or self._cursor >= len(self._todo):
-            tell_quietly(self._dispatcher, WorkerIdle(worker))
-            return
-        index = self._todo[self._cursor]
-        if tell_quietly(worker, ProcessImage(self.actor_ref, index, self._images[index].url)):
-            self._cursor += 1
-            self._in_flight.add(index)
-        else:
-            # The worker died between grant and use: return it for replacement and
-            # ask again for the slot this image still needs.
-            tell_quietly(self._dispatcher, WorkerIdle(worker))
-            tell_quietly(self._dispatcher, WantWorkers(self.actor_ref, 1))
-
     def _cancel(self) -> CancelAnswer:
-        """Stop handing out images; those in flight finish, then the job ends cancelled.
+        """Withdraw the offer; images already handed out finish, then the job ends
+        cancelled.
 
         Too late when the job has already ended: the answer then carries its final
         status, which is moments from being committed.
@@ -205,15 +204,10 @@ class JobActor(pykka.ThreadingActor):
         if self._cancelled:
             return CancelAnswer(self._status(), cancelled=False)
         self._cancelled = True
-        tell_quietly(self._dispatcher, WithdrawDemand(self.actor_ref))
-        log_event(
-            logger,
-            logging.INFO,
-            "job_cancelled",
-            job=self._job_id,
-            in_flight=len(self._in_flight),
-            never_started=len(self._todo) - self._cursor,
-        )
+        if not tell_quietly(self._dispatcher, WithdrawOffer(self.actor_ref)):
+            # No dispatcher (the service is stopping): nothing more will report.
+            self._never_started = len(self._images) - self._done
+        log_event(logger, logging.INFO, "job_cancelled", job=self._job_id, done=self._done)
         answer = CancelAnswer(self._status(), cancelled=True)
         self._finish_if_done()
         return answer
@@ -251,8 +245,12 @@ class JobActor(pykka.ThreadingActor):
     def _finish_if_done(self) -> None:
         if self._ending is not None:
             return
-        stopped_early = self._cancelled and not self._in_flight
-        if self._done < len(self._images) and not stopped_early:
+        expected = len(self._images)
+        if self._cancelled and not self._crashed:
+            if self._never_started is None:
+                return  # the dispatcher has not yet said what it never handed out
+            expected -= self._never_started
+        if self._done < expected:
             return
         final = self._ending = self._final_status()
         state = final.state.value

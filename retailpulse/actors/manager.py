@@ -6,7 +6,6 @@ from typing import Any
 
 import pykka
 
-from retailpulse.actors.events import JobAccepted, JobEnded
 from retailpulse.actors.messages import (
     AnyRef,
     AwaitJob,
@@ -14,6 +13,8 @@ from retailpulse.actors.messages import (
     CancelJob,
     FindJob,
     FinishJob,
+    JobAccepted,
+    JobEnded,
     JobFinished,
     QueuedJobs,
     RunJob,

@@ -1,8 +1,10 @@
-"""Messages between actors: plain frozen dataclasses, sent with ``tell``.
+"""Every message between actors: plain frozen dataclasses, sent with ``tell``.
 
 Each message carries the reference to reply to, so no actor needs to look
-another up or ``ask`` it while handling a message (the pykka deadlock).
-The last group are questions that outside callers ``ask``.
+another up or ``ask`` it while handling a message (the pykka deadlock). Groups:
+the job flow (jobs, dispatcher, workers, the simulated GPU, the job store), the
+events for the metrics actor (nothing in the job flow depends on them: an actor
+given no events ref tells nobody), and the questions that outside callers ``ask``.
 """
 
 from dataclasses import dataclass
@@ -16,23 +18,34 @@ from retailpulse.submission import ImageSpec
 
 __all__ = [
     "AwaitJob",
+    "Batch",
     "CancelAnswer",
     "CancelJob",
     "ClaimUnfinished",
     "CreateJob",
-    # issue 16: keys, idempotent submits, webhooks, retries
     "DeliveriesDue",
     "DeliveryTick",
     "FindDueDeliveries",
     "FindJob",
     "FinishJob",
+    "GetPoolStats",
     "GetResults",
+    "GetServiceFigures",
     "GetStatus",
+    "GpuStarting",
     "ImageDone",
+    "ImageDownloaded",
     "ImageMeasured",
+    "ImageProcessed",
+    "JobAccepted",
+    "JobEnded",
     "JobFinished",
+    "JobStarted",
     "ListJobs",
     "ListOwnedJobs",
+    "OfferImages",
+    "OfferWithdrawn",
+    "PoolStats",
     "ProcessImage",
     "QueuedJobs",
     "ReadFigures",
@@ -42,15 +55,13 @@ __all__ = [
     "ReadStatus",
     "RecordDelivery",
     "RecordOutcomes",
+    "RenderMetrics",
     "ReopenFailed",
     "RunJob",
-    "SlotFreed",
     "SubmitJob",
     "Submitted",
-    "WantWorkers",
     "WatchDeliveries",
-    "WithdrawDemand",
-    "WorkerGranted",
+    "WithdrawOffer",
     "WorkerIdle",
 ]
 
@@ -61,28 +72,45 @@ AnyRef = ActorRef[Any]
 
 
 @dataclass(frozen=True, slots=True)
+class OfferImages:
+    """Job -> dispatcher, once: these images of mine still need doing, hand them out.
+
+    ``images`` is the job's own immutable tuple (shared, not copied) and ``todo``
+    the indices still to do, in the order to do them. The dispatcher keeps a cursor
+    into ``todo`` in its fair ring: a queued image costs it an integer.
+    """
+
+    job: AnyRef
+    images: tuple[ImageSpec, ...]
+    todo: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawOffer:
+    """Job -> dispatcher: cancelled; hand out none of my images any more.
+
+    Answered with ``OfferWithdrawn``, so the job knows which images will still
+    report (those already handed out) and which never will.
+    """
+
+    job: AnyRef
+
+
+@dataclass(frozen=True, slots=True)
+class OfferWithdrawn:
+    """Dispatcher -> job: these images of the offer were never handed out; every
+    other one was, and its outcome is on its way."""
+
+    never_started: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessImage:
-    """Job -> worker: download and measure image ``index``, then reply to ``job``."""
+    """Dispatcher -> worker: download and measure image ``index`` of ``job``."""
 
     job: AnyRef
     index: int
     url: str
-
-
-@dataclass(frozen=True, slots=True)
-class ImageDone:
-    """Worker -> job: the outcome of image ``index``."""
-
-    index: int
-    outcome: ImageOutcome
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerIdle:
-    """Worker (or a job declining a grant) -> dispatcher: this worker can take work, and
-    the grant's image will not go to the GPU (it failed, or there was no image)."""
-
-    worker: AnyRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,36 +123,41 @@ class ImageMeasured:
     index: int
     outcome: ImageOutcome
     gpu_seconds: float
+    reports: tuple[tuple[AnyRef, object], ...] = ()
+    """Messages to deliver when the image leaves the GPU, just before its ``ImageDone``
+    (the worker's metrics event): they then travel with it, batched by the simulated
+    GPU, instead of waking the metrics actor once per image."""
 
 
 @dataclass(frozen=True, slots=True)
-class SlotFreed:
-    """Simulated GPU -> dispatcher: a slot frees at ``free_at`` (the dispatcher's clock),
-    a moment from now; it can take the next image from then."""
-
-    free_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class WithdrawDemand:
-    """Job -> dispatcher: cancelled; forget the images I still wanted workers for."""
-
-    job: AnyRef
-
-
-@dataclass(frozen=True, slots=True)
-class WantWorkers:
-    """Job -> dispatcher: grant me ``count`` more workers, one image each."""
-
-    job: AnyRef
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerGranted:
-    """Dispatcher -> job: this worker is yours for one image."""
+class WorkerIdle:
+    """Worker -> dispatcher: this worker can take work, and its image will not go to
+    the GPU (it failed, and the worker told the job itself)."""
 
     worker: AnyRef
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDone:
+    """Simulated GPU (or a worker, for a failure) -> job: the outcome of image ``index``."""
+
+    index: int
+    outcome: ImageOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class GpuStarting:
+    """Simulated GPU -> dispatcher: an image waiting for its GPU slot starts about now,
+    so the readahead has room for another download."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Several messages for one actor in one: the simulated GPU delivers everything
+    due for an actor in the same tick this way, so it wakes that actor's thread once.
+    The receiver handles ``messages`` in order, as if told one by one."""
+
+    messages: tuple[object, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +208,92 @@ class CancelAnswer:
     cancelled: bool
 
 
+# --- events for the metrics actor (tell) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobAccepted:
+    """Manager -> events: a job was accepted (it may wait for a run slot)."""
+
+    job_id: int
+    images: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted:
+    """Job -> events: the job actor runs; ``to_download`` of its ``images`` need a worker
+    (the others belong to stores missing from the store master).
+
+    ``job`` is the job actor's URN, the key that worker events carry too.
+    """
+
+    job_id: int
+    job: str
+    images: int
+    to_download: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobEnded:
+    """Job (or manager, for a job cancelled while queued) -> events: the job has ended;
+    ``state`` is ``completed``, ``failed`` or ``cancelled``."""
+
+    job_id: int
+    job: str
+    state: str
+    images: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDownloaded:
+    """One download attempt took ``seconds``; ``size`` is the body's length in bytes,
+    or ``None`` when the download failed."""
+
+    seconds: float
+    size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageProcessed:
+    """Worker -> events: one image handled for the job actor with URN ``job``.
+
+    ``seconds`` is the worker's whole time on it: download, measurement, GPU work.
+    ``download`` is its download attempt (``None`` when the worker crashed first).
+    """
+
+    job: str
+    ok: bool
+    seconds: float
+    download: ImageDownloaded | None = None
+
+
 # --- from outside the system (ask) --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GetPoolStats:
+    """Ask the dispatcher for a ``PoolStats``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """The dispatcher's figures, for ``/healthz`` and ``/metrics``."""
+
+    workers: int
+    """Download workers (threads) in the pool."""
+    idle: int
+    """Download workers waiting for an image."""
+    jobs_waiting: int
+    """Jobs with images waiting to be handed out."""
+    replaced: int
+    """Workers that died and were replaced since start."""
+    slots: int
+    """Simulated GPU slots: how many images spend their GPU time at once (``gpu_slots``)."""
+    free_slots: int
+    """GPU slots with no image now."""
+    ready: int
+    """Images measured and waiting for their GPU slot to free."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,3 +475,23 @@ class WatchDeliveries:
     ended jobs, so their webhooks go out at once instead of at the next poll."""
 
     watcher: AnyRef
+
+
+@dataclass(frozen=True, slots=True)
+class RenderMetrics:
+    """Ask the metrics actor for the exposition text (bytes).
+
+    ``pool`` is the dispatcher's answer to ``GetPoolStats``, read by the asking
+    thread just before: worker figures are owned by the dispatcher and read at
+    scrape time rather than reported on every grant, which would double the
+    messages on the busiest path of the service.
+    """
+
+    pool: PoolStats | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetServiceFigures:
+    """Ask the metrics actor for a ``ServiceFigures``; ``pool`` as in ``RenderMetrics``."""
+
+    pool: PoolStats

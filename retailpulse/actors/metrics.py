@@ -12,13 +12,16 @@ from typing import Any
 import pykka
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from retailpulse.actors.dispatcher import PoolStats
-from retailpulse.actors.events import (
+from retailpulse.actors.messages import (
+    Batch,
+    GetServiceFigures,
     ImageDownloaded,
     ImageProcessed,
     JobAccepted,
     JobEnded,
     JobStarted,
+    PoolStats,
+    RenderMetrics,
 )
 from retailpulse.actors.throughput import RateSeries, ThroughputHistory
 from retailpulse.ports import Clock, default_clock
@@ -33,26 +36,6 @@ SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 PROCESSING_BUCKETS = (0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 1.0, 2.5, 5.0, 60.0)
 """Fine steps across 0.1-0.4 s, where the simulated GPU time falls."""
 BYTES_BUCKETS = tuple(float(KIB * n) for n in (1, 10, 100, 1024, 5 * 1024, 10 * 1024, 20 * 1024))
-
-
-@dataclass(frozen=True, slots=True)
-class RenderMetrics:
-    """Ask the metrics actor for the exposition text (bytes).
-
-    ``pool`` is the dispatcher's answer to ``GetPoolStats``, read by the asking
-    thread just before: worker figures are owned by the dispatcher and read at
-    scrape time rather than reported on every grant, which would double the
-    messages on the busiest path of the service.
-    """
-
-    pool: PoolStats | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class GetServiceFigures:
-    """Ask the metrics actor for a ``ServiceFigures``; ``pool`` as in ``RenderMetrics``."""
-
-    pool: PoolStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +141,10 @@ class MetricsActor(pykka.ThreadingActor):
         self._update_jobs()
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Batch):  # image events, delivered by the simulated GPU
+            for each in message.messages:
+                self.on_receive(each)
+            return None
         # Image events come one or more per image: they touch only their own series.
         if isinstance(message, ImageDownloaded):
             self._downloaded(message)
@@ -195,7 +182,7 @@ class MetricsActor(pykka.ThreadingActor):
         self._images.labels("measured" if event.ok else "failed").inc()
         self._processing_seconds.observe(event.seconds)
         self._throughput.record(self._clock(), ok=event.ok)
-        # The worker tells this event before it tells the job, so the job's JobEnded
+        # This event arrives before the image's outcome reaches its job, so the job's JobEnded
         # always comes after its last image and the count never goes stale.
         if event.job in self._running:
             self._running[event.job] -= 1

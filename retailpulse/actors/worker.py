@@ -7,13 +7,19 @@ from typing import Any
 
 import pykka
 
-from retailpulse.actors.events import ImageDownloaded, ImageProcessed
-from retailpulse.actors.messages import AnyRef, ImageDone, ImageMeasured, ProcessImage, WorkerIdle
+from retailpulse.actors.messages import (
+    AnyRef,
+    ImageDone,
+    ImageDownloaded,
+    ImageMeasured,
+    ImageProcessed,
+    ProcessImage,
+    WorkerIdle,
+)
 from retailpulse.actors.refs import tell_quietly
-from retailpulse.fetching import FetchError
 from retailpulse.imaging import ImageError, measure
 from retailpulse.model import ImageOutcome
-from retailpulse.ports import Fetcher, RandomSource
+from retailpulse.ports import Fetcher, FetchError, RandomSource
 
 __all__ = ["ImageWorker"]
 
@@ -37,7 +43,7 @@ class ImageWorker(pykka.ThreadingActor):
         dispatcher: AnyRef,
         fetcher: Fetcher,
         rng: RandomSource,
-        sleep_range: tuple[float, float] = (0.1, 0.4),
+        gpu_time_range: tuple[float, float] = (0.1, 0.4),
         *,
         events: AnyRef | None = None,
         timer: Callable[[], float] = time.perf_counter,
@@ -46,7 +52,7 @@ class ImageWorker(pykka.ThreadingActor):
         self._dispatcher = dispatcher
         self._fetcher = fetcher
         self._rng = rng
-        self._sleep_range = sleep_range
+        self._gpu_time_range = gpu_time_range
         self._current: ProcessImage | None = None
         self._events = events  # the metrics actor, told of each image; None tells nobody
         self._timer = timer
@@ -57,20 +63,24 @@ class ImageWorker(pykka.ThreadingActor):
         self._current = message
         started = self._timer()
         outcome, download = self._measure(message.url, started)
-        gpu_seconds = self._rng.uniform(*self._sleep_range) if outcome.error is None else 0.0
-        if self._events is not None:  # before ImageDone, so metrics see it before the job ends
+        gpu_seconds = self._rng.uniform(*self._gpu_time_range) if outcome.error is None else 0.0
+        reports: tuple[tuple[AnyRef, object], ...] = ()
+        if self._events is not None:
             seconds = self._timer() - started + gpu_seconds
-            ok = outcome.error is None
-            event = ImageProcessed(message.job.actor_urn, ok, seconds, download)
-            tell_quietly(self._events, event)
+            event = ImageProcessed(message.job.actor_urn, outcome.error is None, seconds, download)
+            reports = ((self._events, event),)
+        self._current = None
         if outcome.error is None:
-            self._current = None
+            # The metrics event leaves the GPU with the image, before its ImageDone: the
+            # simulated GPU batches such deliveries, where a tell from here would wake
+            # the metrics actor once per image.
             measured = ImageMeasured(
-                self.actor_ref, message.job, message.index, outcome, gpu_seconds
+                self.actor_ref, message.job, message.index, outcome, gpu_seconds, reports
             )
             tell_quietly(self._dispatcher, measured)
         else:
-            self._current = None
+            for ref, report in reports:  # before ImageDone: metrics see it before the job ends
+                tell_quietly(ref, report)
             tell_quietly(message.job, ImageDone(message.index, outcome))
             tell_quietly(self._dispatcher, WorkerIdle(self.actor_ref))
         return None
@@ -97,8 +107,8 @@ class ImageWorker(pykka.ThreadingActor):
     ) -> None:
         current, self._current = self._current, None
         if current is None:
-            # Between images: the dispatcher holds this dead ref as idle already; the job
-            # it is granted to finds it dead and hands it back for replacement.
+            # Between images: the dispatcher holds this dead ref as idle already, finds
+            # it dead when it hands it the next image, and replaces it.
             return
         reason = f"{current.url}: internal error while processing ({exception_value!r})"
         if self._events is not None:

@@ -20,7 +20,7 @@ __all__ = ["run_baseline"]
 
 
 def run_baseline(
-    urls: Sequence[str], workers: int, sleep_range: tuple[float, float] = (0.1, 0.4)
+    urls: Sequence[str], workers: int, gpu_time_range: tuple[float, float] = (0.1, 0.4)
 ) -> float:
     """Process every URL with ``workers`` threads; return the wall time in seconds."""
     local = threading.local()
@@ -32,7 +32,7 @@ def run_baseline(
         response = session.get(url, timeout=(5, 15))
         response.raise_for_status()
         width, height = Image.open(io.BytesIO(response.content)).size
-        time.sleep(random.uniform(*sleep_range))  # noqa: S311 - simulated GPU time
+        time.sleep(random.uniform(*gpu_time_range))  # noqa: S311 - simulated GPU time
         return 2 * (width + height)
 
     started = time.perf_counter()

@@ -19,35 +19,39 @@ from PIL import Image, ImageFilter
 
 __all__ = ["BENCH_IMAGES", "build_responses", "main", "photo_like", "serve"]
 
-BENCH_IMAGES: Mapping[str, tuple[int, int, str]] = {
-    "/img/shelf-1280x720.jpg": (1280, 720, "JPEG"),
-    "/img/aisle-1920x1080.jpg": (1920, 1080, "JPEG"),
-    "/img/front-800x600.jpg": (800, 600, "JPEG"),
-    "/img/label-640x480.png": (640, 480, "PNG"),
+BENCH_IMAGES: Mapping[str, tuple[int, int, str, int]] = {
+    "/img/shelf-1280x720.jpg": (1280, 720, "JPEG", 85),
+    "/img/aisle-1920x1080.jpg": (1920, 1080, "JPEG", 85),
+    "/img/front-800x600.jpg": (800, 600, "JPEG", 85),
+    "/img/label-640x480.png": (640, 480, "PNG", 85),
+    "/img/wall-1600x1200.jpg": (1600, 1200, "JPEG", 85),
+    "/img/endcap-1920x1080-hq.jpg": (1920, 1080, "JPEG", 93),
 }
-"""Paths served: store-visit photo sizes, JPEG and PNG."""
+"""Paths served: store-visit photo sizes, JPEG and PNG, as (width, height, format,
+JPEG quality). Store photos are large: the last two are 1600x1200 and a 1920x1080 of
+about 300 KB (the sizes the service met in practice ran from 77 to 332 KB)."""
 
 NOT_FOUND = (
     b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nnot found"
 )
 
 
-def photo_like(width: int, height: int, fmt: str) -> bytes:
+def photo_like(width: int, height: int, fmt: str, quality: int = 85) -> bytes:
     """Blurred noise in three channels: it compresses like a photo (a 1280x720 JPEG is
     about 85 KB), where a flat colour would make unrealistically tiny files."""
     noise = Image.effect_noise((width, height), 64).filter(ImageFilter.GaussianBlur(2))
     inverted = noise.point(lambda v: 255 - v)
     halved = noise.point(lambda v: v // 2)
     buffer = io.BytesIO()
-    Image.merge("RGB", (noise, inverted, halved)).save(buffer, format=fmt, quality=85)
+    Image.merge("RGB", (noise, inverted, halved)).save(buffer, format=fmt, quality=quality)
     return buffer.getvalue()
 
 
-def build_responses(images: Mapping[str, tuple[int, int, str]]) -> dict[bytes, bytes]:
+def build_responses(images: Mapping[str, tuple[int, int, str, int]]) -> dict[bytes, bytes]:
     """Whole HTTP responses, headers and body, keyed by request path."""
     responses = {}
-    for path, (width, height, fmt) in images.items():
-        body = photo_like(width, height, fmt)
+    for path, (width, height, fmt, quality) in images.items():
+        body = photo_like(width, height, fmt, quality)
         head = (
             f"HTTP/1.1 200 OK\r\nContent-Type: image/{fmt.lower()}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-__all__ = ["Child", "ImageServerProcess", "ServiceProcess", "memory_kib"]
+__all__ = ["Child", "ImageServerProcess", "ServiceProcess", "cpu_seconds", "memory_kib"]
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -29,6 +29,17 @@ def memory_kib(pid: int, field: str = "VmRSS") -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise LookupError(f"{field} not in /proc/{pid}/status")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far, user and system (utime + stime of
+    ``/proc/PID/stat``), in seconds: what each image costs the service, whatever the
+    other processes on the machine do to the wall time."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        # The command name (field 2) is in parentheses and may hold spaces: split after it.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 class Child:

@@ -28,6 +28,8 @@ COLUMNS = (
     "peak RSS MiB",
     "KiB/image",
     "submit ms",
+    "CPU ms/image",
+    "load",
 )
 
 
@@ -38,6 +40,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "load_at_start": os.getloadavg()[0],
     }
 
 
@@ -64,6 +67,8 @@ def _cells(row: Row) -> list[str]:
         _figure(row.peak_rss_mib),
         _figure(row.rss_per_image_kib, 2),
         _figure(row.submit_ms),
+        _figure(row.cpu_ms_per_image, 2),
+        _figure(row.load, 1),
     ]
 
 

@@ -7,6 +7,7 @@ service process. The baseline runs over the same URLs with the same W, in the
 same run, after the service has stopped (so the two never share the CPU).
 """
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from retailpulse.bench.baseline import run_baseline
 from retailpulse.bench.client import ApiClient, LatencySampler, make_payload, percentile
 from retailpulse.bench.imageserver import BENCH_IMAGES
-from retailpulse.bench.processes import ServiceProcess, memory_kib
+from retailpulse.bench.processes import ServiceProcess, cpu_seconds, memory_kib
 
 __all__ = ["Plan", "Row", "run_plan"]
 
@@ -40,7 +41,14 @@ class Plan:
     @classmethod
     def full(cls) -> "Plan":
         return cls(
-            sweep=((16, 1_000), (64, 4_000), (256, 8_000), (1024, 8_000), (2048, 8_000)),
+            sweep=(
+                (16, 1_000),
+                (64, 4_000),
+                (256, 8_000),
+                (1024, 8_000),
+                (2048, 8_000),
+                (4096, 8_000),
+            ),
             big_job=(256, 10_000),
             concurrent=(256, 3, 2_000),
             fairness=(64, 5_000, 10),
@@ -74,6 +82,11 @@ class Row:
     peak_rss_mib: float | None = None
     rss_per_image_kib: float | None = None
     submit_ms: float | None = None
+    cpu_ms_per_image: float | None = None
+    """The service process's CPU time (user + system) over the scenario, per image."""
+    load: float | None = None
+    """The machine's 1-minute load average when the scenario ended (other processes
+    share the CPU: figures of one run compare, figures of two runs less so)."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -103,11 +116,13 @@ def _latency_ms(latencies: Sequence[float]) -> tuple[float, float]:
 
 def _run_jobs(
     service: ServiceProcess, jobs: Sequence[Sequence[str]], timeout: float
-) -> tuple[list[float], list[float], float, float]:
+) -> tuple[list[float], list[float], float, float, float]:
     """Submit the jobs back to back and wait for all; return per-job wall times, the
-    status latencies sampled meanwhile, the longest submit and the total wall time."""
+    status latencies sampled meanwhile, the longest submit, the total wall time and the
+    service's CPU seconds over it."""
     client = ApiClient(service.base_url)
     sampler = LatencySampler(service.base_url)
+    cpu_before = cpu_seconds(service.pid)
     try:
         started = time.perf_counter()
         submitted: list[tuple[int, float]] = []
@@ -119,11 +134,12 @@ def _run_jobs(
             sampler.watch([job for job, _ in submitted])
         ended = client.wait([job for job, _ in submitted], timeout)
         total = time.perf_counter() - started
+        cpu = cpu_seconds(service.pid) - cpu_before
     finally:
         latencies = sampler.stop()
         client.close()
     walls = [ended[job] - at for job, at in submitted]
-    return walls, latencies, longest_submit, total
+    return walls, latencies, longest_submit, total, cpu
 
 
 def _jobs_row(
@@ -138,7 +154,7 @@ def _jobs_row(
     """Run the jobs on a fresh service with W = ``workers`` and describe the run."""
     images = sum(len(urls) for urls in batches)
     with ServiceProcess("--workers", str(workers)) as service:
-        _, latencies, submit_s, wall = _run_jobs(service, batches, timeout)
+        _, latencies, submit_s, wall, cpu = _run_jobs(service, batches, timeout)
         peak_mib, per_image = _memory(service, images)
     p50, p99 = _latency_ms(latencies)
     return Row(
@@ -154,6 +170,8 @@ def _jobs_row(
         peak_rss_mib=peak_mib,
         rss_per_image_kib=per_image,
         submit_ms=submit_s * 1000 if report_submit else None,
+        cpu_ms_per_image=cpu * 1000 / images,
+        load=os.getloadavg()[0],
     )
 
 
@@ -181,7 +199,7 @@ def concurrent_jobs(
 def fairness(image_url: str, workers: int, big: int, small: int, *, timeout: float) -> Row:
     """The small job alone, then behind two big ones on the same service."""
     with ServiceProcess("--workers", str(workers)) as service:
-        [alone], _, _, _ = _run_jobs(service, [_urls(image_url, small, "alone")], timeout)
+        [alone], *_ = _run_jobs(service, [_urls(image_url, small, "alone")], timeout)
         client = ApiClient(service.base_url)
         sampler = LatencySampler(service.base_url)
         try:
@@ -199,6 +217,7 @@ def fairness(image_url: str, workers: int, big: int, small: int, *, timeout: flo
             client.close()
         peak_mib, per_image = _memory(service, 2 * big + 2 * small)
     p50, p99 = _latency_ms(latencies)
+    load = os.getloadavg()[0]
     return Row(
         "small job behind two big",
         small,
@@ -210,6 +229,7 @@ def fairness(image_url: str, workers: int, big: int, small: int, *, timeout: flo
         status_p99_ms=p99,
         peak_rss_mib=peak_mib,
         rss_per_image_kib=per_image,
+        load=load,
         notes=[
             f"alone {alone:.2f} s, behind two {big}-image jobs {behind:.2f} s "
             f"(x{behind / alone:.2f}); the first big job had {progress['done']} images done"
@@ -245,6 +265,7 @@ def memory(image_url: str, workers: int, images: int, watch_s: float) -> Row:
         peak_rss_mib=high_water / 1024,
         rss_per_image_kib=(max(peak, high_water) - idle) / images,
         submit_ms=submit_s * 1000,
+        load=os.getloadavg()[0],
         notes=[
             f"idle RSS {idle / 1024:.0f} MiB; watched {watch_s:g} s, {done} of {images} done, "
             "then stopped: the figure is per queued image"
@@ -255,8 +276,11 @@ def memory(image_url: str, workers: int, images: int, watch_s: float) -> Row:
 Progress = Callable[[str], None]
 
 
-def run_plan(plan: Plan, image_url: str, say: Progress = print) -> list[Row]:
-    """Run every scenario of ``plan`` against the image server at ``image_url``."""
+def run_plan(
+    plan: Plan, image_url: str, say: Progress = print, *, sweep_only: bool = False
+) -> list[Row]:
+    """Run every scenario of ``plan`` against the image server at ``image_url`` (only
+    the throughput sweep when ``sweep_only``)."""
     rows: list[Row] = []
     baselines: dict[int, float] = {}
     for workers, images in plan.sweep:
@@ -264,6 +288,8 @@ def run_plan(plan: Plan, image_url: str, say: Progress = print) -> list[Row]:
         row = sweep_point(image_url, workers, images, timeout=plan.job_timeout)
         baselines[workers] = row.baseline_per_s or 0.0
         rows.append(row)
+    if sweep_only:
+        return rows
     workers, images = plan.big_job
     say(f"one big job: {images} images, W={workers}")
     rows.append(

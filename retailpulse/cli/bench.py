@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from retailpulse.bench.processes import ImageServerProcess
@@ -30,14 +31,32 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         action="store_true",
         help="only the results scenario: peak RSS growth and first byte of reading big results",
     )
+    bench.add_argument(
+        "--sweep",
+        type=_sweep,
+        metavar="W:IMAGES,...",
+        help="run only the throughput sweep, at these points (e.g. 256:6000,1024:6000)",
+    )
     bench.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
     bench.add_argument(
         "--chart", type=Path, metavar="PATH", help="also draw img/s against W as a PNG (matplotlib)"
     )
 
 
+def _sweep(text: str) -> tuple[tuple[int, int], ...]:
+    try:
+        points = tuple((int(w), int(n)) for w, n in (point.split(":") for point in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected W:IMAGES,..., got {text!r}") from None
+    if not points or any(w < 1 or n < 1 for w, n in points):
+        raise argparse.ArgumentTypeError("every W and IMAGES must be at least 1")
+    return points
+
+
 def run(args: argparse.Namespace) -> int:
     plan = Plan.quick() if args.quick else Plan.full()
+    if args.sweep:
+        plan = replace(plan, sweep=args.sweep)
     about = machine()
     print(f"retailpulse bench ({'quick' if args.quick else 'full'}): {about}", flush=True)
 
@@ -47,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.results:
         return run_results_scenario(args.quick, say)
     with ImageServerProcess() as images:
-        rows = run_plan(plan, images.base_url, say)
+        rows = run_plan(plan, images.base_url, say, sweep_only=bool(args.sweep))
     print(table(rows), flush=True)
     if args.json:
         write_json(args.json, rows, about)

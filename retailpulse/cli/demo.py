@@ -17,10 +17,10 @@ from retailpulse.cli.client import EXIT_FAILED, EXIT_OK, follow
 from retailpulse.cli.serve import positive_int
 from retailpulse.client import Client
 from retailpulse.config import ServiceConfig
-from retailpulse.fetching import FetchError, HttpFetcher
+from retailpulse.download import HttpFetcher
 from retailpulse.http import HttpServer, create_app
 from retailpulse.logs import configure_logging
-from retailpulse.ports import Fetcher
+from retailpulse.ports import Fetcher, FetchError
 from retailpulse.testing import SAMPLE_IMAGES, ImageServer, sample_routes
 from retailpulse.testing.metrics import metric_samples
 from retailpulse.words import plural
@@ -96,7 +96,7 @@ class _OnlyFrom:
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     out = sys.stdout
-    config = ServiceConfig(workers=args.workers, allow_private_urls=True)
+    config = ServiceConfig(gpu_slots=args.workers, allow_private_urls=True)
     with (
         ImageServer(sample_routes()) as images,
         retailpulse.start(
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(
             f"  service       {server.url}  {plural(len(system.store_master), 'store')}, "
-            f"{plural(config.workers, 'GPU slot')}; downloads from the image server only",
+            f"{plural(config.gpu_slots, 'GPU slot')}; downloads from the image server only",
             file=out,
         )
         payload = demo_payload(images)

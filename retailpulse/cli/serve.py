@@ -187,14 +187,15 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     serve.add_argument(
         "--workers",
         type=positive_int,
-        default=defaults.workers,
-        help="GPU slots: images processed at once across all jobs (default %(default)s)",
+        default=defaults.gpu_slots,
+        help="simulated GPU slots: images spending their GPU time at once, across all jobs "
+        "(ServiceConfig.gpu_slots; default %(default)s)",
     )
     serve.add_argument(
         "--downloaders",
         type=positive_int,
         default=None,
-        help="threads that download and measure; at most --workers (default min(workers, 6))",
+        help="threads that download and measure; at most --workers (default min(--workers, 6))",
     )
     serve.add_argument(
         "--max-active-jobs",
@@ -280,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"retailpulse: {exc}", file=sys.stderr)
         return 2
     settings: dict[str, Any] = {
-        "workers": args.workers,
+        "gpu_slots": args.workers,
         "downloaders": args.downloaders,
         "max_active_jobs": args.max_active_jobs,
     }
@@ -339,7 +340,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"Retail Pulse listening on {server.url} "
             f"({plural(len(store_master), 'store')}, "
-            f"{plural(system.config.workers, 'GPU slot')}, "
+            f"{plural(system.config.gpu_slots, 'GPU slot')}, "
             f"{plural(system.config.download_threads, 'downloader')}, "
             f"private URLs {private}, {where}); Ctrl-C stops",
             flush=True,

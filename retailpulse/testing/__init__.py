@@ -4,14 +4,14 @@ The project's own tests use exactly these: a fetcher that serves images of given
 sizes or errors without a network, an instant and a held simulated GPU, a seeded
 random source, a manual clock and a stepping timer, recording probe actors with
 bounded waits, a real HTTP image server on 127.0.0.1, a loopback server that fails
-on cue (errors, hangs, resets, slow drips) for retry and fault tests, and a reader
+on cue (errors, hangs, resets, slow drips, lying headers) for retry and fault tests, and a reader
 for the ``/metrics`` page.
 """
 
 from retailpulse.testing.fakes import (
     FakeFetcher,
-    HeldSleeper,
-    InstantSleeper,
+    HeldGpu,
+    InstantGpu,
     ManualClock,
     SeededRandom,
     SteppingTimer,
@@ -21,12 +21,17 @@ from retailpulse.testing.fakes import (
 from retailpulse.testing.faultyserver import (
     Behaviour,
     FaultyServer,
+    continue_forever,
     drip,
+    drip_head,
     hang,
     hang_up_early,
+    raw,
     reset,
     respond,
     stall,
+    stream_steadily,
+    unsized,
 )
 from retailpulse.testing.imageserver import SAMPLE_IMAGES, ImageServer, Route, sample_routes
 from retailpulse.testing.metrics import metric_samples, metric_value
@@ -38,26 +43,31 @@ __all__ = [
     "Behaviour",
     "FakeFetcher",
     "FaultyServer",
-    "HeldSleeper",
+    "HeldGpu",
     "ImageServer",
-    "InstantSleeper",
+    "InstantGpu",
     "ManualClock",
     "Probe",
     "ProbeActor",
     "Route",
     "SeededRandom",
     "SteppingTimer",
+    "continue_forever",
     "drip",
+    "drip_head",
     "hang",
     "hang_up_early",
     "image_bytes",
     "loopback_fetcher",
     "metric_samples",
     "metric_value",
+    "raw",
     "reset",
     "respond",
     "sample_routes",
     "stall",
+    "stream_steadily",
+    "unsized",
     "wait_until",
     "wait_until_stopped",
 ]

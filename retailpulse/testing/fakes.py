@@ -10,13 +10,13 @@ from PIL import Image
 from retailpulse.actors.messages import ImageDone
 from retailpulse.actors.refs import deliver
 from retailpulse.config import ServiceConfig
-from retailpulse.fetching import FetchError, HttpFetcher
-from retailpulse.ports import Delivery
+from retailpulse.download import HttpFetcher
+from retailpulse.ports import Delivery, FetchError
 
 __all__ = [
     "FakeFetcher",
-    "HeldSleeper",
-    "InstantSleeper",
+    "HeldGpu",
+    "InstantGpu",
     "ManualClock",
     "SeededRandom",
     "SteppingTimer",
@@ -59,20 +59,26 @@ class FakeFetcher:
         return answer
 
 
-class InstantSleeper:
+class InstantGpu:
     """The simulated GPU with no waiting: records each requested time and delivers
-    the messages at once.
+    the messages at once, its clock jumping ahead by the time asked for.
 
-    ``sleeps`` holds the GPU pauses (the times that end with an image's ``ImageDone``);
-    ``notices`` the other times asked for, such as a slot's early release.
+    ``gpu_times`` holds the GPU pauses (the times that end with an image's
+    ``ImageDone``); ``notices`` the other times asked for, such as the dispatcher's
+    wake-up when its readahead is full.
     """
 
     def __init__(self) -> None:
-        self.sleeps: list[float] = []
+        self.gpu_times: list[float] = []
         self.notices: list[float] = []
+        self._time = 0.0
+
+    def now(self) -> float:
+        return self._time
 
     def after(self, seconds: float, *deliveries: Delivery) -> None:
-        (self.sleeps if _ends_an_image(deliveries) else self.notices).append(seconds)
+        (self.gpu_times if _ends_an_image(deliveries) else self.notices).append(seconds)
+        self._time = max(self._time, self._time + seconds)
         deliver(deliveries)
 
 
@@ -94,26 +100,34 @@ def loopback_fetcher(**settings: Any) -> HttpFetcher:
     return HttpFetcher(ServiceConfig(**options))
 
 
-class HeldSleeper:
+class HeldGpu:
     """The simulated GPU held by the test: it keeps what it is given until ``release()``.
 
     ``held`` lists ``(seconds, deliveries)`` in the order given; ``release()`` delivers
-    and forgets them all, as if their time were up.
+    and forgets them all, its clock moving to when the last of them was due, as if
+    their time were up.
     """
 
     def __init__(self) -> None:
         self.held: list[tuple[float, tuple[Delivery, ...]]] = []
+        self._time = 0.0
+        self._due = 0.0
+
+    def now(self) -> float:
+        return self._time
 
     def after(self, seconds: float, *deliveries: Delivery) -> None:
+        self._due = max(self._due, self._time + seconds)
         self.held.append((seconds, deliveries))
 
     @property
-    def sleeps(self) -> list[float]:
-        """The GPU pauses held (leaving out the slots' early releases)."""
+    def gpu_times(self) -> list[float]:
+        """The GPU pauses held (leaving out the dispatcher's wake-ups)."""
         return [seconds for seconds, deliveries in self.held if _ends_an_image(deliveries)]
 
     def release(self) -> None:
         released, self.held = self.held, []
+        self._time = max(self._time, self._due)
         for _, deliveries in released:
             deliver(deliveries)
 

@@ -1,4 +1,4 @@
-"""A loopback server that misbehaves on cue: errors, hangs, resets, slow drips.
+"""A loopback server that misbehaves on cue: errors, hangs, resets, slow drips, lies.
 
 ``ImageServer`` answers every request well; retries, deadlines and fault handling
 need a server that answers the first requests badly and the later ones well, or
@@ -21,13 +21,21 @@ from retailpulse.lifecycle import Service
 __all__ = [
     "Behaviour",
     "FaultyServer",
+    "continue_forever",
     "drip",
+    "drip_head",
     "hang",
     "hang_up_early",
+    "raw",
     "reset",
     "respond",
     "stall",
+    "stream_steadily",
+    "unsized",
 ]
+
+MOST = 10.0
+"""No behaviour goes on longer than this, in seconds, whatever the client does."""
 
 Behaviour = Callable[[socket.socket, threading.Event], None]
 """Answers one request on a connected socket; the event is set when the server stops."""
@@ -47,6 +55,68 @@ def respond(
         connection.sendall(head.encode("latin-1") + body)
 
     return answer
+
+
+def raw(data: bytes) -> Behaviour:
+    """Exactly these bytes, head and body as given (to lie in headers), then close."""
+
+    def answer(connection: socket.socket, stopping: threading.Event) -> None:
+        connection.sendall(data)
+
+    return answer
+
+
+def unsized(body: bytes, *, chunked: bool = False) -> Behaviour:
+    """A 200 whose body has no ``Content-Length``: it ends where the connection closes,
+    or (``chunked``) in chunks of 1,000 bytes, as servers that stream do."""
+
+    def answer(connection: socket.socket, stopping: threading.Event) -> None:
+        if not chunked:
+            connection.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body)
+            return
+        pieces = [body[start : start + 1000] for start in range(0, len(body), 1000)]
+        encoded = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            + encoded
+            + b"0\r\n\r\n"
+        )
+
+    return answer
+
+
+def _paced(
+    connection: socket.socket, stopping: threading.Event, piece: bytes, pause: float
+) -> None:
+    """Send ``piece`` again and again, ``pause`` apart, until stopped or ``MOST`` is up."""
+    ends = time.monotonic() + MOST
+    while time.monotonic() < ends and not stopping.wait(pause):
+        connection.sendall(piece)
+
+
+def drip_head(connection: socket.socket, stopping: threading.Event) -> None:
+    """The status line and headers one byte every 20 ms (a long header makes that 10 s):
+    every byte comes well within any read timeout, so only a deadline over the whole
+    exchange, the head included, can stop it."""
+    head = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"p" * 480 + b"\r\nContent-Length: 1\r\n\r\nx"
+    ends = time.monotonic() + MOST
+    for byte in head:
+        if time.monotonic() >= ends or stopping.wait(0.02):
+            return
+        connection.sendall(bytes([byte]))
+
+
+def continue_forever(connection: socket.socket, stopping: threading.Event) -> None:
+    """``HTTP/1.1 100 Continue`` every 20 ms and never the answer: http.client reads
+    past each 100 to the next, so this holds a client as long as it lets it."""
+    _paced(connection, stopping, b"HTTP/1.1 100 Continue\r\n\r\n", 0.02)
+
+
+def stream_steadily(connection: socket.socket, stopping: threading.Event) -> None:
+    """A body without length, 16 KiB every 2 ms (about 8 MB/s) for up to ``MOST``: no
+    pause long enough for any socket timeout, so only the deadline stops it."""
+    connection.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+    _paced(connection, stopping, b"s" * 16384, 0.002)
 
 
 def hang(connection: socket.socket, stopping: threading.Event) -> None:

@@ -1,16 +1,18 @@
 """POSTing one webhook: bounded in time, never redirected, through the address guard."""
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Protocol
 
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3 import PoolManager
 
 from retailpulse.config import ServiceConfig
-from retailpulse.guardedhttp import GuardedAdapter
-from retailpulse.netguard import AddressGuard, BlockedAddressError
+from retailpulse.download.connections import Deadline, pool_classes, tls_context
+from retailpulse.download.guard import AddressGuard, BlockedAddressError
 
 __all__ = ["HttpWebhookSender", "PostResult", "WebhookSender"]
 
@@ -37,48 +39,85 @@ class WebhookSender(Protocol):
 
 
 class HttpWebhookSender:
-    """Sends with one ``requests.Session``, used by one actor's thread only.
+    """Sends through one urllib3 ``PoolManager``, used by one actor's thread only.
 
-    Redirects are not followed (a 3xx is a failed attempt, as Standard Webhooks
-    says), nothing is retried here (the schedule retries), and unless private URLs
-    are allowed every connection goes through the same ``AddressGuard`` as image
-    downloads.
+    The connections are the image downloads' own (``retailpulse.download``): unless
+    private URLs are allowed each goes through the same ``AddressGuard`` on the
+    connected socket, and every receive ends at the attempt's deadline (connect
+    timeout plus ``READ_TIMEOUT``), so a receiver that drips its answer cannot hold
+    the webhook actor. Redirects are not followed (a 3xx is a failed attempt, as
+    Standard Webhooks says), nothing is retried here (the schedule retries), and no
+    proxy comes from the environment (it would hide the real target from the guard).
     """
 
     def __init__(self, config: ServiceConfig, guard: AddressGuard | None = None) -> None:
-        self._timeout = (config.connect_timeout, min(config.read_timeout, READ_TIMEOUT))
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = "retailpulse-webhooks/0.1"
-        self._session.trust_env = False  # no proxy may hide the real target from the guard
-        adapter = (
-            HTTPAdapter(max_retries=0)
-            if config.allow_private_urls
-            else GuardedAdapter(guard or AddressGuard(), max_retries=0)
+        self._connect_timeout = config.connect_timeout
+        self._read_timeout = min(config.read_timeout, READ_TIMEOUT)
+        self._deadline = Deadline()
+        self._pools = PoolManager(
+            num_pools=8,
+            headers={"User-Agent": "retailpulse-webhooks/0.1"},
+            ssl_context=tls_context(True),
+            retries=False,
         )
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        chosen = None if config.allow_private_urls else (guard or AddressGuard())
+        self._pools.pool_classes_by_scheme = pool_classes(chosen, self._deadline)
 
     def post(self, url: str, headers: dict[str, str], body: bytes) -> PostResult:
+        self._deadline.at = time.monotonic() + self._connect_timeout + self._read_timeout
         try:
-            response = self._session.post(
-                url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
+            response = self._pools.urlopen(
+                "POST",
+                url,
+                body=body,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                timeout=urllib3.Timeout(connect=self._connect_timeout, read=self._read_timeout),
+                preload_content=False,
             )
         except BlockedAddressError as exc:
             return PostResult(None, f"refused, {exc}", permanent=True)
-        except requests.Timeout:
-            return PostResult(None, f"no answer within {self._timeout[1]:g} s")
-        except (requests.RequestException, ValueError) as exc:
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
+            return PostResult(None, f"no answer within {self._read_timeout:g} s")
+        except (urllib3.exceptions.HTTPError, ValueError, OSError) as exc:
+            blocked = _blocked(exc)
+            if blocked is not None:
+                return PostResult(None, f"refused, {blocked}", permanent=True)
             return PostResult(None, f"could not send ({type(exc).__name__})")
-        with response:
-            if 200 <= response.status_code < 300:
-                return PostResult(response.status_code)
-            reason = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+        try:
+            status = response.status
+            if 200 <= status < 300:
+                return PostResult(status)
             return PostResult(
-                response.status_code, reason, _retry_after(response.headers.get("Retry-After"))
+                status, _status_text(status), _retry_after(response.headers.get("Retry-After"))
             )
+        finally:
+            response.close()  # the body is not read: the connection is not reused
+            response.release_conn()
 
     def close(self) -> None:
-        self._session.close()
+        self._pools.clear()
+
+
+def _blocked(exc: BaseException) -> BlockedAddressError | None:
+    """The guard's refusal behind a wrapped error, if that is what it was."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, BlockedAddressError):
+            return seen
+        seen = seen.__cause__ or seen.__context__ or getattr(seen, "reason", None)
+    return None
+
+
+def _status_text(status: int) -> str:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP {status} {phrase}".rstrip()
 
 
 def _retry_after(value: str | None) -> float | None:

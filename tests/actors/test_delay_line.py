@@ -4,6 +4,7 @@ import time
 from collections.abc import Callable
 
 from retailpulse.actors.delayline import DelayLine
+from retailpulse.actors.messages import Batch
 
 from .conftest import Probe
 
@@ -76,3 +77,25 @@ def test_stop_ends_the_thread_at_once_and_drops_pending_deliveries(
     assert time.monotonic() - started < 1
     assert not line.running
     assert target.messages() == []
+
+
+def test_messages_due_together_for_one_actor_arrive_as_one_batch(
+    probe: Callable[[str], Probe],
+) -> None:
+    job, dispatcher = probe("job"), probe("dispatcher")
+    line = DelayLine().start()
+    try:
+        line.after(0.3, (job.ref, "image 1 done"), (dispatcher.ref, "wake up"))
+        line.after(0.3, (job.ref, "image 2 done"))  # due within the same tick
+
+        assert job.wait_for(Batch) == [Batch(("image 1 done", "image 2 done"))]
+        assert dispatcher.wait_for(str) == ["wake up"]  # alone: as it is, not batched
+        assert job.messages(str) == []
+    finally:
+        line.stop()
+
+
+def test_the_line_tells_the_time_its_delays_count_on() -> None:
+    line = DelayLine(monotonic=lambda: 42.0)
+
+    assert line.now() == 42.0

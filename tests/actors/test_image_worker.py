@@ -7,10 +7,16 @@ import pykka
 import pytest
 
 from retailpulse.actors import ImageWorker
-from retailpulse.actors.events import ImageDownloaded, ImageProcessed
-from retailpulse.actors.messages import ImageDone, ImageMeasured, ProcessImage, WorkerIdle
-from retailpulse.fetching import FetchError
+from retailpulse.actors.messages import (
+    ImageDone,
+    ImageDownloaded,
+    ImageMeasured,
+    ImageProcessed,
+    ProcessImage,
+    WorkerIdle,
+)
 from retailpulse.model import ImageOutcome
+from retailpulse.ports import FetchError
 from retailpulse.testing import (
     FakeFetcher,
     SeededRandom,
@@ -45,10 +51,10 @@ def start_worker(dispatcher: Probe) -> StartWorker:
         answers: Mapping[str, Any] | FakeFetcher,
         *,
         seed: int = 1234,
-        sleep_range: tuple[float, float] = (0.1, 0.4),
+        gpu_time_range: tuple[float, float] = (0.1, 0.4),
     ) -> pykka.ActorRef[Any]:
         fetcher = answers if isinstance(answers, FakeFetcher) else FakeFetcher(answers)
-        return ImageWorker.start(dispatcher.ref, fetcher, SeededRandom(seed), sleep_range)
+        return ImageWorker.start(dispatcher.ref, fetcher, SeededRandom(seed), gpu_time_range)
 
     return start
 
@@ -110,7 +116,7 @@ def test_worker_names_the_job_of_each_image(
 def test_worker_draws_each_gpu_time_at_random_in_the_configured_range(
     start_worker: StartWorker, job: Probe, dispatcher: Probe
 ) -> None:
-    worker = start_worker({SHELF: (10, 20), AISLE: (30, 40)}, seed=7, sleep_range=(0.2, 0.3))
+    worker = start_worker({SHELF: (10, 20), AISLE: (30, 40)}, seed=7, gpu_time_range=(0.2, 0.3))
 
     worker.tell(ProcessImage(job.ref, 0, SHELF))
     worker.tell(ProcessImage(job.ref, 1, AISLE))
@@ -236,7 +242,7 @@ def test_worker_ignores_messages_it_does_not_know(
     assert dispatcher.wait_for(ImageMeasured)[0].outcome == ImageOutcome.measured(10, 20)
 
 
-def test_worker_tells_the_events_ref_of_each_image_with_its_outcome_and_time(
+def test_worker_reports_each_image_to_the_events_ref_with_its_outcome_and_time(
     dispatcher: Probe, job: Probe, probe: Callable[[str], Probe]
 ) -> None:
     events = probe("events")
@@ -248,16 +254,23 @@ def test_worker_tells_the_events_ref_of_each_image_with_its_outcome_and_time(
     worker.tell(ProcessImage(job.ref, 0, SHELF))
     worker.tell(ProcessImage(job.ref, 1, AISLE))
 
-    reported = events.wait_for(ImageProcessed, count=2)
     # The stepping timer makes the download 0.25 s and the whole image 0.5 s; a measured
     # image's time also includes its simulated GPU time, a failed one skips the GPU.
+    # A failed image is reported at once; a measured one travels with the image to the
+    # GPU, to be delivered (batched) just before its ImageDone.
     gpu_seconds = SeededRandom().uniform(0.1, 0.4)
-    assert reported == [
-        ImageProcessed(
-            job.ref.actor_urn, True, 0.5 + gpu_seconds, ImageDownloaded(0.25, len(PNG_10X20))
-        ),
-        ImageProcessed(job.ref.actor_urn, False, 0.5, ImageDownloaded(0.25, None)),
+    assert events.wait_for(ImageProcessed) == [
+        ImageProcessed(job.ref.actor_urn, False, 0.5, ImageDownloaded(0.25, None))
     ]
+    [measured] = dispatcher.wait_for(ImageMeasured)
+    assert measured.reports == (
+        (
+            events.ref,
+            ImageProcessed(
+                job.ref.actor_urn, True, 0.5 + gpu_seconds, ImageDownloaded(0.25, len(PNG_10X20))
+            ),
+        ),
+    )
 
 
 def test_crashed_worker_still_tells_the_events_ref_its_image_failed(

@@ -1,5 +1,5 @@
-"""JobActor alone: manager, dispatcher, job store and workers are probes; the test plays
-the workers and the store."""
+"""JobActor alone: manager, dispatcher and job store are probes; the test plays the
+dispatcher (reading the job's offer), the workers and the store."""
 
 from collections.abc import Callable
 from typing import Any
@@ -8,20 +8,22 @@ import pykka
 import pytest
 
 from retailpulse.actors import JobActor
-from retailpulse.actors.events import JobEnded, JobStarted
 from retailpulse.actors.messages import (
+    Batch,
     CancelAnswer,
     CancelJob,
     FinishJob,
     GetResults,
     GetStatus,
     ImageDone,
+    JobEnded,
     JobFinished,
+    JobStarted,
+    OfferImages,
+    OfferWithdrawn,
     ProcessImage,
     RecordOutcomes,
-    WantWorkers,
-    WorkerGranted,
-    WorkerIdle,
+    WithdrawOffer,
 )
 from retailpulse.model import (
     ImageOutcome,
@@ -86,7 +88,7 @@ def start_job(
         preloaded: tuple[tuple[int, ImageOutcome], ...] = (),
         events: Ref | None = None,
     ) -> Ref:
-        return JobActor.start(
+        job = JobActor.start(
             JobOrder(job_id, images, SUBMITTED_AT, preloaded),
             manager=manager.ref,
             dispatcher=dispatcher.ref,
@@ -95,8 +97,16 @@ def start_job(
             clock=clock,
             events=events,
         )
+        _dispatchers[job.actor_urn] = dispatcher
+        return job
 
     return start
+
+
+_dispatchers: dict[str, Probe] = {}
+"""The dispatcher probe of each job started (by the job's unique URN), for ``hand_out``."""
+_handed: dict[str, int] = {}
+"""How many images of each job's offer ``hand_out`` has handed out."""
 
 
 def commit(store: Probe) -> FinishJob:
@@ -131,19 +141,30 @@ def results(job: Ref) -> JobResults:
     return answer
 
 
-def hand_out(job: Ref, worker: Probe) -> ProcessImage:
-    """Grant ``worker`` to ``job`` and return the image the job gave it."""
-    job.tell(WorkerGranted(worker.ref))
-    [work] = worker.wait_for(ProcessImage)
-    return work
+def offer_of(job: Ref) -> OfferImages:
+    """The job's offer, as its dispatcher received it (exactly one)."""
+    [offer] = _dispatchers[job.actor_urn].wait_for(OfferImages)
+    return offer
 
 
-def test_job_asks_the_dispatcher_for_one_worker_per_image_to_download(
+def hand_out(job: Ref) -> ProcessImage:
+    """Play the dispatcher: the next image of the job's offer, as a worker would get it."""
+    offer = offer_of(job)
+    cursor = _handed.get(job.actor_urn, 0)
+    _handed[job.actor_urn] = cursor + 1
+    index = offer.todo[cursor]
+    return ProcessImage(job, index, offer.images[index].url)
+
+
+def test_job_offers_the_dispatcher_its_images_to_download_once(
     start_job: StartJob, dispatcher: Probe
 ) -> None:
-    job = start_job(specs("S1", "S2", "S404", "S1"))
+    images = specs("S1", "S2", "S404", "S1")
+    job = start_job(images)
 
-    assert dispatcher.wait_for(WantWorkers) == [WantWorkers(job, 3)]
+    status(job)
+    assert dispatcher.messages() == [OfferImages(job, images, (0, 1, 3))]
+    assert offer_of(job).images is images  # the job's own tuple, shared, not copied
 
 
 def test_unknown_store_fails_the_job_without_downloading(
@@ -184,52 +205,21 @@ def test_images_of_an_unknown_store_fail_at_once_while_the_rest_wait_for_workers
     assert manager.messages() == []
 
 
-def test_granted_workers_get_the_images_to_download_in_submission_order(
-    start_job: StartJob, probe: Callable[[str], Probe]
+def test_the_offer_lists_the_images_to_download_in_submission_order(
+    start_job: StartJob,
 ) -> None:
     job = start_job(specs("S1", "S404", "S2", "S3"))
 
-    handed = [hand_out(job, probe(f"w{n}")) for n in range(3)]
+    handed = [hand_out(job) for _ in range(3)]
 
     assert [(work.index, work.url) for work in handed] == [(0, url(0)), (2, url(2)), (3, url(3))]
-    assert all(work.job is job for work in handed)
-
-
-def test_grant_beyond_the_images_to_download_is_returned_to_the_dispatcher(
-    start_job: StartJob, dispatcher: Probe, probe: Callable[[str], Probe]
-) -> None:
-    job = start_job(specs("S1"))
-    hand_out(job, probe("w1"))
-    spare = probe("spare")
-
-    job.tell(WorkerGranted(spare.ref))
-
-    [idle] = dispatcher.wait_for(WorkerIdle)
-    assert idle.worker is spare.ref
-    assert spare.messages() == []
-    assert dispatcher.messages(WantWorkers) == [WantWorkers(job, 1)]
-
-
-def test_grant_of_a_dead_worker_is_returned_and_the_image_asked_for_again(
-    start_job: StartJob, dispatcher: Probe, probe: Callable[[str], Probe]
-) -> None:
-    job = start_job(specs("S1", "S2"))
-    dead = probe("dead")
-    dead.kill()
-
-    job.tell(WorkerGranted(dead.ref))
-
-    status(job)
-    assert [m.worker for m in dispatcher.messages(WorkerIdle)] == [dead.ref]
-    assert dispatcher.messages(WantWorkers) == [WantWorkers(job, 2), WantWorkers(job, 1)]
-    assert hand_out(job, probe("alive")).index == 0
 
 
 def test_status_is_ongoing_until_every_image_has_an_outcome(
     start_job: StartJob, manager: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1", "S2"))
-    first = hand_out(job, probe("w1"))
+    first = hand_out(job)
 
     job.tell(ImageDone(first.index, OK))
 
@@ -251,7 +241,7 @@ def test_job_completes_when_every_image_is_measured(
     images = specs("S1", "S2", "S1")
     job = start_job(images)
     for n in range(3):
-        work = hand_out(job, probe(f"w{n}"))
+        work = hand_out(job)
         job.tell(ImageDone(work.index, ImageOutcome.measured(10 * (n + 1), 5)))
         if n == 1:
             status(job)
@@ -276,7 +266,7 @@ def test_the_end_is_reported_only_once_the_store_has_committed_it(
     start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1"))
-    job.tell(ImageDone(hand_out(job, probe("w1")).index, OK))
+    job.tell(ImageDone(hand_out(job).index, OK))
     store.wait_for(FinishJob)
 
     assert status(job).state is JobState.ONGOING
@@ -294,7 +284,7 @@ def test_one_failed_image_fails_its_store_and_the_job(
     start_job: StartJob, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1", "S2"))
-    first, second = hand_out(job, probe("w1")), hand_out(job, probe("w2"))
+    first, second = hand_out(job), hand_out(job)
 
     job.tell(ImageDone(first.index, OK))
     job.tell(ImageDone(second.index, ImageOutcome.failed(f"{url(1)}: HTTP 404")))
@@ -309,7 +299,7 @@ def test_each_image_outcome_is_recorded_exactly_once(
     start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1", "S2"))
-    first = hand_out(job, probe("w1"))
+    first = hand_out(job)
 
     job.tell(ImageDone(first.index, OK))
     job.tell(ImageDone(first.index, ImageOutcome.failed("late duplicate")))
@@ -327,7 +317,7 @@ def test_finished_job_reports_to_manager_and_stops(
     start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1"), job_id=12)
-    work = hand_out(job, probe("w1"))
+    work = hand_out(job)
 
     job.tell(ImageDone(work.index, OK))
     commit(store)
@@ -342,7 +332,7 @@ def test_store_errors_follow_the_order_of_first_appearance_not_of_failure(
     start_job: StartJob, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S2", "S1", "S2", "S404", "S3"))  # image index = position
-    work = {hand_out(job, probe(f"w{n}")).index for n in range(4)}
+    work = {hand_out(job).index for n in range(4)}
     assert work == {0, 1, 2, 4}
 
     # S404 failed first (at start), then S1, then S2; S3 succeeded.
@@ -362,8 +352,8 @@ def test_results_keep_submission_order_and_leave_unfinished_images_empty(
 ) -> None:
     images = specs("S1", "S2", "S3")
     job = start_job(images)
-    for n in range(3):
-        hand_out(job, probe(f"w{n}"))
+    for _ in range(3):
+        hand_out(job)
 
     job.tell(ImageDone(2, ImageOutcome.measured(3, 4)))
 
@@ -377,7 +367,7 @@ def test_a_crash_inside_the_job_still_finishes_it_as_failed(
     start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1", "S2"))
-    work = hand_out(job, probe("w1"))
+    work = hand_out(job)
     job.tell(ImageDone(work.index, OK))
 
     job.tell(ImageDone(99, OK))  # no such image: the actor raises and pykka stops it
@@ -420,11 +410,27 @@ def test_a_crash_while_starting_still_finishes_the_job_as_failed(
     wait_until_stopped(job)
 
 
+def test_outcomes_not_yet_saved_go_to_the_store_when_the_job_is_stopped(
+    start_job: StartJob, store: Probe
+) -> None:
+    """Outcomes go to the store once the inbox is empty; a stop behind them in the inbox
+    must not drop them, or a restart would download those images again."""
+    job = start_job(specs(*["S1"] * 500))
+    work = [hand_out(job) for _ in range(499)]
+
+    # One message with 499 outcomes, then the stop: the job is still busy with the
+    # first when the second arrives, so its inbox is not empty when it would save.
+    job.tell(Batch(tuple(ImageDone(each.index, OK) for each in work)))
+    job.stop(block=True, timeout=WAIT)
+
+    assert sorted(recorded(store)) == list(range(499))
+
+
 def test_job_still_stops_when_its_manager_is_gone(
     start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1"))
-    work = hand_out(job, probe("w1"))
+    work = hand_out(job)
     manager.kill()
 
     job.tell(ImageDone(work.index, OK))
@@ -441,8 +447,8 @@ def test_job_tells_the_events_ref_when_it_starts_and_when_it_ends(
     [started] = events.wait_for(JobStarted)
     urn = job.actor_urn
 
-    for worker in (probe("w1"), probe("w2")):
-        work = hand_out(job, worker)
+    for _ in range(2):
+        work = hand_out(job)
         job.tell(ImageDone(work.index, OK))
 
     commit(store)
@@ -477,7 +483,7 @@ def test_job_reports_its_end_to_the_manager_itself_when_the_store_is_gone(
     start_job: StartJob, manager: Probe, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1"))
-    work = hand_out(job, probe("w1"))
+    work = hand_out(job)
     store.kill()
 
     job.tell(ImageDone(work.index, OK))
@@ -496,9 +502,9 @@ def test_a_resumed_job_keeps_its_outcomes_and_hands_out_only_the_rest(
     failed = ImageOutcome.failed("earlier failure")
     job = start_job(specs("S1", "S2", "S3", "S1"), preloaded=((0, OK), (2, failed)))
 
-    assert dispatcher.wait_for(WantWorkers) == [WantWorkers(job, 2)]
+    assert offer_of(job).todo == (1, 3)
     assert status(job).progress == Progress(4, 2, 1)
-    assert [hand_out(job, probe(f"w{n}")).index for n in range(2)] == [1, 3]
+    assert [hand_out(job).index for n in range(2)] == [1, 3]
     assert store.messages(RecordOutcomes) == []  # what is stored is not written again
     assert results(job).outcomes[:3] == (OK, None, failed)
 
@@ -519,30 +525,22 @@ def test_a_resumed_job_with_every_outcome_ends_at_once(
 # --- cancelling -------------------------------------------------------------------
 
 
-def test_cancel_stops_handing_out_lets_images_in_flight_finish_then_ends_cancelled(
-    start_job: StartJob,
-    dispatcher: Probe,
-    store: Probe,
-    manager: Probe,
-    probe: Callable[[str], Probe],
+def test_cancel_withdraws_the_offer_lets_images_handed_out_finish_then_ends_cancelled(
+    start_job: StartJob, dispatcher: Probe, store: Probe, manager: Probe
 ) -> None:
     job = start_job(specs("S1", "S2", "S3", "S1"))
-    first, second = hand_out(job, probe("w1")), hand_out(job, probe("w2"))
+    first, second = hand_out(job), hand_out(job)
     job.tell(ImageDone(first.index, OK))
 
     answer = cancel(job)
-    late = [probe(f"late{n}") for n in range(3)]
-    for worker in late:
-        job.tell(WorkerGranted(worker.ref))
 
     assert answer == CancelAnswer(
         JobStatus(7, JobState.ONGOING, Progress(4, 1), SUBMITTED_AT), True
     )
-    assert status(job).state is JobState.ONGOING  # one image is still in flight
+    assert dispatcher.wait_for(WithdrawOffer) == [WithdrawOffer(job)]
+    job.tell(OfferWithdrawn((2, 3)))  # the dispatcher never handed out images 2 and 3
+    assert status(job).state is JobState.ONGOING  # image 1 was handed out: it will report
     assert store.messages(FinishJob) == []
-    assert [w.messages() for w in late] == [[], [], []]
-    returned = [m.worker for m in dispatcher.messages(WorkerIdle)]
-    assert returned == [w.ref for w in late]
 
     job.tell(ImageDone(second.index, OK))
 
@@ -555,12 +553,33 @@ def test_cancel_stops_handing_out_lets_images_in_flight_finish_then_ends_cancell
     wait_until_stopped(job)
 
 
-def test_cancel_with_nothing_in_flight_ends_the_job_at_once(
-    start_job: StartJob, store: Probe
+def test_a_cancelled_job_waits_for_the_dispatcher_to_say_what_it_never_handed_out(
+    start_job: StartJob, dispatcher: Probe, store: Probe
+) -> None:
+    job = start_job(specs("S1", "S2"))
+    work = hand_out(job)
+    cancel(job)
+    job.tell(ImageDone(work.index, OK))
+
+    # Image 1 may still be on its way to a worker: until the dispatcher answers, the job
+    # cannot know, so it does not end.
+    assert status(job).progress == Progress(2, 1)
+    assert store.messages(FinishJob) == []
+
+    job.tell(OfferWithdrawn((1,)))
+
+    assert commit(store).status.progress == Progress(2, 1, 0)
+    wait_until_stopped(job)
+
+
+def test_cancel_with_nothing_handed_out_ends_the_job_once_the_offer_is_withdrawn(
+    start_job: StartJob, dispatcher: Probe, store: Probe
 ) -> None:
     job = start_job(specs("S1", "S2"))
 
     assert cancel(job).cancelled
+    dispatcher.wait_for(WithdrawOffer)
+    job.tell(OfferWithdrawn((0, 1)))
 
     finish = commit(store)
     assert finish.status.state is JobState.CANCELLED
@@ -570,7 +589,7 @@ def test_cancel_with_nothing_in_flight_ends_the_job_at_once(
 
 def test_a_second_cancel_is_a_no_op(start_job: StartJob, probe: Callable[[str], Probe]) -> None:
     job = start_job(specs("S1", "S2"))
-    hand_out(job, probe("w1"))
+    hand_out(job)
 
     first, second = cancel(job), cancel(job)
 
@@ -581,7 +600,7 @@ def test_cancel_after_the_last_outcome_does_not_change_how_the_job_ended(
     start_job: StartJob, store: Probe, probe: Callable[[str], Probe]
 ) -> None:
     job = start_job(specs("S1"))
-    job.tell(ImageDone(hand_out(job, probe("w1")).index, OK))
+    job.tell(ImageDone(hand_out(job).index, OK))
     store.wait_for(FinishJob)
 
     answer = cancel(job)

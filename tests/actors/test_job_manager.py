@@ -8,13 +8,14 @@ import pykka
 import pytest
 
 from retailpulse.actors import JobManager, JobOrder
-from retailpulse.actors.events import JobAccepted, JobEnded
 from retailpulse.actors.messages import (
     AwaitJob,
     CancelAnswer,
     CancelJob,
     FindJob,
     FinishJob,
+    JobAccepted,
+    JobEnded,
     JobFinished,
     QueuedJobs,
     RunJob,

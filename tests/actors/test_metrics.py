@@ -7,7 +7,8 @@ import pykka
 import pytest
 
 from retailpulse.actors import PoolStats
-from retailpulse.actors.events import (
+from retailpulse.actors.messages import (
+    Batch,
     ImageDownloaded,
     ImageProcessed,
     JobAccepted,
@@ -98,6 +99,18 @@ def test_processed_images_are_counted_by_outcome_and_timed(metrics: Ref) -> None
     assert metric_value(text, "retailpulse_image_processing_seconds_count") == 3
     assert metric_value(text, "retailpulse_image_processing_seconds_sum") == 1.0
     assert metric_value(text, "retailpulse_image_processing_seconds_bucket", le="0.25") == 2
+
+
+def test_events_batched_by_the_simulated_gpu_count_as_if_told_one_by_one(metrics: Ref) -> None:
+    metrics.tell(JobStarted(7, "urn:1", images=3, to_download=3))
+    events = (ImageProcessed("urn:1", ok=True, seconds=0.25),) * 2
+    metrics.tell(Batch((*events, ImageProcessed("urn:1", ok=False, seconds=0.5))))
+
+    text = page(metrics)
+
+    assert metric_value(text, "retailpulse_images_processed_total", outcome="measured") == 2
+    assert metric_value(text, "retailpulse_images_processed_total", outcome="failed") == 1
+    assert metric_value(text, "retailpulse_images_pending") == 0
 
 
 def test_downloads_are_timed_and_only_successful_ones_add_bytes(metrics: Ref) -> None:

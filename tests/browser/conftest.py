@@ -77,7 +77,7 @@ def served(**settings: Any) -> Iterator[str]:
 def dashboard_url(image_server: ImageServer) -> Iterator[str]:
     """A service per test (the suite stops every actor after each test); short GPU times,
     so jobs end in a second or two."""
-    with served(workers=2, min_sleep=0.05, max_sleep=0.05) as url:
+    with served(gpu_slots=2, min_sleep=0.05, max_sleep=0.05) as url:
         yield url
 
 

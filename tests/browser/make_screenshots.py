@@ -27,7 +27,7 @@ IMAGES = ["/img/shelf.png", "/webp/gallery/2.jpg", "/webp/gallery/3.jpg", "/img/
 @pytest.fixture
 def dashboard_url(image_server: ImageServer) -> Iterator[str]:
     """A service paced like the real one (0.1-0.4 s of GPU per image, 8 slots)."""
-    with served(workers=8) as url:
+    with served(gpu_slots=8) as url:
         yield url
 
 

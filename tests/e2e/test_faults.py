@@ -14,7 +14,7 @@ import requests
 
 import retailpulse
 from retailpulse.config import ServiceConfig
-from retailpulse.fetching import HttpFetcher
+from retailpulse.download import HttpFetcher
 from retailpulse.http import HttpServer, create_app
 from retailpulse.ports import Fetcher
 from retailpulse.testing import FaultyServer, ImageServer, hang, reset
@@ -24,7 +24,7 @@ Poll = Callable[[str, int], dict[str, Any]]
 WORKERS = 3
 
 FAST_FAILURES: dict[str, Any] = {
-    "workers": WORKERS,
+    "gpu_slots": WORKERS,
     "allow_private_urls": True,
     "connect_timeout": 1.0,
     "read_timeout": 0.3,

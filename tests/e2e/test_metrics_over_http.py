@@ -59,7 +59,7 @@ def test_metrics_after_a_known_job_count_its_images_bytes_and_status(
 def test_metrics_of_two_services_in_one_process_do_not_mix(
     service_url: str, spec_payload: dict[str, Any], poll_until_done: Poll
 ) -> None:
-    with retailpulse.start(workers=1) as other:
+    with retailpulse.start(gpu_slots=1) as other:
         submitted = requests.post(f"{service_url}/api/submit", json=spec_payload, timeout=5)
         poll_until_done(service_url, submitted.json()["job_id"])
 

@@ -29,7 +29,7 @@ import retailpulse
 from retailpulse.http import HttpServer, create_app
 from retailpulse.http.openapi import PATHS, openapi_document
 from retailpulse.keys import KeyEntry, Keyring, hash_key
-from retailpulse.testing import FakeFetcher, InstantSleeper
+from retailpulse.testing import FakeFetcher, InstantGpu
 from retailpulse.webhooks import PostResult
 
 KEY = "rp_conformance-test-key"
@@ -100,9 +100,9 @@ def live(request: pytest.FixtureRequest) -> Iterator[Live]:
     with_keys = request.param == "with keys"
     with (
         retailpulse.start(
-            workers=4,
+            gpu_slots=4,
             fetcher_factory=lambda: fetcher,
-            sleeper=InstantSleeper(),
+            gpu=InstantGpu(),
             max_images_per_job=50,
             max_body_bytes=64 * 1024,
             api_keys=keys if with_keys else None,

@@ -29,7 +29,7 @@ def _serve(**settings: Any) -> Iterator[str]:
 @pytest.fixture
 def service() -> Iterator[str]:
     """The whole service with real sleeps, private URLs allowed for the local image server."""
-    with _serve(workers=8, allow_private_urls=True) as base_url:
+    with _serve(gpu_slots=8, allow_private_urls=True) as base_url:
         yield base_url
 
 
@@ -166,7 +166,7 @@ def test_status_reports_ongoing_with_progress_while_images_are_in_flight(
 def test_private_addresses_are_refused_unless_allowed(
     image_server: ImageServer, poll_until_done: Poll
 ) -> None:
-    with _serve(workers=2) as base_url:
+    with _serve(gpu_slots=2) as base_url:
         job_id = _submit(base_url, [_visit("S00339218", image_server.url("/img/shelf.png"))])
         status = poll_until_done(base_url, job_id)
 

@@ -12,11 +12,11 @@ import falcon.testing
 import pytest
 
 import retailpulse
-from retailpulse.fetching import FetchError
 from retailpulse.http import create_app
+from retailpulse.ports import FetchError
 from retailpulse.stores import StoreMaster, load_store_master
 from retailpulse.system import System
-from retailpulse.testing import FakeFetcher, InstantSleeper
+from retailpulse.testing import FakeFetcher, InstantGpu
 
 IMAGES = "https://img.example.test"
 A_PNG = f"{IMAGES}/a.png"
@@ -98,10 +98,10 @@ def start_api(store_master: StoreMaster, **settings: Any) -> tuple[Api, Callable
     gate.set()
     gated = GatedFetcher(fetcher, gate)
     system = retailpulse.start(
-        workers=4,
+        gpu_slots=4,
         store_master=store_master,
         fetcher_factory=lambda: gated,
-        sleeper=InstantSleeper(),
+        gpu=InstantGpu(),
         allow_private_urls=True,
         **settings,
     )

@@ -130,7 +130,7 @@ def test_service_figures_count_the_images_of_a_finished_job(
     image_server: ImageServer, poll_until_done: Any
 ) -> None:
     clock = ManualClock()
-    with retailpulse.start(workers=4, allow_private_urls=True, clock=clock) as system:
+    with retailpulse.start(gpu_slots=4, allow_private_urls=True, clock=clock) as system:
         server = HttpServer(create_app(system), "127.0.0.1", 0).start()
         try:
             urls = [image_server.url("/img/shelf.png"), image_server.url("/missing.jpg")]

@@ -81,7 +81,7 @@ def test_a_replay_after_a_restart_returns_the_first_job(
     data = tmp_path / "jobs.db"
     ids = []
     for _ in range(2):
-        with retailpulse.start(workers=2, allow_private_urls=True, data=data) as system:
+        with retailpulse.start(gpu_slots=2, allow_private_urls=True, data=data) as system:
             server = HttpServer(create_app(system), "127.0.0.1", 0).start()
             try:
                 response = requests.post(

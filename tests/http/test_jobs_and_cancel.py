@@ -8,10 +8,10 @@ import falcon.testing
 import pytest
 
 import retailpulse
-from retailpulse.fetching import FetchError
 from retailpulse.http import create_app
+from retailpulse.ports import FetchError
 from retailpulse.system import System
-from retailpulse.testing import FakeFetcher, InstantSleeper, wait_until
+from retailpulse.testing import FakeFetcher, InstantGpu, wait_until
 
 GOOD = "https://img.example.test/good.png"
 STORE = "S00339218"
@@ -64,7 +64,7 @@ def api() -> Iterator[Api]:
     gate.set()
     fetcher = GatedFetcher(gate)
     system = retailpulse.start(
-        workers=2, max_active_jobs=1, fetcher_factory=lambda: fetcher, sleeper=InstantSleeper()
+        gpu_slots=2, max_active_jobs=1, fetcher_factory=lambda: fetcher, gpu=InstantGpu()
     )
     try:
         yield Api(system, gate, fetcher)

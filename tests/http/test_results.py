@@ -13,12 +13,12 @@ import pytest
 import requests
 
 import retailpulse
-from retailpulse.fetching import FetchError
 from retailpulse.http import HttpServer, create_app
 from retailpulse.http.formats import CSV_COLUMNS
+from retailpulse.ports import FetchError
 from retailpulse.stores import Store, StoreMaster
 from retailpulse.system import System
-from retailpulse.testing import FakeFetcher, InstantSleeper
+from retailpulse.testing import FakeFetcher, InstantGpu
 
 IMAGES = "https://img.example.test"
 SIZES = {f"{IMAGES}/{n}.png": (10 + n, 5 + 2 * n) for n in range(7)}
@@ -68,10 +68,10 @@ def api() -> Iterator[Api]:
     gate.set()
     fetcher = GatedFetcher(gate)
     system = retailpulse.start(
-        workers=8,
+        gpu_slots=8,
         store_master=MASTER,
         fetcher_factory=lambda: fetcher,
-        sleeper=InstantSleeper(),
+        gpu=InstantGpu(),
         allow_private_urls=True,
     )
     try:

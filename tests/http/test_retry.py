@@ -99,7 +99,7 @@ class Api:
 
 
 def serve(**settings: Any) -> Iterator[Api]:
-    with retailpulse.start(workers=2, allow_private_urls=True, **settings) as system:
+    with retailpulse.start(gpu_slots=2, allow_private_urls=True, **settings) as system:
         server = HttpServer(create_app(system), "127.0.0.1", 0).start()
         try:
             yield Api(server.url)

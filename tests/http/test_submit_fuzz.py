@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import retailpulse
 from retailpulse.http import create_app
 from retailpulse.stores import StoreMaster, load_store_master
-from retailpulse.testing import FakeFetcher, InstantSleeper
+from retailpulse.testing import FakeFetcher, InstantGpu
 from retailpulse.testing.strategies import ANY_TEXT, JSON_VALUES, valid_payloads
 
 A_PNG = "https://img.example.test/a.png"
@@ -63,10 +63,10 @@ def client(store_master: StoreMaster) -> Iterator[falcon.testing.TestClient]:
     """One service for all the examples of a test: jobs pile up, which is fine."""
     fetcher = FakeFetcher({A_PNG: (4, 3)})
     with retailpulse.start(
-        workers=2,
+        gpu_slots=2,
         store_master=store_master,
         fetcher_factory=lambda: fetcher,
-        sleeper=InstantSleeper(),
+        gpu=InstantGpu(),
         max_body_bytes=1024 * 1024,
     ) as system:
         yield falcon.testing.TestClient(create_app(system))

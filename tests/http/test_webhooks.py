@@ -116,7 +116,7 @@ class Service:
     def __init__(self, data: Path | None, **settings: Any) -> None:
         self._data = data
         self._settings = {
-            "workers": 2,
+            "gpu_slots": 2,
             "allow_private_urls": True,
             "webhook_secret": SECRET,
             "webhook_schedule": FAST,
@@ -292,7 +292,7 @@ def test_a_bad_callback_url_is_400_naming_it(
 
 def test_a_callback_url_needs_a_webhook_secret(spec_payload: dict[str, Any]) -> None:
     with (
-        retailpulse.start(workers=1) as system,
+        retailpulse.start(gpu_slots=1) as system,
         pytest.raises(retailpulse.ValidationError, match="webhook-secret"),
     ):
         system.submit({**spec_payload, "callback_url": "https://hooks.example/x"})

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from retailpulse.config import ServiceConfig
-from retailpulse.netguard import AddressGuard
+from retailpulse.download import AddressGuard
 from retailpulse.webhooks import HttpWebhookSender, PostResult
 
 

@@ -6,17 +6,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from retailpulse.fetching import FetchError
+from retailpulse.ports import FetchError
 from retailpulse.testing import (
     Behaviour,
     FaultyServer,
     ImageServer,
     Route,
+    continue_forever,
     drip,
+    drip_head,
     hang_up_early,
     image_bytes,
     loopback_fetcher,
+    raw,
     stall,
+    stream_steadily,
+    unsized,
 )
 
 PNG = image_bytes(40, 30)
@@ -225,3 +230,128 @@ def test_a_body_shorter_than_its_content_length_is_a_fetch_error() -> None:
 
     assert "broke off" in str(caught.value)
     assert server.url() in str(caught.value)
+
+
+def test_a_server_that_streams_steadily_past_the_deadline_fails_at_it() -> None:
+    """No pause long enough for any socket timeout: only the deadline check stops it."""
+    reason, elapsed, url = failing_fetch(stream_steadily, download_timeout=0.5, read_timeout=5)
+
+    assert reason == f"{url}: the download took over 0.5 s in total (the server sends too slowly)"
+    assert elapsed < 2
+
+
+def test_a_server_that_drips_its_status_line_and_headers_fails_at_the_deadline() -> None:
+    reason, elapsed, url = failing_fetch(drip_head, download_timeout=0.5, read_timeout=5)
+
+    assert reason == f"{url}: the download took over 0.5 s in total (no answer in time)"
+    assert elapsed < 2  # the head alone would take 10 s, each byte well within 5 s
+
+
+def test_a_server_that_sends_100_continue_forever_fails_at_the_deadline() -> None:
+    reason, elapsed, url = failing_fetch(
+        continue_forever, download_timeout=0.5, read_timeout=5, retries=0
+    )
+
+    assert reason == f"{url}: the download took over 0.5 s in total (no answer in time)"
+    assert elapsed < 2
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["until-close", "chunked"])
+def test_a_body_without_content_length_is_capped_while_it_streams(chunked: bool) -> None:
+    with (
+        FaultyServer(unsized(b"z" * 5000, chunked=chunked)) as server,
+        pytest.raises(FetchError) as caught,
+    ):
+        loopback_fetcher(max_image_bytes=4096).fetch(server.url())
+
+    assert str(caught.value) == f"{server.url()}: the image is over the 4096-byte limit"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["until-close", "chunked"])
+def test_a_body_without_content_length_within_the_cap_is_returned(chunked: bool) -> None:
+    with FaultyServer(unsized(PNG, chunked=chunked)) as server:
+        assert loopback_fetcher(max_image_bytes=len(PNG)).fetch(server.url()) == PNG
+
+
+def lying_length(value: bytes) -> Behaviour:
+    """A PNG whose Content-Length header says ``value`` (raw bytes, as sent)."""
+    return raw(
+        b"HTTP/1.1 200 OK\r\nContent-Length: " + value + b"\r\nConnection: close\r\n\r\n" + PNG
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"\xb2", b"\xb9\xb3", b"-1", b"0x10", b" ", b"1e3", b"9" * 5000],
+    ids=[
+        "superscript-two",
+        "superscripts",
+        "negative",
+        "hex",
+        "blank",
+        "exponent",
+        "5000-digits",
+    ],
+)
+def test_a_content_length_that_is_not_a_number_is_ignored_and_the_body_read_to_its_end(
+    value: bytes,
+) -> None:
+    """``"²".isdigit()`` is true and ``int("²")`` raises: such a header killed a worker
+    per image. Any value that is not plain digits is treated as no length at all."""
+    with FaultyServer(lying_length(value)) as server:
+        assert loopback_fetcher().fetch(server.url()) == PNG
+
+
+def test_a_huge_content_length_is_refused_as_over_the_limit_before_reading() -> None:
+    with FaultyServer(lying_length(b"99999999999")) as server, pytest.raises(FetchError) as caught:
+        loopback_fetcher(max_image_bytes=4096).fetch(server.url())
+
+    assert str(caught.value) == (
+        f"{server.url()}: the image is 99999999999 bytes, over the 4096-byte limit"
+    )
+
+
+@pytest.mark.parametrize(
+    "head", [b"Content-Length: 5, 6", b"Content-Length: 5\r\nContent-Length: 6"]
+)
+def test_content_lengths_that_disagree_are_a_plain_failure(head: bytes) -> None:
+    behaviour = raw(b"HTTP/1.1 200 OK\r\n" + head + b"\r\nConnection: close\r\n\r\nhello")
+    with FaultyServer(behaviour) as server, pytest.raises(FetchError) as caught:
+        loopback_fetcher(retries=0).fetch(server.url())
+
+    assert str(caught.value).startswith(f"{server.url()}: ")
+    assert "Content-Length" in str(caught.value)
+
+
+def test_content_lengths_that_agree_are_one_length() -> None:
+    body = PNG
+    size = str(len(body)).encode()
+    behaviour = raw(
+        b"HTTP/1.1 200 OK\r\nContent-Length: " + size + b", " + size + b"\r\n\r\n" + body
+    )
+    with FaultyServer(behaviour) as server:
+        assert loopback_fetcher().fetch(server.url()) == body
+
+
+def test_a_redirect_or_an_error_page_with_a_body_leaves_the_fetcher_usable(
+    server: ImageServer,
+) -> None:
+    """Their bodies are never read; the next downloads must not trip over them."""
+    moved = Route(b"m" * 200_000, "text/html", 302, headers=(("Location", "/a.png"),))
+    moved_url = server.add("/moved-with-body.png", moved)
+    error_url = server.add("/error-page.png", Route(b"e" * 200_000, "text/html", 404))
+    fetcher = loopback_fetcher()
+
+    assert fetcher.fetch(moved_url) == PNG
+    with pytest.raises(FetchError, match="HTTP 404"):
+        fetcher.fetch(error_url)
+    assert [fetcher.fetch(moved_url) for _ in range(3)] == [PNG] * 3
+
+
+def test_a_redirect_to_a_location_that_is_no_url_is_a_plain_failure(server: ImageServer) -> None:
+    url = server.add("/to-nowhere", redirect("http://[::1"))
+
+    with pytest.raises(FetchError) as caught:
+        loopback_fetcher().fetch(url)
+
+    assert str(caught.value) == f"{url}: redirected to an invalid location (Invalid IPv6 URL)"

@@ -4,7 +4,7 @@ Clients choose the URLs we download. Without a guard, any client could make the
 service probe its own loopback, the cloud metadata address or the internal
 network, so non-public addresses are refused unless the operator allows them.
 
-The guard is applied where the socket is made (``retailpulse.guardedhttp``): the
+The guard is applied where the socket is made (``retailpulse.download.connections``): the
 host is resolved once, every address is checked, and only a checked address is
 connected to. Checking a name and then letting the HTTP library resolve it again
 would leave a gap for DNS rebinding (a name that answers "public" to the check

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from retailpulse.config import ServiceConfig
-from retailpulse.fetching import FetchError
-from retailpulse.retrying import DeadlineRetry, download_retry
+from retailpulse.download.retries import DeadlineRetry, download_retry
+from retailpulse.ports import FetchError
 from retailpulse.testing import FaultyServer, hang, image_bytes, loopback_fetcher, reset, respond
 
 PNG = image_bytes(12, 8)

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from retailpulse.netguard import AddressGuard, BlockedAddressError, is_public_address
+from retailpulse.download.guard import AddressGuard, BlockedAddressError, is_public_address
 
 
 class FakeResolver:

@@ -15,8 +15,9 @@ import trustme
 import urllib3.util.connection
 
 from retailpulse.config import ServiceConfig
-from retailpulse.fetching import FetchError, HttpFetcher
-from retailpulse.netguard import AddressGuard, is_public_address
+from retailpulse.download import HttpFetcher
+from retailpulse.download.guard import AddressGuard, is_public_address
+from retailpulse.ports import FetchError
 from retailpulse.testing import FaultyServer, ImageServer, Route, image_bytes, respond
 
 PNG = image_bytes(20, 10)
@@ -55,7 +56,7 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
             raise ConnectionRefusedError(111, "Connection refused (test: not loopback)")
         return real(address, *args, **kwargs)
 
-    monkeypatch.setattr("retailpulse.guardedhttp.create_connection", recording)
+    monkeypatch.setattr("retailpulse.download.connections.create_connection", recording)
     return attempted
 
 

@@ -1,0 +1,1 @@
+"""Tests of the download subsystem: fetching, the address guard, guarded connections, retries."""
