@@ -8,6 +8,8 @@ nothing running.
 
 import logging
 import os
+import socket
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -22,10 +24,12 @@ from retailpulse.actors import (
     JobStoreActor,
     StoreFactory,
 )
+from retailpulse.actors.cluster import ClusterManager, chunk_factory
 from retailpulse.actors.delayline import DelayLine
 from retailpulse.actors.messages import (
     AnyRef,
     ClaimUnfinished,
+    RegisterNode,
     RunJob,
 )
 from retailpulse.actors.metrics import MetricsActor
@@ -133,8 +137,11 @@ def start(
     store = JobStoreActor.start(
         open_store, clock=now, retention=config.retention, store_master=store_master
     )
+    cluster = path is None and data is not None  # a shared (PostgreSQL) store
     try:
-        unfinished = _claim_unfinished(store)
+        # A cluster node resumes nothing itself: it claims chunks of every node's jobs.
+        unfinished = [] if cluster else _claim_unfinished(store)
+        node = _register(store, config) if cluster else None
     except BaseException:
         store.stop(timeout=config.stop_timeout)
         raise
@@ -169,14 +176,27 @@ def start(
             events=metrics,
         )
 
-    manager = JobManager.start(
-        start_job,
-        store,
-        clock=now,
-        max_active_jobs=config.max_active_jobs,
-        stop_timeout=config.stop_timeout,
-        events=metrics,
-    )
+    manager: AnyRef
+    if node is None:
+        manager = JobManager.start(
+            start_job,
+            store,
+            clock=now,
+            max_active_jobs=config.max_active_jobs,
+            stop_timeout=config.stop_timeout,
+            events=metrics,
+        )
+    else:
+        manager = ClusterManager.start(
+            chunk_factory(dispatcher, store),
+            store,
+            node=node,
+            gpu_slots=config.gpu_slots,
+            clock=time.monotonic,
+            lease=config.lease_seconds,
+            heartbeat=config.heartbeat_seconds,
+            stop_timeout=config.stop_timeout,
+        )
     webhooks = None
     if signer is not None:
         webhooks = WebhookActor.start(
@@ -212,6 +232,14 @@ def _keys(api_keys: str | Path | Keyring | KeyringHolder | None) -> KeyringHolde
     if isinstance(api_keys, Keyring):
         return KeyringHolder(keyring=api_keys)
     return KeyringHolder(api_keys)
+
+
+def _register(store: AnyRef, config: ServiceConfig) -> int:
+    """Register this process as a cluster node: a new id, never reused."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    node: int = store.ask(RegisterNode(name, config.gpu_slots), block=True, timeout=RESUME_TIMEOUT)
+    logger.info("cluster node %d (%s), %d GPU slots", node, name, config.gpu_slots)
+    return node
 
 
 def _job_store(data: str | Path | None) -> tuple[StoreFactory, Path | None]:

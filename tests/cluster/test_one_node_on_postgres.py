@@ -6,7 +6,7 @@ from typing import Any
 import retailpulse
 from retailpulse.testing import ImageServer
 
-SETTINGS: dict[str, Any] = {"workers": 4, "allow_private_urls": True, "min_sleep": 0.0}
+SETTINGS: dict[str, Any] = {"gpu_slots": 4, "allow_private_urls": True, "min_sleep": 0.0}
 SETTINGS["max_sleep"] = 0.0
 
 
