@@ -103,6 +103,16 @@ def _add_data_arguments(serve: argparse.ArgumentParser) -> None:
         help="days a finished job is kept before it is purged (default %(default)g)",
     )
     serve.add_argument(
+        "--lease-seconds",
+        type=SECONDS,
+        default=defaults.lease_seconds,
+        help=(
+            "with a postgresql:// --data, how long a chunk a node claimed stays its own "
+            "without a heartbeat: a killed node's work goes to the others after it "
+            "(default %(default)g)"
+        ),
+    )
+    serve.add_argument(
         "--min-sleep",
         type=seconds,
         default=defaults.min_sleep,
@@ -292,7 +302,10 @@ def run(args: argparse.Namespace) -> int:
         print("retailpulse: --min-sleep must not exceed --max-sleep", file=sys.stderr)
         return 2
     settings.update(
-        min_sleep=args.min_sleep, max_sleep=args.max_sleep, retention=args.retention_days * 86400
+        min_sleep=args.min_sleep,
+        max_sleep=args.max_sleep,
+        retention=args.retention_days * 86400,
+        lease_seconds=args.lease_seconds,
     )
     data = None if args.in_memory else args.data
     # A plain list, not a threading.Event: the handler runs on the main thread between
