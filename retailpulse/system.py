@@ -34,6 +34,7 @@ from retailpulse.actors.messages import (
     GetResults,
     GetStatus,
     ListJobs,
+    ListNodes,
     ListOwnedJobs,
     QueuedJobs,
     ReadFigures,
@@ -45,6 +46,7 @@ from retailpulse.actors.messages import (
     RunJob,
     SubmitJob,
     Submitted,
+    WhichNode,
 )
 from retailpulse.actors.metrics import GetServiceFigures, RenderMetrics, ServiceFigures
 from retailpulse.actors.refs import tell_quietly
@@ -86,6 +88,7 @@ from retailpulse.stores import (
     JobStoreError,
     StoreMaster,
 )
+from retailpulse.stores.jobstore import NodeInfo
 from retailpulse.submission import Submission, parse_submission
 
 __all__ = [
@@ -462,6 +465,15 @@ class System(Service):
         except TimeoutError:
             return answer
         return CancelAnswer(final, cancelled=False)
+
+    def cluster(self) -> tuple[int, tuple[NodeInfo, ...]] | None:
+        """This node's id and the cluster's live nodes (heard from within a lease), or
+        ``None`` when the service is not a cluster node (its store is not shared)."""
+        if self._manager.actor_class is not ClusterManager:
+            return None
+        node: int = self._ask(self._manager, WhichNode())
+        nodes: tuple[NodeInfo, ...] = self._ask(self._store, ListNodes(self.config.lease_seconds))
+        return node, nodes
 
     def _cancel_once(self, job_id: int) -> CancelAnswer:
         if self._manager.actor_class is ClusterManager:

@@ -45,6 +45,7 @@ from retailpulse.actors.messages import (
     ReleaseNode,
     RunJob,
     StatusesPolled,
+    WhichNode,
     WithdrawOffer,
 )
 from retailpulse.actors.refs import stop_and_wait, tell_quietly
@@ -219,6 +220,8 @@ class ClusterManager(pykka.ThreadingActor):
             return None  # reads and cancels go to the store: any node, any job
         if isinstance(message, QueuedJobs):
             return frozenset()
+        if isinstance(message, WhichNode):
+            return self._node
         if isinstance(message, JobFinished | StatusesPolled | AwaitJob):
             self._waiting_for(message)
         elif isinstance(message, ClusterTick | RunJob):

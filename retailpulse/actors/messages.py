@@ -81,6 +81,7 @@ __all__ = [
     "SubmitJob",
     "Submitted",
     "WatchDeliveries",
+    "WhichNode",
     "WithdrawOffer",
     "WorkerIdle",
 ]
@@ -618,6 +619,11 @@ class StatusesPolled:
     """Job store -> cluster manager: ``(job_id, status or None for no such job)``."""
 
     statuses: tuple[tuple[int, JobStatus | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WhichNode:
+    """Ask the cluster manager for this node's id."""
 
 
 @dataclass(frozen=True, slots=True)

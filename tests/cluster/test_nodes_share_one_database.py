@@ -116,3 +116,18 @@ def test_while_postgresql_is_down_a_node_answers_503_with_retry_after_then_200(
     assert "error" in while_down.json()
     assert submit_down.status_code == 503
     assert back.json()["status"] == "completed"
+
+
+def test_healthz_names_the_node_and_lists_the_live_nodes(
+    cluster_db: str, nodes: Callable[..., Node]
+) -> None:
+    first, second = nodes(cluster_db, *FAST), nodes(cluster_db, *FAST)
+
+    health = [node.get("/healthz") for node in (first, second)]
+
+    assert health[0]["node"] != health[1]["node"]
+    for seen in health:
+        listed = {n["node_id"]: n for n in seen["nodes"]}
+        assert set(listed) == {health[0]["node"], health[1]["node"]}
+        assert all(n["gpu_slots"] == 64 for n in listed.values())
+        assert all(n["last_heartbeat"].endswith("+00:00") for n in listed.values())
