@@ -19,6 +19,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 import pykka
@@ -135,6 +136,25 @@ class ChunkActor(pykka.ThreadingActor):
                     self._waiting = 0  # no dispatcher: nothing more will report
         elif isinstance(message, OfferWithdrawn):
             self._waiting -= len(message.never_started)
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """A bug here must not leave the chunk leased to a live node forever (its
+        heartbeat would renew the lease): its images left fail, the chunk ends."""
+        reason = f"internal error in job {self._chunk.job_id} ({exception_value!r})"
+        tell_quietly(self._dispatcher, WithdrawOffer(self.actor_ref))
+        saved = {index for index, _ in self._unsaved}
+        self._unsaved += [
+            (index, ImageOutcome.failed(reason))
+            for index, _ in self._chunk.todo()
+            if index not in saved
+        ]
+        self._waiting = 0
+        self._finish_if_done()
 
     def _save(self) -> None:
         if self._unsaved:
