@@ -35,6 +35,16 @@ store, spooled request bodies, logs."""
 logger = logging.getLogger(__name__)
 
 
+STARTUP_TIMEOUT = 5.0
+"""Longest wait for the pools' threads to start; past it the server starts anyway."""
+
+
+def _wait_until_idle(pool: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while pool.active_count > 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
 class HttpServer(Service):
     """Serve a WSGI app with waitress on a background thread until ``stop()``."""
 
@@ -77,7 +87,16 @@ class HttpServer(Service):
         return f"http://{host}:{self.port}"
 
     def start(self) -> Self:
-        """Serve from a background thread; the socket is already listening."""
+        """Serve from a background thread; the socket is already listening.
+
+        Requests are taken only once every pool thread is waiting for work: waitress
+        counts a thread as busy from its creation until it first waits, and the heavy
+        pool's admission (``GuardedServer.add_task``) reads that count, so a request in
+        the first moments of a loaded machine would otherwise be refused with a 503
+        by a pool that is in fact idle.
+        """
+        for pool in self._pools():
+            _wait_until_idle(pool, STARTUP_TIMEOUT)
         self._thread.start()
         return self
 

@@ -10,6 +10,7 @@ for the ``/metrics`` page.
 
 from retailpulse.testing.fakes import (
     FakeFetcher,
+    GatedFetcher,
     HeldGpu,
     InstantGpu,
     ManualClock,
@@ -43,6 +44,7 @@ __all__ = [
     "Behaviour",
     "FakeFetcher",
     "FaultyServer",
+    "GatedFetcher",
     "HeldGpu",
     "ImageServer",
     "InstantGpu",

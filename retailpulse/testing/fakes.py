@@ -2,6 +2,7 @@
 
 import io
 import random
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from retailpulse.ports import Delivery, FetchError
 
 __all__ = [
     "FakeFetcher",
+    "GatedFetcher",
     "HeldGpu",
     "InstantGpu",
     "ManualClock",
@@ -57,6 +59,33 @@ class FakeFetcher:
         if isinstance(answer, tuple):
             return image_bytes(*answer)
         return answer
+
+
+class GatedFetcher(FakeFetcher):
+    """A ``FakeFetcher`` whose downloads wait until the test opens ``gate``.
+
+    For tests that need a job to stay running (cancel it, page its results while it
+    runs, count what has begun): ``waiting`` lists the URLs whose download has begun
+    (``list.append`` is atomic, so workers may share it). A download still waiting
+    after ``wait`` seconds fails, so a test that forgets to open the gate ends.
+    """
+
+    def __init__(
+        self,
+        answers: Mapping[str, Answer] | None,
+        gate: threading.Event,
+        wait: float = 5.0,
+    ) -> None:
+        super().__init__(answers)
+        self._gate = gate
+        self._wait = wait
+        self.waiting: list[str] = []
+
+    def fetch(self, url: str) -> bytes:
+        self.waiting.append(url)
+        if not self._gate.wait(self._wait):
+            raise FetchError(f"{url}: the test never opened the gate")
+        return super().fetch(url)
 
 
 class InstantGpu:

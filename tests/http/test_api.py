@@ -13,10 +13,9 @@ import pytest
 
 import retailpulse
 from retailpulse.http import create_app
-from retailpulse.ports import FetchError
 from retailpulse.stores import StoreMaster, load_store_master
 from retailpulse.system import System
-from retailpulse.testing import FakeFetcher, InstantGpu
+from retailpulse.testing import FakeFetcher, GatedFetcher, InstantGpu
 
 IMAGES = "https://img.example.test"
 A_PNG = f"{IMAGES}/a.png"
@@ -51,19 +50,6 @@ VALID: dict[str, Any] = {
 WAIT = 5.0
 
 
-class GatedFetcher:
-    """A FakeFetcher whose downloads wait until the test opens the gate (open by default)."""
-
-    def __init__(self, inner: FakeFetcher, gate: threading.Event) -> None:
-        self._inner = inner
-        self._gate = gate
-
-    def fetch(self, url: str) -> bytes:
-        if not self._gate.wait(WAIT):
-            raise FetchError(f"{url}: the test never opened the gate")
-        return self._inner.fetch(url)
-
-
 @dataclass
 class Api:
     client: falcon.testing.TestClient
@@ -93,10 +79,9 @@ def store_master() -> StoreMaster:
 
 
 def start_api(store_master: StoreMaster, **settings: Any) -> tuple[Api, Callable[[], None]]:
-    fetcher = FakeFetcher(ANSWERS)
     gate = threading.Event()
     gate.set()
-    gated = GatedFetcher(fetcher, gate)
+    fetcher = gated = GatedFetcher(ANSWERS, gate, WAIT)
     system = retailpulse.start(
         gpu_slots=4,
         store_master=store_master,

@@ -12,7 +12,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import requests
+from waitress.task import ThreadedTaskDispatcher
 
 from retailpulse.http import HttpLimits, HttpServer
 
@@ -108,3 +110,26 @@ def test_a_big_submit_waits_for_the_heavy_pool_and_a_small_one_does_not() -> Non
         assert (small.status_code, big.status_code) == (200, 503)
         app.gate.set()
         assert running.result().status_code == 200
+
+
+def test_a_costly_request_right_after_start_is_served_though_the_pool_threads_start_late(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """waitress counts a pool thread busy until it first waits for work; on a loaded
+    machine that is a while, and the heavy pool must not refuse requests meanwhile."""
+    starting = ThreadedTaskDispatcher.start_new_thread
+
+    def start_late(self: ThreadedTaskDispatcher, target: Any, thread_no: int) -> None:
+        def late(number: int) -> None:
+            time.sleep(0.3)
+            target(number)
+
+        starting(self, late, thread_no)
+
+    monkeypatch.setattr(ThreadedTaskDispatcher, "start_new_thread", start_late)
+    with gated_server(heavy_threads=1, heavy_queue=0) as (app, base_url, clients):
+        reader = read_results(clients, base_url)
+        app.wait_holding(1)
+        app.gate.set()
+
+        assert reader.result().status_code == 200

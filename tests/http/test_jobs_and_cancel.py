@@ -9,29 +9,12 @@ import pytest
 
 import retailpulse
 from retailpulse.http import create_app
-from retailpulse.ports import FetchError
 from retailpulse.system import System
-from retailpulse.testing import FakeFetcher, InstantGpu, wait_until
+from retailpulse.testing import GatedFetcher, InstantGpu, wait_until
 
 GOOD = "https://img.example.test/good.png"
 STORE = "S00339218"
 WAIT = 5.0
-
-
-class GatedFetcher(FakeFetcher):
-    """Downloads wait until the test opens the gate (open by default)."""
-
-    def __init__(self, gate: threading.Event) -> None:
-        super().__init__({GOOD: (30, 20)})
-        self._gate = gate
-        self.waiting: list[str] = []
-        """URLs whose download has begun (list.append is atomic: workers may share it)."""
-
-    def fetch(self, url: str) -> bytes:
-        self.waiting.append(url)
-        if not self._gate.wait(WAIT):
-            raise FetchError(f"{url}: the test never opened the gate")
-        return super().fetch(url)
 
 
 class Api:
@@ -62,7 +45,7 @@ class Api:
 def api() -> Iterator[Api]:
     gate = threading.Event()
     gate.set()
-    fetcher = GatedFetcher(gate)
+    fetcher = GatedFetcher({GOOD: (30, 20)}, gate, WAIT)
     system = retailpulse.start(
         gpu_slots=2, max_active_jobs=1, fetcher_factory=lambda: fetcher, gpu=InstantGpu()
     )

@@ -15,10 +15,9 @@ import requests
 import retailpulse
 from retailpulse.http import HttpServer, create_app
 from retailpulse.http.formats import CSV_COLUMNS
-from retailpulse.ports import FetchError
 from retailpulse.stores import Store, StoreMaster
 from retailpulse.system import System
-from retailpulse.testing import FakeFetcher, InstantGpu
+from retailpulse.testing import GatedFetcher, InstantGpu
 
 IMAGES = "https://img.example.test"
 SIZES = {f"{IMAGES}/{n}.png": (10 + n, 5 + 2 * n) for n in range(7)}
@@ -32,19 +31,6 @@ MASTER = StoreMaster(
         Store("S3", "Kiosk", "B2"),
     ]
 )
-
-
-class GatedFetcher:
-    """Downloads wait until the test opens the gate (open by default)."""
-
-    def __init__(self, gate: threading.Event) -> None:
-        self._inner = FakeFetcher(SIZES)
-        self._gate = gate
-
-    def fetch(self, url: str) -> bytes:
-        if not self._gate.wait(WAIT):
-            raise FetchError(f"{url}: the test never opened the gate")
-        return self._inner.fetch(url)
 
 
 @dataclass
@@ -66,7 +52,7 @@ class Api:
 def api() -> Iterator[Api]:
     gate = threading.Event()
     gate.set()
-    fetcher = GatedFetcher(gate)
+    fetcher = GatedFetcher(SIZES, gate, WAIT)
     system = retailpulse.start(
         gpu_slots=8,
         store_master=MASTER,
