@@ -51,6 +51,11 @@ class ServiceConfig:
     max_images_per_job: int = 100_000
     max_url_length: int = 8 * 1024
     """Longest image URL, in characters; longer ones are a 400 naming the field."""
+    lease_seconds: float = 15.0
+    """Cluster (PostgreSQL) only: how long a chunk claimed by a node stays its own
+    without a heartbeat; a node killed mid-job has its chunks taken over after it."""
+    heartbeat_seconds: float = 1.0
+    """Cluster only: how often a node renews its leases and learns of cancels."""
     workers: InitVar[int | None] = None
     """Deprecated: the old name of ``gpu_slots``."""
 

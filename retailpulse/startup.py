@@ -8,6 +8,8 @@ nothing running.
 
 import logging
 import os
+import socket
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -22,10 +24,12 @@ from retailpulse.actors import (
     JobStoreActor,
     StoreFactory,
 )
+from retailpulse.actors.cluster import ClusterManager, chunk_factory
 from retailpulse.actors.delayline import DelayLine
 from retailpulse.actors.messages import (
     AnyRef,
     ClaimUnfinished,
+    RegisterNode,
     RunJob,
 )
 from retailpulse.actors.metrics import MetricsActor
@@ -49,6 +53,7 @@ from retailpulse.stores import (
     StoreMaster,
     load_store_master,
 )
+from retailpulse.stores.postgres import PostgresJobStore, is_postgres_url
 from retailpulse.system import System
 from retailpulse.webhooks import (
     DEFAULT_SCHEDULE,
@@ -90,8 +95,10 @@ def start(
     """Start a Retail Pulse actor system and return it, running.
 
     ``data`` is the SQLite file that keeps jobs across restarts (created if missing;
-    unfinished jobs in it resume now). ``None``, the default, keeps jobs in memory
-    only, as tests want. An unusable file raises ``JobStoreError``.
+    unfinished jobs in it resume now), or a ``postgresql://user@host:port/dbname``
+    URL: the PostgreSQL job store, whose schema is created or migrated now.
+    ``None``, the default, keeps jobs in memory only, as tests want. An unusable
+    file or database raises ``JobStoreError``.
     ``settings`` override fields of ``ServiceConfig`` (``gpu_slots=8``,
     ``allow_private_urls=True``...). When ``allow_private_urls`` is not given, the
     environment variable ``RETAILPULSE_ALLOW_PRIVATE_URLS=1`` turns it on.
@@ -122,21 +129,19 @@ def start(
     make_random = random_factory or default_random
     now = clock or default_clock
     gpu_time_range = (config.min_sleep, config.max_sleep)
-    path = None if data is None else Path(data)
+    open_store, path = _job_store(data)
     keys = _keys(api_keys)
     secret = webhook_secret if webhook_secret is not None else os.environ.get(SECRET_ENV)
     signer = WebhookSigner.from_secret(secret) if secret else None
 
-    if path is not None:
-        # Opened here once first, so that an unusable file is this plain JobStoreError
-        # and not one returned through the store actor, which pykka logs with a traceback.
-        SqliteJobStore(path).close()
-    open_store: StoreFactory = MemoryJobStore if path is None else (lambda: SqliteJobStore(path))
     store = JobStoreActor.start(
         open_store, clock=now, retention=config.retention, store_master=store_master
     )
+    cluster = path is None and data is not None  # a shared (PostgreSQL) store
     try:
-        unfinished = _claim_unfinished(store)
+        # A cluster node resumes nothing itself: it claims chunks of every node's jobs.
+        unfinished = [] if cluster else _claim_unfinished(store)
+        node = _register(store, config) if cluster else None
     except BaseException:
         store.stop(timeout=config.stop_timeout)
         raise
@@ -171,14 +176,27 @@ def start(
             events=metrics,
         )
 
-    manager = JobManager.start(
-        start_job,
-        store,
-        clock=now,
-        max_active_jobs=config.max_active_jobs,
-        stop_timeout=config.stop_timeout,
-        events=metrics,
-    )
+    manager: AnyRef
+    if node is None:
+        manager = JobManager.start(
+            start_job,
+            store,
+            clock=now,
+            max_active_jobs=config.max_active_jobs,
+            stop_timeout=config.stop_timeout,
+            events=metrics,
+        )
+    else:
+        manager = ClusterManager.start(
+            chunk_factory(dispatcher, store),
+            store,
+            node=node,
+            gpu_slots=config.gpu_slots,
+            clock=time.monotonic,
+            lease=config.lease_seconds,
+            heartbeat=config.heartbeat_seconds,
+            stop_timeout=config.stop_timeout,
+        )
     webhooks = None
     if signer is not None:
         webhooks = WebhookActor.start(
@@ -214,6 +232,33 @@ def _keys(api_keys: str | Path | Keyring | KeyringHolder | None) -> KeyringHolde
     if isinstance(api_keys, Keyring):
         return KeyringHolder(keyring=api_keys)
     return KeyringHolder(api_keys)
+
+
+def _register(store: AnyRef, config: ServiceConfig) -> int:
+    """Register this process as a cluster node: a new id, never reused."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    node: int = store.ask(RegisterNode(name, config.gpu_slots), block=True, timeout=RESUME_TIMEOUT)
+    logger.info("cluster node %d (%s), %d GPU slots", node, name, config.gpu_slots)
+    return node
+
+
+def _job_store(data: str | Path | None) -> tuple[StoreFactory, Path | None]:
+    """What opens the job store ``data`` names, and its file (``None``: not a file).
+
+    The store is opened here once first, so that an unusable file or database is
+    this plain ``JobStoreError`` and not one returned through the store actor, which
+    pykka logs with a traceback. (For PostgreSQL this is also where the schema is
+    created or migrated.)
+    """
+    if data is None:
+        return MemoryJobStore, None
+    if is_postgres_url(str(data)):
+        url = str(data)
+        PostgresJobStore(url).close()
+        return (lambda: PostgresJobStore(url)), None
+    path = Path(data)
+    SqliteJobStore(path).close()
+    return (lambda: SqliteJobStore(path)), path
 
 
 def _claim_unfinished(store: AnyRef) -> list[JobOrder]:

@@ -21,16 +21,20 @@ from retailpulse.actors import (
     GetPoolStats,
     PoolStats,
 )
+from retailpulse.actors.cluster import ClusterManager
 from retailpulse.actors.delayline import DelayLine
 from retailpulse.actors.messages import (
     AnyRef,
     AwaitJob,
     CancelAnswer,
+    CancelHere,
     CancelJob,
+    CancelStored,
     FindJob,
     GetResults,
     GetStatus,
     ListJobs,
+    ListNodes,
     ListOwnedJobs,
     QueuedJobs,
     ReadFigures,
@@ -42,8 +46,10 @@ from retailpulse.actors.messages import (
     RunJob,
     SubmitJob,
     Submitted,
+    WhichNode,
 )
 from retailpulse.actors.metrics import GetServiceFigures, RenderMetrics, ServiceFigures
+from retailpulse.actors.refs import tell_quietly
 from retailpulse.actors.throughput import RateSeries
 from retailpulse.config import ServiceConfig
 from retailpulse.download.guard import PRIVATE_URLS_HINT, names_private_address
@@ -82,6 +88,7 @@ from retailpulse.stores import (
     JobStoreError,
     StoreMaster,
 )
+from retailpulse.stores.jobstore import NodeInfo
 from retailpulse.submission import Submission, parse_submission
 
 __all__ = [
@@ -459,7 +466,24 @@ class System(Service):
             return answer
         return CancelAnswer(final, cancelled=False)
 
+    def cluster(self) -> tuple[int, tuple[NodeInfo, ...]] | None:
+        """This node's id and the cluster's live nodes (heard from within a lease), or
+        ``None`` when the service is not a cluster node (its store is not shared)."""
+        if self._manager.actor_class is not ClusterManager:
+            return None
+        node: int = self._ask(self._manager, WhichNode())
+        nodes: tuple[NodeInfo, ...] = self._ask(self._store, ListNodes(self.config.lease_seconds))
+        return node, nodes
+
     def _cancel_once(self, job_id: int) -> CancelAnswer:
+        if self._manager.actor_class is ClusterManager:
+            # A cluster: the store ends the job for every node, at once; this node
+            # stops its chunks of it now, the others at their next heartbeat.
+            answer: CancelAnswer | None = self._ask(self._store, CancelStored(job_id))
+            if answer is None:
+                raise UnknownJobError(job_id)
+            tell_quietly(self._manager, CancelHere(job_id))
+            return answer
         for _ in range(3):
             found = self._ask(self._manager, CancelJob(job_id))
             if isinstance(found, CancelAnswer):
@@ -472,7 +496,7 @@ class System(Service):
                     return CancelAnswer(stored, cancelled=False)
                 raise ServiceBusyError(f"job {job_id} is being accepted; retry")
             try:
-                answer: CancelAnswer = found.ask(CancelJob(job_id), timeout=self.config.ask_timeout)
+                answer = found.ask(CancelJob(job_id), timeout=self.config.ask_timeout)
             except pykka.ActorDeadError:
                 continue  # it just finished: the manager no longer runs it
             except pykka.Timeout:

@@ -13,14 +13,28 @@ from typing import Any
 from pykka import ActorRef, Future
 
 from retailpulse.model import ImageOutcome, JobOrder, JobStatus
-from retailpulse.stores.jobstore import Creation, Delivery, DeliveryAttempt, IdempotencyClaim
+from retailpulse.stores.jobstore import (
+    Chunk,
+    Creation,
+    Delivery,
+    DeliveryAttempt,
+    Heartbeat,
+    IdempotencyClaim,
+)
 from retailpulse.submission import ImageSpec
 
 __all__ = [
     "AwaitJob",
     "Batch",
+    "Beat",
+    "BeatDone",
     "CancelAnswer",
+    "CancelHere",
     "CancelJob",
+    "CancelStored",
+    "ChunkDone",
+    "ChunksClaimed",
+    "ClaimChunks",
     "ClaimUnfinished",
     "CreateJob",
     "DeliveriesDue",
@@ -42,9 +56,11 @@ __all__ = [
     "JobFinished",
     "JobStarted",
     "ListJobs",
+    "ListNodes",
     "ListOwnedJobs",
     "OfferImages",
     "OfferWithdrawn",
+    "PollEnded",
     "PoolStats",
     "ProcessImage",
     "QueuedJobs",
@@ -53,14 +69,19 @@ __all__ = [
     "ReadJobMeta",
     "ReadResults",
     "ReadStatus",
+    "RecordChunkOutcomes",
     "RecordDelivery",
     "RecordOutcomes",
+    "RegisterNode",
+    "ReleaseNode",
     "RenderMetrics",
     "ReopenFailed",
     "RunJob",
+    "StatusesPolled",
     "SubmitJob",
     "Submitted",
     "WatchDeliveries",
+    "WhichNode",
     "WithdrawOffer",
     "WorkerIdle",
 ]
@@ -495,3 +516,118 @@ class GetServiceFigures:
     """Ask the metrics actor for a ``ServiceFigures``; ``pool`` as in ``RenderMetrics``."""
 
     pool: PoolStats
+
+
+# --- the cluster protocol (nodes sharing one PostgreSQL job store) --------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterNode:
+    """Ask the job store, at start: register this node; answered with its new id."""
+
+    name: str
+    gpu_slots: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseNode:
+    """Cluster manager -> job store, at stop: drop this node's leases and entry."""
+
+    node: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimChunks:
+    """Cluster manager -> job store: lease up to ``limit`` chunks to ``node``;
+    answered by telling ``reply_to`` ``ChunksClaimed``."""
+
+    node: int
+    limit: int
+    lease_s: float
+    reply_to: AnyRef
+
+
+@dataclass(frozen=True, slots=True)
+class ChunksClaimed:
+    """Job store -> cluster manager: the chunks just leased (maybe none)."""
+
+    chunks: tuple[Chunk, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """Cluster manager -> job store: renew ``node``'s leases; ``BeatDone`` to ``reply_to``."""
+
+    node: int
+    lease_s: float
+    reply_to: AnyRef
+
+
+@dataclass(frozen=True, slots=True)
+class BeatDone:
+    """Job store -> cluster manager: what the heartbeat learnt (ended jobs, chunks held)."""
+
+    beat: Heartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class RecordChunkOutcomes:
+    """Chunk -> job store: outcomes of job ``job_id``; jobs whose last outcome they
+    hold end in that commit, and ``notify`` hears ``JobFinished`` for each."""
+
+    job_id: int
+    outcomes: tuple[tuple[int, ImageOutcome], ...]
+    notify: AnyRef
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkDone:
+    """Chunk -> cluster manager: every image of the chunk has reported (or a cancel
+    or takeover stopped it); the chunk actor stops."""
+
+    job_id: int
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelHere:
+    """System -> cluster manager: job ``job_id`` was cancelled; stop its chunks here now
+    (the other nodes learn it at their next heartbeat)."""
+
+    job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelStored:
+    """Ask the job store: cancel job ``job_id``; answered with a ``CancelAnswer``
+    (``None`` for no such job)."""
+
+    job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PollEnded:
+    """Cluster manager -> job store: the statuses of these awaited jobs, told back to
+    ``reply_to`` as ``StatusesPolled`` (a job another node finished ends this way)."""
+
+    job_ids: tuple[int, ...]
+    reply_to: AnyRef
+
+
+@dataclass(frozen=True, slots=True)
+class StatusesPolled:
+    """Job store -> cluster manager: ``(job_id, status or None for no such job)``."""
+
+    statuses: tuple[tuple[int, JobStatus | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WhichNode:
+    """Ask the cluster manager for this node's id."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListNodes:
+    """Ask the job store for the nodes heard from in the last ``within`` seconds."""
+
+    within: float

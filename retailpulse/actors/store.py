@@ -8,6 +8,12 @@ from typing import Any
 import pykka
 
 from retailpulse.actors.messages import (
+    Beat,
+    BeatDone,
+    CancelAnswer,
+    CancelStored,
+    ChunksClaimed,
+    ClaimChunks,
     ClaimUnfinished,
     CreateJob,
     DeliveriesDue,
@@ -16,21 +22,27 @@ from retailpulse.actors.messages import (
     FinishJob,
     JobFinished,
     ListJobs,
+    ListNodes,
     ListOwnedJobs,
+    PollEnded,
     ReadFigures,
     ReadImagePage,
     ReadJobMeta,
     ReadResults,
     ReadStatus,
+    RecordChunkOutcomes,
     RecordDelivery,
     RecordOutcomes,
+    RegisterNode,
+    ReleaseNode,
     ReopenFailed,
+    StatusesPolled,
     SubmitJob,
     Submitted,
     WatchDeliveries,
 )
 from retailpulse.actors.refs import tell_quietly
-from retailpulse.model import JobOrder, StoreInfo
+from retailpulse.model import JobOrder, JobState, StoreInfo
 from retailpulse.ports import Clock
 from retailpulse.stores.jobstore import (
     Creation,
@@ -113,6 +125,9 @@ class JobStoreActor(pykka.ThreadingActor):
         self._store: JobStore | None = None
         self._open_error: JobStoreError | None = None
         self._outcomes: list[OutcomeRecord] = []
+        self._chunk_outcomes: list[OutcomeRecord] = []
+        self._notify: Any = None
+        """Who hears of jobs the chunks' outcomes ended (the cluster manager)."""
         self._endings: list[FinishJob] = []
         self._next_purge = 0.0
         self._tick = tick
@@ -144,6 +159,14 @@ class JobStoreActor(pykka.ThreadingActor):
         store = self._ready()
         if isinstance(message, RecordOutcomes):
             self._outcomes.extend(OutcomeRecord(message.job_id, i, o) for i, o in message.outcomes)
+        elif isinstance(message, RecordChunkOutcomes):
+            self._chunk_outcomes.extend(
+                OutcomeRecord(message.job_id, i, o) for i, o in message.outcomes
+            )
+            self._notify = message.notify
+        elif isinstance(message, ClaimChunks | Beat | PollEnded | ReleaseNode):
+            self._flush()
+            self._cluster(store, message)
         elif isinstance(message, FinishJob):
             self._endings.append(message)
         elif isinstance(message, Tick):
@@ -161,7 +184,8 @@ class JobStoreActor(pykka.ThreadingActor):
             self._flush()
             self._purge_when_due(store, isinstance(message, Purge))
             return None if isinstance(message, Purge) else self._answer(store, message)
-        if len(self._outcomes) >= self._max_batch or self.actor_inbox.empty():
+        pending = len(self._outcomes) + len(self._chunk_outcomes)
+        if pending >= self._max_batch or self.actor_inbox.empty():
             self._flush()
         self._purge_when_due(store, False)
         return None
@@ -181,9 +205,48 @@ class JobStoreActor(pykka.ThreadingActor):
             master = self._store_master
             stores = {sid: StoreInfo(s.store_name, s.area_code) for sid, s in master.items()}
             return store.reopen_failed(message.job_id, stores)
+        return self._answer_more(store, message)
+
+    def _answer_more(self, store: JobStore, message: Any) -> Any:
+        """Resuming at start, and the cluster protocol's asked requests."""
         if isinstance(message, ClaimUnfinished):
             return store.claim_unfinished(message.after, message.limit)
-        return super().on_receive(message)
+        if not isinstance(message, RegisterNode | CancelStored | ListNodes):
+            return super().on_receive(message)
+        if isinstance(message, RegisterNode):
+            return store.register_node(message.name, message.gpu_slots, self._clock())
+        if isinstance(message, ListNodes):
+            return tuple(store.live_nodes(self._clock(), message.within))
+        status = store.cancel_job(message.job_id, self._clock())
+        if status is None:
+            return None
+        if self._delivery_watcher is not None:
+            tell_quietly(self._delivery_watcher, DeliveryTick())
+        return CancelAnswer(status, cancelled=status.state is JobState.CANCELLED)
+
+    def _cluster(
+        self, store: JobStore, message: ClaimChunks | Beat | PollEnded | ReleaseNode
+    ) -> None:
+        """The cluster protocol's told requests: each is answered by a told reply, and
+        a database that is away means an empty or no reply (the asker tries again)."""
+        try:
+            if isinstance(message, ClaimChunks):
+                chunks = store.claim_chunks(
+                    message.node, message.limit, message.lease_s, self._clock()
+                )
+                tell_quietly(message.reply_to, ChunksClaimed(tuple(chunks)))
+            elif isinstance(message, Beat):
+                beat = store.heartbeat(message.node, message.lease_s, self._clock())
+                tell_quietly(message.reply_to, BeatDone(beat))
+            elif isinstance(message, PollEnded):
+                polled = tuple((j, store.job_status(j)) for j in message.job_ids)
+                tell_quietly(message.reply_to, StatusesPolled(polled))
+            else:
+                store.release_node(message.node)
+        except JobStoreError:
+            logger.warning("job store: %s failed", type(message).__name__, exc_info=True)
+            if isinstance(message, ClaimChunks):
+                tell_quietly(message.reply_to, ChunksClaimed(()))
 
     def _submit(self, store: JobStore, message: CreateJob | SubmitJob) -> Submitted | JobOrder:
         """``CreateJob`` is answered with its ``JobOrder``, ``SubmitJob`` with ``Submitted``."""
@@ -235,6 +298,7 @@ class JobStoreActor(pykka.ThreadingActor):
         return self._store
 
     def _flush(self) -> None:
+        self._flush_chunk_outcomes()
         if (not self._outcomes and not self._endings) or self._store is None:
             return
         endings = [
@@ -254,6 +318,25 @@ class JobStoreActor(pykka.ThreadingActor):
             tell_quietly(self._delivery_watcher, DeliveryTick())
         self._outcomes = []
         self._endings = []
+
+    def _flush_chunk_outcomes(self) -> None:
+        """Commit the chunks' outcomes; the jobs that ended in that commit (their last
+        outcome was in it) are announced to the cluster manager."""
+        if not self._chunk_outcomes or self._store is None:
+            return
+        try:
+            ended = self._store.record_outcomes(self._chunk_outcomes, self._clock())
+        except JobStoreError:
+            # Kept and retried (idempotent): the node holds its outcomes while the
+            # database is away.
+            logger.warning("job store: recording %d outcomes failed", len(self._chunk_outcomes))
+            return
+        self._chunk_outcomes = []
+        for status in ended:
+            if self._notify is not None:
+                tell_quietly(self._notify, JobFinished(status.job_id, status))
+        if ended and self._delivery_watcher is not None:
+            tell_quietly(self._delivery_watcher, DeliveryTick())
 
     def _purge_when_due(self, store: JobStore, now_anyway: bool) -> None:
         now = self._clock()

@@ -9,8 +9,11 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from psycopg.conninfo import conninfo_to_dict
 
 from retailpulse.cli.limits import SECONDS, ZERO_OR_MORE, add_limit_arguments, limit_settings
 from retailpulse.client import URL_ENV
@@ -25,6 +28,7 @@ from retailpulse.stores import (
     StoreMasterError,
     load_store_master,
 )
+from retailpulse.stores.postgres import is_postgres_url
 from retailpulse.webhooks import SECRET_ENV
 from retailpulse.words import plural
 
@@ -32,6 +36,8 @@ __all__ = ["DEFAULT_DATA", "client_url", "http_limits", "positive_int", "registe
 
 DEFAULT_DATA = "retailpulse.db"
 """The job store file, relative to the working directory, unless --data says otherwise."""
+DATA_ENV = "RETAILPULSE_DATA"
+"""Where jobs are kept when --data is not given: a SQLite file or a postgresql:// URL."""
 STOP_POLL_SECONDS = 0.1
 """How soon a stop signal is acted on (the handler itself only records it)."""
 
@@ -65,14 +71,27 @@ def positive_days(text: str) -> float:
     return value
 
 
+def _where(data: str | None, path: Path | None) -> str:
+    """Where the jobs are, for the start-up line (a database URL without its password)."""
+    if data is not None and is_postgres_url(data):
+        info = conninfo_to_dict(data)
+        host, port, name = (info.get(key, "") for key in ("host", "port", "dbname"))
+        return f"jobs in PostgreSQL {host}:{port}/{name}"
+    return "memory only" if path is None else f"jobs in {path.resolve()}"
+
+
 def _add_data_arguments(serve: argparse.ArgumentParser) -> None:
     """Where jobs are kept and for how long, and the simulated GPU time (for demos and tests)."""
     defaults = ServiceConfig()
     data = serve.add_mutually_exclusive_group()
     data.add_argument(
         "--data",
-        default=DEFAULT_DATA,
-        help="SQLite file that keeps jobs across restarts (default ./%(default)s)",
+        default=os.environ.get(DATA_ENV, DEFAULT_DATA),
+        help=(
+            "where jobs are kept across restarts: a SQLite file, or "
+            "postgresql://user@host:port/dbname for a cluster of nodes sharing one "
+            f"PostgreSQL database (default ${DATA_ENV}, else ./{DEFAULT_DATA})"
+        ),
     )
     data.add_argument(
         "--in-memory", action="store_true", help="keep jobs in memory only: a restart forgets them"
@@ -82,6 +101,16 @@ def _add_data_arguments(serve: argparse.ArgumentParser) -> None:
         type=positive_days,
         default=defaults.retention / 86400,
         help="days a finished job is kept before it is purged (default %(default)g)",
+    )
+    serve.add_argument(
+        "--lease-seconds",
+        type=SECONDS,
+        default=defaults.lease_seconds,
+        help=(
+            "with a postgresql:// --data, how long a chunk a node claimed stays its own "
+            "without a heartbeat: a killed node's work goes to the others after it "
+            "(default %(default)g)"
+        ),
     )
     serve.add_argument(
         "--min-sleep",
@@ -273,7 +302,10 @@ def run(args: argparse.Namespace) -> int:
         print("retailpulse: --min-sleep must not exceed --max-sleep", file=sys.stderr)
         return 2
     settings.update(
-        min_sleep=args.min_sleep, max_sleep=args.max_sleep, retention=args.retention_days * 86400
+        min_sleep=args.min_sleep,
+        max_sleep=args.max_sleep,
+        retention=args.retention_days * 86400,
+        lease_seconds=args.lease_seconds,
     )
     data = None if args.in_memory else args.data
     # A plain list, not a threading.Event: the handler runs on the main thread between
@@ -317,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGHUP, request_reload)
         server.start()
         private = "allowed" if system.config.allow_private_urls else "refused"
-        where = "memory only" if system.data is None else f"jobs in {system.data.resolve()}"
+        where = _where(data, system.data)
         print(
             f"Retail Pulse listening on {server.url} "
             f"({plural(len(store_master), 'store')}, "

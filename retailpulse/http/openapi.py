@@ -613,6 +613,25 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "gpu_slots": {"type": "integer", "minimum": 1, "description": "`--workers`"},
             "free_gpu_slots": {"type": "integer", "minimum": 0},
             "stores": {"type": "integer", "minimum": 0},
+            "node": {
+                "type": ["integer", "null"],
+                "description": "A cluster node's id (PostgreSQL store only; null while the "
+                "database is away)",
+            },
+            "nodes": {
+                "type": "array",
+                "description": "The cluster's live nodes (PostgreSQL store only)",
+                "items": {
+                    "type": "object",
+                    "required": ["node_id", "name", "gpu_slots", "last_heartbeat"],
+                    "properties": {
+                        "node_id": {"type": "integer"},
+                        "name": {"type": "string"},
+                        "gpu_slots": {"type": "integer"},
+                        "last_heartbeat": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
         },
     },
     "Service": {

@@ -7,12 +7,13 @@ the collection (list and submit); ``app.py`` routes each path to a suffixed resp
 """
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import falcon
 
-from retailpulse.errors import UnknownJobError, ValidationError
+from retailpulse.errors import ServiceBusyError, UnknownJobError, ValidationError
 from retailpulse.http.auth import caller_of
 from retailpulse.http.formats import (
     CSV_TYPE,
@@ -211,5 +212,27 @@ class HealthResource(_Resource):
             "free_gpu_slots": stats.free_slots,
             "stores": len(self._system.store_master),
         }
+        try:
+            cluster = self._system.cluster()
+        except ServiceBusyError:
+            cluster = None  # the database is away: the node is up, the list unknown
+            resp.media["node"] = None
+        if cluster is not None:
+            node, nodes = cluster
+            resp.media["node"] = node
+            resp.media["nodes"] = [
+                {
+                    "node_id": n.node_id,
+                    "name": n.name,
+                    "gpu_slots": n.gpu_slots,
+                    "last_heartbeat": _utc(n.last_heartbeat),
+                }
+                for n in nodes
+            ]
 
     on_head = on_get  # load balancers check health with HEAD; falcon sends no body for it
+
+
+def _utc(timestamp: float) -> str:
+    """An ISO 8601 UTC time, as the status documents write theirs."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")

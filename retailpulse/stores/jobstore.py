@@ -1,17 +1,28 @@
 """The job store interface: the handful of operations the actors need, and nothing more.
 
-Two implementations live side by side (``MemoryJobStore``, ``SqliteJobStore``) and
-pass one shared contract test suite. The interface is kept free of process-local
-assumptions so that a shared database (PostgreSQL) can come later behind it:
-ids are allocated by the store, writes are idempotent, and unfinished jobs are
-handed out in batches (``claim_unfinished``) rather than all at once.
+Three implementations live side by side (``MemoryJobStore``, ``SqliteJobStore``,
+``PostgresJobStore``) and pass one shared contract test suite. Nothing in the
+interface assumes one process: ids are allocated by the store, writes are
+idempotent, and work is handed out in leased chunks (the cluster protocol below),
+so several service nodes can share one PostgreSQL database.
+
+The cluster protocol. A job's images are split into chunks of ``CHUNK_SIZE`` when
+it is stored. A node registers (``register_node``: a fresh id, never reused, so
+a restarted node never mistakes a dead predecessor's leases for its own), claims
+chunks for what its pipeline can start soon (``claim_chunks``, fair across jobs),
+renews its leases while it works (``heartbeat``, which also names the jobs that
+ended meanwhile, a cancel included), and records outcomes (``record_outcomes``).
+A chunk whose lease expired (its node died) is claimed again by anyone; images
+that already have an outcome are skipped. The transaction that records a job's
+last outcome also decides its final status, so it is decided exactly once,
+whichever node records it.
 
 Every method blocks; a store object is used by one thread only (the
 ``JobStoreActor``'s), which is why none of them needs a lock.
 """
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from retailpulse.model import (
@@ -27,24 +38,52 @@ from retailpulse.model import (
     StoreFigures,
     StoreInfo,
     WebhookState,
+    summarize_failures,
 )
 from retailpulse.submission import ImageSpec
 
 __all__ = [
+    "CHUNK_SIZE",
+    "RENEW_WITHIN",
+    "Chunk",
     "Creation",
     "Delivery",
     "DeliveryAttempt",
+    "Heartbeat",
     "IdempotencyClaim",
     "JobEnding",
     "JobMeta",
     "JobStore",
     "JobStoreError",
+    "JobStoreUnavailableError",
+    "NodeInfo",
     "OutcomeRecord",
+    "decide_ending",
 ]
+
+
+CHUNK_SIZE = 64
+"""Images per chunk. Small enough that a 1,600-image job spreads over 25 chunks (so
+over every node of a small cluster) and that a dead node's chunk costs at most 64
+downloads to redo; large enough that claims, leases and their rows stay about 1.5%
+of the image rows."""
+
+RENEW_WITHIN = 2 / 3
+"""A heartbeat rewrites only leases with less than this share of ``lease_s`` left:
+a node may beat every second (cheap reads) while each lease row is rewritten only
+every third of a lease, which keeps dead rows (PostgreSQL: table bloat) down."""
 
 
 class JobStoreError(RuntimeError):
     """The job store cannot be opened or written (bad path, corrupt file, disk full)."""
+
+
+class JobStoreUnavailableError(JobStoreError):
+    """The database cannot be reached just now (restart, dropped connection).
+
+    Transient, unlike its parent: the caller keeps what it holds, retries with
+    backoff, and answers clients 503 with ``Retry-After`` meanwhile.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +103,82 @@ class JobEnding:
     state: JobState
     finished_at: float
     errors: tuple[StoreError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Images ``first`` .. ``first + len(images) - 1`` of job ``job_id``, leased to a node.
+
+    ``done`` holds the indexes that already have an outcome (recorded by a node
+    that held the chunk before): they are not processed again. ``stores`` are the
+    known stores of the job (as the store master had them at submit time); an
+    image of any other store fails without a download.
+    """
+
+    job_id: int
+    number: int
+    first: int
+    images: tuple[ImageSpec, ...]
+    submitted_at: float
+    done: frozenset[int] = frozenset()
+    stores: Mapping[str, StoreInfo] = field(default_factory=dict)
+
+    def todo(self) -> list[tuple[int, ImageSpec]]:
+        """The images still without an outcome, as ``(index, spec)``, in order."""
+        return [
+            (self.first + n, spec)
+            for n, spec in enumerate(self.images)
+            if self.first + n not in self.done
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """What a node learns when it renews its leases.
+
+    ``ended`` are the jobs of chunks it held that are no longer ongoing (cancelled,
+    or finished by another node): it drops their work, their leases are gone.
+    ``held`` are the ``(job_id, number)`` chunks it still holds: a chunk it works
+    on that is missing was taken over after its lease ran out (the node stalled
+    past it), and its images left are another node's now.
+    """
+
+    renewed: int
+    ended: frozenset[int] = frozenset()
+    held: frozenset[tuple[int, int]] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """One registered service node, as ``/healthz`` lists it."""
+
+    node_id: int
+    name: str
+    gpu_slots: int
+    started_at: float
+    last_heartbeat: float
+
+
+def decide_ending(
+    stores: Iterable[tuple[str, int]],
+    reasons: Mapping[str, Sequence[str]],
+) -> tuple[JobState, tuple[StoreError, ...]]:
+    """The final state of a job whose every image has an outcome.
+
+    ``stores`` are ``(store_id, images)`` in order of first appearance and
+    ``reasons`` the failed images' errors per store, in index order: enough to
+    rebuild what ``summarize_failures`` needs without reading every image.
+    """
+    images: list[ImageSpec] = []
+    outcomes: list[ImageOutcome | None] = []
+    for store_id, count in stores:
+        failed = reasons.get(store_id, ())
+        spec = ImageSpec(store_id, "")
+        images.extend([spec] * count)
+        outcomes.extend(ImageOutcome.failed(r) for r in failed)
+        outcomes.extend([None] * (count - len(failed)))
+    errors = summarize_failures(images, outcomes)
+    return (JobState.FAILED if errors else JobState.COMPLETED), errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +375,59 @@ class JobStore(Protocol):
         ...
 
     def purge(self, finished_before: float, limit: int) -> int:
-        """Delete up to ``limit`` jobs that ended before ``finished_before``; return how many."""
+        """Delete up to ``limit`` jobs that ended before ``finished_before``; return how many.
+
+        Callers keep ``limit`` small and call again: each call is one short
+        transaction, so a purge never holds long locks (nor, in PostgreSQL, leaves
+        one huge DELETE's dead rows for vacuum at once).
+        """
+        ...
+
+    # The cluster protocol (see the module docstring).
+
+    def register_node(self, name: str, gpu_slots: int, now: float) -> int:
+        """Register a starting node; return its new id (never reused)."""
+        ...
+
+    def claim_chunks(self, node: int, limit: int, lease_s: float, now: float) -> list[Chunk]:
+        """Lease up to ``limit`` chunks of ongoing jobs to ``node`` for ``lease_s`` seconds.
+
+        A chunk is claimable when no live lease holds it and some image of it has
+        no outcome; an expired lease (``lease_until <= now``) is as good as none.
+        Fair across jobs: chunks are taken in order of (chunks the job has had
+        claimed so far + the chunk's rank among the job's claimable ones), then
+        job id, so a small job's first chunk comes before a big job's next one.
+        Concurrent claimers never get the same chunk (PostgreSQL: ``FOR UPDATE
+        SKIP LOCKED``). A shared store times leases by its own clock, not ``now``.
+        """
+        ...
+
+    def heartbeat(self, node: int, lease_s: float, now: float) -> Heartbeat:
+        """Mark ``node`` alive, renew its leases to ``lease_s`` from now (those
+        with under ``RENEW_WITHIN`` of it left; ``renewed`` counts them), and say
+        which of its chunks' jobs have ended (their leases are dropped)."""
+        ...
+
+    def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
+        """Record outcomes atomically, first one per image wins (repeats and
+        outcomes of ended or unknown jobs are ignored); a chunk whose images all
+        have outcomes is released. Return the final status of every job whose
+        last outcome this was: decided here, once, in this transaction."""
+        ...
+
+    def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
+        """End an ongoing job as cancelled (its chunks are claimed no more, its
+        outcomes after now are ignored); return its status after, terminal
+        either way, or ``None`` for no such job."""
+        ...
+
+    def release_node(self, node: int) -> None:
+        """A node stops cleanly: drop its leases (others may claim its chunks at
+        once) and its registry entry."""
+        ...
+
+    def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
+        """Registered nodes heard from in the last ``within`` seconds, by id."""
         ...
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """MemoryJobStore: the job store for tests and for ``start(data=None)``.
 
-It keeps exactly what the SQLite store keeps, with the same rules, so the two
-pass the same contract tests; it just forgets everything when the process ends.
+It keeps exactly what the SQLite store keeps, with the same rules (the chunk and
+lease protocol included, for one node), so they pass the same contract tests; it
+just forgets everything when the process ends.
 """
 
 import bisect
@@ -29,13 +30,19 @@ from retailpulse.model import (
     WebhookState,
 )
 from retailpulse.stores.jobstore import (
+    CHUNK_SIZE,
+    RENEW_WITHIN,
+    Chunk,
     Creation,
     Delivery,
     DeliveryAttempt,
+    Heartbeat,
     IdempotencyClaim,
     JobEnding,
     JobMeta,
+    NodeInfo,
     OutcomeRecord,
+    decide_ending,
 )
 from retailpulse.submission import ImageSpec
 
@@ -55,6 +62,9 @@ class _Job:
     state: JobState = JobState.ONGOING
     finished_at: float | None = None
     errors: tuple[StoreError, ...] = ()
+    chunks: list["_Lease"] = field(default_factory=list)
+    claimed: int = 0
+    """Chunk claims handed out so far: the fairness key of ``claim_chunks``."""
     owner: str | None = None
     callback_url: str | None = None
     attempts: int = 1
@@ -87,6 +97,15 @@ class _Job:
 
 
 @dataclass(slots=True)
+class _Lease:
+    """One chunk's claim state: images left without an outcome, who holds it, until when."""
+
+    left: int
+    node: int | None = None
+    until: float = 0.0
+
+
+@dataclass(slots=True)
 class _Delivery:
     webhook_id: str
     ended_at: float
@@ -102,6 +121,8 @@ class MemoryJobStore:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._jobs: dict[int, _Job] = {}  # insertion order is id order
+        self._node_ids = itertools.count(1)
+        self._nodes: dict[int, NodeInfo] = {}
         self._claims: dict[tuple[str, str], tuple[str, float, int]] = {}
         """(scope, key) -> (fingerprint, claimed at, job id)."""
 
@@ -117,7 +138,7 @@ class MemoryJobStore:
         job_id = next(self._ids)
         used = {spec.store_id for spec in images}
         known = {sid: info for sid, info in (stores or {}).items() if sid in used}
-        self._jobs[job_id] = _Job(
+        job = _Job(
             job_id,
             tuple(images),
             submitted_at,
@@ -125,6 +146,11 @@ class MemoryJobStore:
             owner=owner,
             callback_url=callback_url,
         )
+        job.chunks = [
+            _Lease(min(CHUNK_SIZE, len(images) - first))
+            for first in range(0, len(images), CHUNK_SIZE)
+        ]
+        self._jobs[job_id] = job
         return job_id
 
     def create_job_once(
@@ -169,6 +195,7 @@ class MemoryJobStore:
         )
         for index in job.failed_at:
             del job.outcomes[index]
+            job.chunks[index // CHUNK_SIZE].left += 1  # claimable again
         job.failed_at.clear()
         job.failed = 0
         job.state = JobState.ONGOING
@@ -214,28 +241,40 @@ class MemoryJobStore:
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         for record in outcomes:
-            job = self._jobs.get(record.job_id)
-            if job is None or job.state is not JobState.ONGOING:
-                continue
-            if not 0 <= record.index < len(job.images) or record.index in job.outcomes:
-                continue
-            job.outcomes[record.index] = record.outcome
-            if record.outcome.error is not None:
-                job.failed += 1
-                bisect.insort(job.failed_at, record.index)
+            self._keep(record)
         for ending in endings:
             job = self._jobs.get(ending.job_id)
             if job is None or job.state is not JobState.ONGOING:
                 continue
             job.state = ending.state
-            job.finished_at = ending.finished_at
             job.errors = ending.errors
-            if job.callback_url is not None:
-                job.delivery = _Delivery(
-                    "msg_" + secrets.token_hex(12),
-                    ending.finished_at,
-                    next_at=ending.finished_at,
-                )
+            self._ended(job, ending.finished_at)
+
+    @staticmethod
+    def _ended(job: _Job, finished_at: float) -> None:
+        """The job has just ended: stamp it, and queue its webhook if it has one."""
+        job.finished_at = finished_at
+        if job.callback_url is not None:
+            job.delivery = _Delivery(
+                "msg_" + secrets.token_hex(12), finished_at, next_at=finished_at
+            )
+
+    def _keep(self, record: OutcomeRecord) -> _Job | None:
+        """Keep the outcome if it is its image's first, of an ongoing job; return that job."""
+        job = self._jobs.get(record.job_id)
+        if job is None or job.state is not JobState.ONGOING:
+            return None
+        if not 0 <= record.index < len(job.images) or record.index in job.outcomes:
+            return None
+        job.outcomes[record.index] = record.outcome
+        if record.outcome.error is not None:
+            job.failed += 1
+            bisect.insort(job.failed_at, record.index)
+        lease = job.chunks[record.index // CHUNK_SIZE]
+        lease.left -= 1
+        if lease.left == 0:
+            lease.node = None
+        return job
 
     def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
         orders: list[JobOrder] = []
@@ -322,6 +361,103 @@ class MemoryJobStore:
         for claim in [c for c, (_, _, job_id) in self._claims.items() if job_id in gone]:
             del self._claims[claim]
         return len(expired)
+
+    def register_node(self, name: str, gpu_slots: int, now: float) -> int:
+        node = next(self._node_ids)
+        self._nodes[node] = NodeInfo(node, name, gpu_slots, now, now)
+        return node
+
+    def claim_chunks(self, node: int, limit: int, lease_s: float, now: float) -> list[Chunk]:
+        candidates: list[tuple[int, int, int]] = []  # (turn, job id, chunk number)
+        for job in self._jobs.values():
+            if job.state is not JobState.ONGOING:
+                continue
+            free = [
+                n
+                for n, lease in enumerate(job.chunks)
+                if lease.left and (lease.node is None or lease.until <= now)
+            ]
+            candidates.extend((job.claimed + rank, job.job_id, n) for rank, n in enumerate(free))
+        claimed = []
+        for _, job_id, number in sorted(candidates)[:limit]:
+            job = self._jobs[job_id]
+            job.chunks[number] = _Lease(job.chunks[number].left, node, now + lease_s)
+            job.claimed += 1
+            claimed.append(self._chunk(job, number))
+        return claimed
+
+    @staticmethod
+    def _chunk(job: _Job, number: int) -> Chunk:
+        first = number * CHUNK_SIZE
+        specs = job.images[first : first + CHUNK_SIZE]
+        done = frozenset(i for i in range(first, first + len(specs)) if i in job.outcomes)
+        return Chunk(job.job_id, number, first, specs, job.submitted_at, done, job.stores)
+
+    def heartbeat(self, node: int, lease_s: float, now: float) -> Heartbeat:
+        info = self._nodes.get(node)
+        if info is not None:
+            self._nodes[node] = NodeInfo(
+                node, info.name, info.gpu_slots, info.started_at, max(now, info.last_heartbeat)
+            )
+        renewed, ended, held = 0, set(), set()
+        for job in self._jobs.values():
+            for number, lease in enumerate(job.chunks):
+                if lease.node != node:
+                    continue
+                if job.state is not JobState.ONGOING:
+                    lease.node = None
+                    ended.add(job.job_id)
+                    continue
+                held.add((job.job_id, number))
+                if lease.until < now + lease_s * RENEW_WITHIN:
+                    lease.until = now + lease_s
+                    renewed += 1
+        return Heartbeat(renewed, frozenset(ended), frozenset(held))
+
+    def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
+        touched: dict[int, _Job] = {}
+        for record in outcomes:
+            job = self._keep(record)
+            if job is not None:
+                touched[job.job_id] = job
+        finished = []
+        for job in touched.values():
+            if len(job.outcomes) == len(job.images):
+                self._decide(job, now)
+                finished.append(job.status())
+        return finished
+
+    @staticmethod
+    def _decide(job: _Job, now: float) -> None:
+        totals: dict[str, int] = {}
+        reasons: dict[str, list[str]] = {}
+        for spec in job.images:
+            totals[spec.store_id] = totals.get(spec.store_id, 0) + 1
+        for index in job.failed_at:
+            error = job.outcomes[index].error
+            assert error is not None
+            reasons.setdefault(job.images[index].store_id, []).append(error)
+        job.state, job.errors = decide_ending(totals.items(), reasons)
+        MemoryJobStore._ended(job, now)
+
+    def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if job.state is JobState.ONGOING:
+            job.state = JobState.CANCELLED
+            self._ended(job, now)
+        return job.status()
+
+    def release_node(self, node: int) -> None:
+        self._nodes.pop(node, None)
+        for job in self._jobs.values():
+            for lease in job.chunks:
+                if lease.node == node:
+                    lease.node = None
+
+    def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
+        return [n for _, n in sorted(self._nodes.items()) if n.last_heartbeat >= now - within]
 
     def close(self) -> None:
         """Nothing to release; the jobs go with the object."""

@@ -12,45 +12,46 @@ would resume the same unfinished jobs. A failed open removes the lock file it ma
 """
 
 import fcntl
-import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from retailpulse.model import (
     AreaFigures,
-    DeliveryState,
     ImageOutcome,
     ImagePage,
-    ImageResult,
     JobOrder,
     JobResults,
     JobState,
     JobStatus,
-    PerimeterFigures,
-    Progress,
     StoreError,
     StoreFigures,
     StoreInfo,
-    WebhookState,
 )
+from retailpulse.stores import rows as decode
 from retailpulse.stores.jobstore import (
+    CHUNK_SIZE,
+    RENEW_WITHIN,
+    Chunk,
     Creation,
     Delivery,
     DeliveryAttempt,
+    Heartbeat,
     IdempotencyClaim,
     JobEnding,
     JobMeta,
     JobStoreError,
+    NodeInfo,
     OutcomeRecord,
+    decide_ending,
 )
 from retailpulse.submission import ImageSpec
 
 __all__ = ["SqliteJobStore"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -123,6 +124,35 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(next_at) WHERE state = 'pending';
     """,
+    4: f"""
+    -- The cluster protocol, run here for one node: chunks with leases, a node registry.
+    ALTER TABLE jobs ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE IF NOT EXISTS chunks (
+        job_id INTEGER NOT NULL,
+        number INTEGER NOT NULL,
+        first INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        pending INTEGER NOT NULL,
+        node INTEGER,
+        lease_until REAL,
+        PRIMARY KEY (job_id, number)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS chunks_open ON chunks(job_id, number) WHERE pending > 0;
+    CREATE TABLE IF NOT EXISTS nodes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        gpu_slots INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        last_heartbeat REAL NOT NULL
+    );
+    -- Jobs stored before chunks existed get theirs, counting the outcomes they have
+    -- (finished ones too: a failed job reopened for a retry is claimed chunk by chunk).
+    INSERT INTO chunks (job_id, number, first, size, pending)
+    SELECT i.job_id, i.idx / {CHUNK_SIZE}, MIN(i.idx), COUNT(*), COUNT(*) - COUNT(o.idx)
+    FROM images AS i
+    LEFT JOIN outcomes AS o ON o.job_id = i.job_id AND o.idx = i.idx
+    GROUP BY i.job_id, i.idx / {CHUNK_SIZE};
+    """,  # noqa: S608 (CHUNK_SIZE is this module's own int, not input)
 }
 """Version 1 is ``_SCHEMA``; entry N brings a file of version N - 1 to N, in one
 transaction. Jobs stored by version 1 have no store names: their results say
@@ -192,6 +222,26 @@ _NEW_DELIVERY = (
     "SELECT id, 'msg_' || lower(hex(randomblob(12))), 'pending', 0, finished_at, finished_at "
     "FROM jobs WHERE id = ? AND callback_url IS NOT NULL"
 )
+
+_REOPEN_CHUNKS = """
+UPDATE chunks SET node = NULL, lease_until = NULL, pending = size - (
+    SELECT COUNT(*) FROM outcomes AS o
+    WHERE o.job_id = chunks.job_id AND o.idx >= chunks.first AND o.idx < chunks.first + chunks.size
+) WHERE job_id = ?
+"""
+"""After a retry deleted the failed outcomes: their chunks have images to do again."""
+
+_PICK_CHUNKS = """
+WITH free AS (
+    SELECT c.job_id, c.number, j.claimed + ROW_NUMBER() OVER (
+        PARTITION BY c.job_id ORDER BY c.number) AS turn
+    FROM chunks AS c JOIN jobs AS j ON j.id = c.job_id
+    WHERE j.state = 'ongoing' AND c.pending > 0 AND (c.node IS NULL OR c.lease_until <= :now)
+)
+SELECT job_id, number FROM free ORDER BY turn, job_id LIMIT :limit
+"""
+"""Fair order: a job's turn is the chunks it has had claimed plus the chunk's rank
+among its free ones, so claims go round the jobs instead of draining the oldest."""
 
 _INSERT_OUTCOME = (
     "INSERT OR IGNORE INTO outcomes (job_id, idx, width, height, error) VALUES (?, ?, ?, ?, ?)"
@@ -309,7 +359,7 @@ class SqliteJobStore:
             "WHERE j.id = ?",
             (job_id,),
         ).fetchone()
-        return None if row is None else JobMeta(row[0], row[1], _webhook(*row[2:]))
+        return None if row is None else JobMeta(row[0], row[1], decode.webhook(*row[2:]))
 
     def reopen_failed(
         self, job_id: int, stores: Mapping[str, StoreInfo] | None = None
@@ -317,8 +367,9 @@ class SqliteJobStore:
         with self._transaction() as cursor:
             row = cursor.execute(_STATUS_OF_JOB, (job_id,)).fetchone()
             if row is None or row[5] != JobState.FAILED.value:
-                return None if row is None else _status(row)
+                return None if row is None else decode.status(row)
             cursor.execute("DELETE FROM outcomes WHERE job_id = ? AND error IS NOT NULL", (job_id,))
+            cursor.execute(_REOPEN_CHUNKS, (job_id,))
             cursor.execute(
                 "UPDATE jobs SET state = 'ongoing', finished_at = NULL, errors = NULL, "
                 "done = done - failed, failed = 0, attempts = attempts + 1 WHERE id = ?",
@@ -342,7 +393,8 @@ class SqliteJobStore:
         rows = self._db.execute(_DUE, (now, limit)).fetchall()
         # Each row: the delivery's id, URL and end time, then the job's status columns.
         return [
-            Delivery(row[3], row[0], row[1], row[14] or 0, row[2], _status(row[3:])) for row in rows
+            Delivery(row[3], row[0], row[1], row[14] or 0, row[2], decode.status(row[3:]))
+            for row in rows
         ]
 
     def record_delivery(self, attempt: DeliveryAttempt) -> None:
@@ -372,7 +424,7 @@ class SqliteJobStore:
                 cursor.execute(
                     "UPDATE jobs SET state = ?, finished_at = ?, errors = ? "
                     "WHERE id = ? AND state = 'ongoing'",
-                    (e.state.value, e.finished_at, _errors_json(e.errors), e.job_id),
+                    (e.state.value, e.finished_at, decode.errors_json(e.errors), e.job_id),
                 )
                 if cursor.rowcount:
                     cursor.execute(_NEW_DELIVERY, (e.job_id,))
@@ -392,7 +444,7 @@ class SqliteJobStore:
 
     def job_status(self, job_id: int) -> JobStatus | None:
         row = self._db.execute(_STATUS_OF_JOB, (job_id,)).fetchone()
-        return None if row is None else _status(row)
+        return None if row is None else decode.status(row)
 
     def job_results(self, job_id: int) -> JobResults | None:
         status = self.job_status(job_id)
@@ -408,35 +460,20 @@ class SqliteJobStore:
             return None
         query = _FAILED_PAGE if failed_only else _IMAGE_PAGE
         rows = self._db.execute(query, (job_id, after, limit + 1)).fetchall()
-        page = tuple(_image_result(row) for row in rows[:limit])
+        page = tuple(decode.image_result(row) for row in rows[:limit])
         return ImagePage(page, page[-1].index + 1 if len(rows) > limit else None)
 
     def store_figures(self, job_id: int) -> list[StoreFigures] | None:
         if not self._exists(job_id):
             return None
         rows = self._db.execute(_STORE_FIGURES, {"job": job_id}).fetchall()
-        return [
-            StoreFigures(
-                store_id,
-                None if name is None else StoreInfo(name, area),
-                images,
-                measured,
-                failed,
-                _perimeter(measured, low, total, high),
-            )
-            for store_id, name, area, images, measured, failed, low, total, high in rows
-        ]
+        return decode.store_figures(rows)
 
     def area_figures(self, job_id: int) -> list[AreaFigures] | None:
         if not self._exists(job_id):
             return None
         rows = self._db.execute(_AREA_FIGURES, {"job": job_id}).fetchall()
-        return [
-            AreaFigures(
-                area, stores, images, measured, failed, _perimeter(measured, low, total, high)
-            )
-            for area, stores, images, measured, failed, low, total, high in rows
-        ]
+        return decode.area_figures(rows)
 
     def _exists(self, job_id: int) -> bool:
         return self._db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is not None
@@ -449,7 +486,7 @@ class SqliteJobStore:
             rows = self._db.execute(_STATUS_PAGE, (below, limit)).fetchall()
         else:
             rows = self._db.execute(_OWNER_PAGE, (owner, below, limit)).fetchall()
-        return [_status(row) for row in rows]
+        return [decode.status(row) for row in rows]
 
     def purge(self, finished_before: float, limit: int) -> int:
         with self._transaction() as cursor:
@@ -460,10 +497,161 @@ class SqliteJobStore:
                     (finished_before, limit),
                 )
             ]
-            for table in ("outcomes", "images", "job_stores", "idempotency", "webhooks"):
+            for table in ("outcomes", "images", "job_stores", "idempotency", "webhooks", "chunks"):
                 cursor.executemany(f"DELETE FROM {table} WHERE job_id = ?", ids)  # noqa: S608
             cursor.executemany("DELETE FROM jobs WHERE id = ?", ids)
         return len(ids)
+
+    def register_node(self, name: str, gpu_slots: int, now: float) -> int:
+        with self._transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO nodes (name, gpu_slots, started_at, last_heartbeat) "
+                "VALUES (?, ?, ?, ?)",
+                (name, gpu_slots, now, now),
+            )
+            node = cursor.lastrowid
+        assert node is not None
+        return node
+
+    def claim_chunks(self, node: int, limit: int, lease_s: float, now: float) -> list[Chunk]:
+        with self._transaction() as cursor:
+            picked = cursor.execute(_PICK_CHUNKS, {"now": now, "limit": limit}).fetchall()
+            cursor.executemany(
+                "UPDATE chunks SET node = ?, lease_until = ? WHERE job_id = ? AND number = ?",
+                ((node, now + lease_s, job_id, number) for job_id, number in picked),
+            )
+            cursor.executemany(
+                "UPDATE jobs SET claimed = claimed + 1 WHERE id = ?",
+                ((job_id,) for job_id, _ in picked),
+            )
+            return [self._chunk(cursor, job_id, number) for job_id, number in picked]
+
+    def _chunk(self, cursor: sqlite3.Cursor, job_id: int, number: int) -> Chunk:
+        first, size, submitted_at = cursor.execute(
+            "SELECT c.first, c.size, j.submitted_at FROM chunks AS c "
+            "JOIN jobs AS j ON j.id = c.job_id WHERE c.job_id = ? AND c.number = ?",
+            (job_id, number),
+        ).fetchone()
+        rows = cursor.execute(
+            "SELECT i.idx, i.store_id, i.url, o.idx FROM images AS i "
+            "LEFT JOIN outcomes AS o ON o.job_id = i.job_id AND o.idx = i.idx "
+            "WHERE i.job_id = ? AND i.idx >= ? AND i.idx < ? ORDER BY i.idx",
+            (job_id, first, first + size),
+        ).fetchall()
+        stores = {
+            sid: StoreInfo(name, area)
+            for sid, name, area in cursor.execute(
+                "SELECT store_id, store_name, area_code FROM job_stores WHERE job_id = ?",
+                (job_id,),
+            )
+        }
+        return Chunk(
+            job_id,
+            number,
+            first,
+            tuple(ImageSpec(store_id, url) for _, store_id, url, _ in rows),
+            submitted_at,
+            frozenset(idx for idx, _, _, done in rows if done is not None),
+            stores,
+        )
+
+    def heartbeat(self, node: int, lease_s: float, now: float) -> Heartbeat:
+        with self._transaction() as cursor:
+            cursor.execute(
+                "UPDATE nodes SET last_heartbeat = MAX(last_heartbeat, ?) WHERE id = ?", (now, node)
+            )
+            ended = {
+                job_id
+                for (job_id,) in cursor.execute(
+                    "SELECT DISTINCT c.job_id FROM chunks AS c JOIN jobs AS j ON j.id = c.job_id "
+                    "WHERE c.node = ? AND j.state != 'ongoing'",
+                    (node,),
+                )
+            }
+            cursor.executemany(
+                "UPDATE chunks SET node = NULL, lease_until = NULL WHERE job_id = ? AND node = ?",
+                ((job_id, node) for job_id in ended),
+            )
+            cursor.execute(
+                "UPDATE chunks SET lease_until = ? "
+                "WHERE node = ? AND pending > 0 AND lease_until < ?",
+                (now + lease_s, node, now + lease_s * RENEW_WITHIN),
+            )
+            renewed = cursor.rowcount
+            held = cursor.execute(
+                "SELECT job_id, number FROM chunks WHERE node = ? AND pending > 0", (node,)
+            ).fetchall()
+        return Heartbeat(renewed, frozenset(ended), frozenset(held))
+
+    def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
+        by_job: dict[int, list[OutcomeRecord]] = {}
+        for record in outcomes:
+            by_job.setdefault(record.job_id, []).append(record)
+        finished = []
+        with self._transaction() as cursor:
+            for job_id, records in by_job.items():
+                inserted = _record_outcomes(cursor, job_id, records)
+                cursor.executemany(
+                    "UPDATE chunks SET pending = pending - 1, "
+                    "node = CASE WHEN pending = 1 THEN NULL ELSE node END "
+                    "WHERE job_id = ? AND number = ?",
+                    ((job_id, index // CHUNK_SIZE) for index in inserted),
+                )
+                row = cursor.execute(_STATUS_OF_JOB, (job_id,)).fetchone()
+                if row is not None and row[5] == "ongoing" and row[3] == row[2]:
+                    state, errors = self._ending(cursor, job_id)
+                    cursor.execute(
+                        "UPDATE jobs SET state = ?, finished_at = ?, errors = ? WHERE id = ?",
+                        (state.value, now, decode.errors_json(errors), job_id),
+                    )
+                    cursor.execute(_NEW_DELIVERY, (job_id,))
+                    finished.append(
+                        decode.status(cursor.execute(_STATUS_OF_JOB, (job_id,)).fetchone())
+                    )
+        return finished
+
+    @staticmethod
+    def _ending(cursor: sqlite3.Cursor, job_id: int) -> tuple[JobState, tuple[StoreError, ...]]:
+        totals = cursor.execute(
+            "SELECT store_id, COUNT(*) FROM images WHERE job_id = ? "
+            "GROUP BY store_id ORDER BY MIN(idx)",
+            (job_id,),
+        ).fetchall()
+        reasons: dict[str, list[str]] = {}
+        for store_id, error in cursor.execute(
+            "SELECT i.store_id, o.error FROM outcomes AS o INDEXED BY outcomes_failed "
+            "JOIN images AS i ON i.job_id = o.job_id AND i.idx = o.idx "
+            "WHERE o.job_id = ? AND o.error IS NOT NULL ORDER BY o.idx",
+            (job_id,),
+        ):
+            reasons.setdefault(store_id, []).append(error)
+        return decide_ending(totals, reasons)
+
+    def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
+        with self._transaction() as cursor:
+            cursor.execute(
+                "UPDATE jobs SET state = 'cancelled', finished_at = ?, errors = '[]' "
+                "WHERE id = ? AND state = 'ongoing'",
+                (now, job_id),
+            )
+            if cursor.rowcount:
+                cursor.execute(_NEW_DELIVERY, (job_id,))
+        return self.job_status(job_id)
+
+    def release_node(self, node: int) -> None:
+        with self._transaction() as cursor:
+            cursor.execute(
+                "UPDATE chunks SET node = NULL, lease_until = NULL WHERE node = ?", (node,)
+            )
+            cursor.execute("DELETE FROM nodes WHERE id = ?", (node,))
+
+    def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
+        rows = self._db.execute(
+            "SELECT id, name, gpu_slots, started_at, last_heartbeat FROM nodes "
+            "WHERE last_heartbeat >= ? ORDER BY id",
+            (now - within,),
+        ).fetchall()
+        return [NodeInfo(*row) for row in rows]
 
     def close(self) -> None:
         self._db.close()
@@ -525,48 +713,36 @@ def _unlock_and_remove(path: Path, lock_file: IO[bytes]) -> None:
     lock_file.close()
 
 
-def _record_outcomes(cursor: sqlite3.Cursor, job_id: int, records: list[OutcomeRecord]) -> None:
-    """Insert one job's outcomes and bump its counts by what was really inserted."""
+def _record_outcomes(
+    cursor: sqlite3.Cursor, job_id: int, records: list[OutcomeRecord]
+) -> list[int]:
+    """Insert one job's outcomes, bump its counts by what was really inserted, and
+    return the indexes inserted (those that had no outcome yet)."""
     row = cursor.execute("SELECT total, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None or row[1] != JobState.ONGOING.value:
-        return  # unknown, purged or already ended: nothing to record
+        return []  # unknown, purged or already ended: nothing to record
     total = row[0]
-    measured = [
-        (job_id, r.index, r.outcome.width, r.outcome.height, None)
-        for r in records
-        if r.outcome.error is None and 0 <= r.index < total
-    ]
-    failed = [
-        (job_id, r.index, None, None, r.outcome.error)
-        for r in records
-        if r.outcome.error is not None and 0 <= r.index < total
-    ]
-    cursor.executemany(_INSERT_OUTCOME, measured)
-    new_measured = cursor.rowcount if measured else 0
-    cursor.executemany(_INSERT_OUTCOME, failed)
-    new_failed = cursor.rowcount if failed else 0
+    inserted: list[int] = []
+    new_failed = 0
+    for r in records:
+        if not 0 <= r.index < total:
+            continue
+        o = r.outcome
+        cursor.execute(_INSERT_OUTCOME, (job_id, r.index, o.width, o.height, o.error))
+        if cursor.rowcount:
+            inserted.append(r.index)
+            new_failed += o.error is not None
     cursor.execute(
         "UPDATE jobs SET done = done + ?, failed = failed + ? WHERE id = ?",
-        (new_measured + new_failed, new_failed, job_id),
+        (len(inserted), new_failed, job_id),
     )
+    return inserted
 
 
-def _image_result(row: tuple[Any, ...]) -> ImageResult:
-    index, store_id, url, name, area, outcome_idx, width, height, error = row
-    return ImageResult(
-        index,
-        ImageSpec(store_id, url),
-        None if name is None else StoreInfo(name, area),
-        None if outcome_idx is None else ImageOutcome(width, height, error),
-    )
-
-
-def _perimeter(measured: int, low: Any, total: Any, high: Any) -> PerimeterFigures | None:
-    return PerimeterFigures(low, total / measured, high) if measured else None
-
-
-def _errors_json(errors: tuple[StoreError, ...]) -> str:
-    return json.dumps([[e.store_id, e.error] for e in errors])
+def _chunk_rows(job_id: int, total: int) -> Iterator[tuple[int, int, int, int, int]]:
+    for number, first in enumerate(range(0, total, CHUNK_SIZE)):
+        size = min(CHUNK_SIZE, total - first)
+        yield job_id, number, first, size, size
 
 
 def _insert_job(
@@ -594,28 +770,8 @@ def _insert_job(
         "INSERT INTO job_stores (job_id, store_id, store_name, area_code) VALUES (?, ?, ?, ?)",
         ((job_id, sid, info.store_name, info.area_code) for sid, info in known),
     )
-    return job_id
-
-
-def _webhook(
-    has_callback: Any, state: str | None, attempts: int | None, last_error: str | None
-) -> WebhookState | None:
-    if not has_callback:
-        return None
-    if state is None:
-        return WebhookState(DeliveryState.WAITING)
-    return WebhookState(DeliveryState(state), attempts or 0, last_error)
-
-
-def _status(row: Sequence[Any]) -> JobStatus:
-    job_id, submitted_at, total, done, failed, state, finished_at, errors, attempts = row[:9]
-    return JobStatus(
-        job_id,
-        JobState(state),
-        Progress(total, done, failed),
-        submitted_at,
-        finished_at=finished_at,
-        errors=tuple(StoreError(s, e) for s, e in json.loads(errors or "[]")),
-        attempts=attempts,
-        webhook=_webhook(*row[9:13]),
+    cursor.executemany(
+        "INSERT INTO chunks (job_id, number, first, size, pending) VALUES (?, ?, ?, ?, ?)",
+        _chunk_rows(job_id, len(images)),
     )
+    return job_id

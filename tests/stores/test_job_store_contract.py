@@ -1,7 +1,8 @@
-"""One contract for every JobStore: the memory and SQLite stores must behave alike."""
+"""One contract for every JobStore: the memory, SQLite and PostgreSQL stores must
+behave alike (PostgreSQL tests skip, or fail under CI=true, without a server)."""
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,11 +28,12 @@ from retailpulse.stores import (
     JobMeta,
     JobStore,
     JobStoreError,
-    MemoryJobStore,
     OutcomeRecord,
     SqliteJobStore,
 )
+from retailpulse.stores.sqlite import SCHEMA_VERSION
 from retailpulse.submission import ImageSpec
+from retailpulse.testing.jobstores import Stores
 
 T0 = 1_700_000_000.0
 OK = ImageOutcome.measured(40, 30)
@@ -40,37 +42,6 @@ BAD = ImageOutcome.failed("https://img.example/x.jpg: HTTP 404")
 
 def images(count: int, store_id: str = "S1") -> list[ImageSpec]:
     return [ImageSpec(store_id, f"https://img.example/{store_id}/{n}.jpg") for n in range(count)]
-
-
-class Stores:
-    """Opens the store under test; ``reopen()`` closes it and opens it again (a restart)."""
-
-    def __init__(self, kind: str, path: Path) -> None:
-        self.kind = kind
-        self.path = path
-        self.current: JobStore = self._open()
-
-    def _open(self) -> JobStore:
-        return MemoryJobStore() if self.kind == "memory" else SqliteJobStore(self.path)
-
-    def reopen(self) -> JobStore:
-        if self.kind == "memory":
-            return self.current  # a memory store lives as long as its object
-        self.current.close()
-        self.current = self._open()
-        return self.current
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
-    opened = Stores(request.param, tmp_path / "jobs.db")
-    yield opened
-    opened.current.close()
-
-
-@pytest.fixture
-def store(stores: Stores) -> JobStore:
-    return stores.current
 
 
 def record(job_id: int, index: int, outcome: ImageOutcome = OK) -> OutcomeRecord:
@@ -549,7 +520,7 @@ def test_a_version_1_file_is_migrated_and_its_old_jobs_still_read(tmp_path: Path
 
     with sqlite3.connect(path) as db:
         (version,) = db.execute("PRAGMA user_version").fetchone()
-    assert version == 3
+    assert version == SCHEMA_VERSION
     assert meta == JobMeta(owner=None, attempts=1, webhook=None)
     assert old is not None
     assert [(r.store, r.state) for r in old.images] == [(None, "measured"), (None, "failed")]
@@ -756,3 +727,29 @@ def test_only_a_failed_job_is_reopened(store: JobStore) -> None:
     for job_id in (ongoing, done):
         answer = store.reopen_failed(job_id)
         assert answer == store.job_status(job_id)
+
+
+def test_an_unfinished_job_from_before_chunks_gets_its_chunks_when_migrated(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+        db.execute("INSERT INTO jobs (submitted_at, total, done) VALUES (?, ?, 1)", (T0, 70))
+        db.executemany(
+            "INSERT INTO images VALUES (2, ?, 'S1', ?)",
+            [(i, f"https://img.example/{i}.jpg") for i in range(70)],
+        )
+        db.execute("INSERT INTO outcomes VALUES (2, 65, 40, 30, NULL)")
+
+    store = SqliteJobStore(path)
+    try:
+        node = store.register_node("n", 1, T0)
+        chunks = store.claim_chunks(node, 10, 60.0, T0)
+    finally:
+        store.close()
+
+    assert [(c.job_id, c.first, len(c.images), c.done) for c in chunks] == [
+        (2, 0, 64, frozenset()),
+        (2, 64, 6, frozenset({65})),
+    ]
