@@ -177,6 +177,29 @@ def test_a_running_job_is_cancelled_only_after_a_confirmation(
     tab.assert_no_errors()
 
 
+def test_a_failed_job_is_retried_from_its_view_and_a_completed_one_offers_no_retry(
+    tab: Tab, submit: Callable[..., int], dashboard_url: str
+) -> None:
+    failed = submit((KNOWN_STORE, [SHELF, "/missing.jpg"]))
+    done = submit((KNOWN_STORE, [SHELF]))
+    for job in (failed, done):
+        _wait_until_ended(dashboard_url, job)
+    page = tab.open(f"#/jobs/{done}")
+    expect(page.locator(".title-row .badge")).to_have_text("completed")
+    expect(page.get_by_role("button", name="Retry failed images")).to_be_hidden()
+
+    page = tab.open(f"#/jobs/{failed}")
+    expect(page.locator(".title-row .badge")).to_have_text("failed")
+    page.get_by_role("button", name="Retry failed images").click()
+
+    expect(page.locator(".notice")).to_contain_text("Retrying")
+    _wait_until_ended(dashboard_url, failed)
+    status = requests.get(f"{dashboard_url}/api/status", params={"jobid": failed}, timeout=5)
+    assert status.json()["attempts"] == 2  # the dashboard's click reached POST /api/retry
+    expect(page.locator(".title-row .badge")).to_have_text("failed")  # the 404 is still a 404
+    tab.assert_no_errors()
+
+
 def test_hostile_store_ids_and_visit_times_are_shown_as_text_and_never_run(
     tab: Tab, submit: Callable[..., int], dashboard_url: str
 ) -> None:

@@ -54,6 +54,7 @@ export const api = {
   status: (jobid) => call('GET', '/api/status', { jobid }),
   results: (jobid, params = {}) => call('GET', '/api/results', { jobid, ...params }),
   cancel: (jobid) => call('POST', '/api/cancel', { jobid }),
+  retry: (jobid) => call('POST', '/api/retry', { jobid }),
   submit: (text) => call('POST', '/api/submit/', {}, text),
   service: () => call('GET', '/api/service'),
 };

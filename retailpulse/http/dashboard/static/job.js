@@ -1,4 +1,5 @@
-// One job's view: status, progress, failed stores, its images a page at a time, CSV, cancel.
+// One job's view: status, progress, failed stores, its images a page at a time, CSV, cancel,
+// and retrying a failed job's failed images.
 //
 // Written against /api/results with `limit`/`after`/`next`, `failed=true`, `format=csv` and
 // `store_name`/`area_code` per image; when an answer has no `next` (an API without paging)
@@ -19,6 +20,7 @@ export function jobView(main, jobId) {
   const facts = h('dl', { class: 'facts' });
   const notice = h('p', { class: 'notice', role: 'status', hidden: true });
   const cancelButton = h('button', { type: 'button', class: 'danger', hidden: true, onclick: askCancel }, 'Cancel job…');
+  const retryButton = h('button', { type: 'button', hidden: true, onclick: doRetry }, 'Retry failed images');
   const csvLink = h('a', { class: 'button', href: csvUrl(jobId), download: `job-${jobId}.csv` }, 'Download CSV');
   const storesSection = h('section', { 'aria-labelledby': 'stores-title', hidden: true });
   const failedOnly = h('input', { type: 'checkbox', id: 'failed-only', onchange: () => resetImages() });
@@ -31,7 +33,7 @@ export function jobView(main, jobId) {
 
   main.replaceChildren(
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, '← All jobs')),
-    h('div', { class: 'title-row' }, title, state, h('div', { class: 'actions' }, cancelButton, csvLink)),
+    h('div', { class: 'title-row' }, title, state, h('div', { class: 'actions' }, cancelButton, retryButton, csvLink)),
     notice,
     progress,
     facts,
@@ -73,6 +75,7 @@ export function jobView(main, jobId) {
     updateBadge(state, status);
     updateProgress(progress, status.progress);
     cancelButton.hidden = status.status !== 'ongoing';
+    retryButton.hidden = status.status !== 'failed';
     const fact = (term, value) => h('div', {}, h('dt', {}, term), h('dd', {}, value));
     setChildren(
       facts,
@@ -229,6 +232,21 @@ export function jobView(main, jobId) {
       renderStatus();
     } catch (error) {
       report(error);
+    }
+  }
+
+  async function doRetry() {
+    retryButton.disabled = true;
+    try {
+      status = await api.retry(jobId);
+      showNotice('Retrying: the failed images are downloaded again; measured ones keep their results.');
+      imagesLoadedFinal = false;
+      renderStatus();
+      resetImages();
+    } catch (error) {
+      report(error);
+    } finally {
+      retryButton.disabled = false;
     }
   }
 
