@@ -1,24 +1,19 @@
-"""Plain-text and CSV renderings of a job's status and results, for people and scripts.
+"""Plain-text renderings of a job's status, results and figures, for people and scripts.
 
 No dependency beyond the standard library: aligned columns are enough for a
-terminal, and CSV with a header row is what spreadsheets and pandas read.
+terminal. CSV comes from the service itself (``results --csv`` streams it).
 """
 
-import csv
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any
 
 __all__ = [
-    "CSV_COLUMNS",
     "failure_report",
     "figures_table",
     "results_table",
     "summary_line",
-    "write_csv",
 ]
-
-CSV_COLUMNS = ("store_id", "image_url", "width", "height", "perimeter", "error")
 
 
 def summary_line(status: dict[str, Any]) -> str:
@@ -86,14 +81,6 @@ def figures_table(entries: Sequence[dict[str, Any]], by: str = "store") -> list[
 def failure_report(status: dict[str, Any]) -> list[str]:
     """One line per failed store, as the status reports them, in their order."""
     return [f"{entry['store_id']}: {entry['error']}" for entry in status.get("error", [])]
-
-
-def write_csv(images: Sequence[dict[str, Any]], out: TextIO) -> None:
-    """Every image as a CSV row under a header; empty cells for missing values."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for image in images:
-        writer.writerow(["" if image.get(c) is None else image[c] for c in CSV_COLUMNS])
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
