@@ -25,8 +25,8 @@ class ServiceConfig:
     ``min(gpu_slots, 6)``. Together they bound the threads the service uses, however
     many jobs or images arrive. ``workers=`` is the old name of ``gpu_slots``: it
     still works, with a ``DeprecationWarning``.
-    ``max_active_jobs`` bounds the job actors (one thread each); later jobs wait in
-    a queue, still reported as ``ongoing``.
+    ``max_active_jobs`` has no effect any more (a node holds at most about twice
+    ``gpu_slots`` images at a time, in chunks that jobs take turns to get).
     """
 
     gpu_slots: int = 64

@@ -19,25 +19,18 @@ from typing import Any
 from retailpulse.actors import (
     Dispatcher,
     ImageWorker,
-    JobActor,
     JobManager,
     JobStoreActor,
     StoreFactory,
 )
-from retailpulse.actors.cluster import ClusterManager, chunk_factory
+from retailpulse.actors.chunk import chunk_factory
 from retailpulse.actors.delayline import DelayLine
-from retailpulse.actors.messages import (
-    AnyRef,
-    ClaimUnfinished,
-    RegisterNode,
-    RunJob,
-)
+from retailpulse.actors.messages import AnyRef, RegisterNode
 from retailpulse.actors.metrics import MetricsActor
 from retailpulse.actors.webhooks import WebhookActor
 from retailpulse.config import ServiceConfig, env_flag, warn_workers_renamed
 from retailpulse.download import HttpFetcher
 from retailpulse.keys import Keyring, KeyringHolder
-from retailpulse.model import JobOrder
 from retailpulse.ports import (
     Clock,
     FetcherFactory,
@@ -62,7 +55,6 @@ from retailpulse.webhooks import (
     WebhookSender,
     WebhookSigner,
 )
-from retailpulse.words import plural
 
 __all__ = ["ALLOW_PRIVATE_ENV", "start"]
 
@@ -70,11 +62,8 @@ logger = logging.getLogger(__name__)
 
 ALLOW_PRIVATE_ENV = "RETAILPULSE_ALLOW_PRIVATE_URLS"
 
-CLAIM_PAGE = 100
-"""Unfinished jobs read from the store per request when resuming at start."""
-
-RESUME_TIMEOUT = 120.0
-"""Bound on reading one page of unfinished jobs at start (large jobs take a while)."""
+REGISTER_TIMEOUT = 120.0
+"""Bound on registering the node at start (a database may be slow to answer)."""
 
 
 def start(
@@ -95,7 +84,7 @@ def start(
     """Start a Retail Pulse actor system and return it, running.
 
     ``data`` is the SQLite file that keeps jobs across restarts (created if missing;
-    unfinished jobs in it resume now), or a ``postgresql://user@host:port/dbname``
+    unfinished jobs in it resume at once), or a ``postgresql://user@host:port/dbname``
     URL: the PostgreSQL job store, whose schema is created or migrated now.
     ``None``, the default, keeps jobs in memory only, as tests want. An unusable
     file or database raises ``JobStoreError``.
@@ -137,11 +126,10 @@ def start(
     store = JobStoreActor.start(
         open_store, clock=now, retention=config.retention, store_master=store_master
     )
-    cluster = path is None and data is not None  # a shared (PostgreSQL) store
     try:
-        # A cluster node resumes nothing itself: it claims chunks of every node's jobs.
-        unfinished = [] if cluster else _claim_unfinished(store)
-        node = _register(store, config) if cluster else None
+        # Every store runs the chunk protocol: the node claims the chunks of every
+        # unfinished job (its own from before a restart, or any node's), none is handed it.
+        node = _register(store, config)
     except BaseException:
         store.stop(timeout=config.stop_timeout)
         raise
@@ -165,38 +153,17 @@ def start(
         slots=config.gpu_slots,
     )
 
-    def start_job(order: JobOrder, manager: AnyRef) -> AnyRef:
-        return JobActor.start(
-            order,
-            manager=manager,
-            dispatcher=dispatcher,
-            store=store,
-            store_master=store_master,
-            clock=now,
-            events=metrics,
-        )
-
-    manager: AnyRef
-    if node is None:
-        manager = JobManager.start(
-            start_job,
-            store,
-            clock=now,
-            max_active_jobs=config.max_active_jobs,
-            stop_timeout=config.stop_timeout,
-            events=metrics,
-        )
-    else:
-        manager = ClusterManager.start(
-            chunk_factory(dispatcher, store),
-            store,
-            node=node,
-            gpu_slots=config.gpu_slots,
-            clock=time.monotonic,
-            lease=config.lease_seconds,
-            heartbeat=config.heartbeat_seconds,
-            stop_timeout=config.stop_timeout,
-        )
+    manager = JobManager.start(
+        chunk_factory(dispatcher, store, metrics),
+        store,
+        node=node,
+        gpu_slots=config.gpu_slots,
+        clock=time.monotonic,
+        lease=config.lease_seconds,
+        heartbeat=config.heartbeat_seconds,
+        stop_timeout=config.stop_timeout,
+        events=metrics,
+    )
     webhooks = None
     if signer is not None:
         webhooks = WebhookActor.start(
@@ -207,10 +174,6 @@ def start(
             random=make_random(),
             schedule=webhook_schedule,
         )
-    for order in unfinished:
-        manager.tell(RunJob(order))
-    if unfinished:
-        logger.info("resuming %s from %s", plural(len(unfinished), "unfinished job"), path)
     return System(
         config,
         store_master,
@@ -237,8 +200,10 @@ def _keys(api_keys: str | Path | Keyring | KeyringHolder | None) -> KeyringHolde
 def _register(store: AnyRef, config: ServiceConfig) -> int:
     """Register this process as a cluster node: a new id, never reused."""
     name = f"{socket.gethostname()}:{os.getpid()}"
-    node: int = store.ask(RegisterNode(name, config.gpu_slots), block=True, timeout=RESUME_TIMEOUT)
-    logger.info("cluster node %d (%s), %d GPU slots", node, name, config.gpu_slots)
+    node: int = store.ask(
+        RegisterNode(name, config.gpu_slots), block=True, timeout=REGISTER_TIMEOUT
+    )
+    logger.info("node %d (%s), %d GPU slots", node, name, config.gpu_slots)
     return node
 
 
@@ -259,17 +224,3 @@ def _job_store(data: str | Path | None) -> tuple[StoreFactory, Path | None]:
     path = Path(data)
     SqliteJobStore(path).close()
     return (lambda: SqliteJobStore(path)), path
-
-
-def _claim_unfinished(store: AnyRef) -> list[JobOrder]:
-    """Every unfinished job in the store, page by page; raises the store's open error."""
-    orders: list[JobOrder] = []
-    while True:
-        page: list[JobOrder] = store.ask(
-            ClaimUnfinished(orders[-1].job_id if orders else 0, CLAIM_PAGE),
-            block=True,
-            timeout=RESUME_TIMEOUT,
-        )
-        orders.extend(page)
-        if len(page) < CLAIM_PAGE:
-            return orders

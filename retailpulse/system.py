@@ -10,7 +10,6 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,22 +20,18 @@ from retailpulse.actors import (
     GetPoolStats,
     PoolStats,
 )
-from retailpulse.actors.cluster import ClusterManager
 from retailpulse.actors.delayline import DelayLine
 from retailpulse.actors.messages import (
     AnyRef,
     AwaitJob,
     CancelAnswer,
     CancelHere,
-    CancelJob,
     CancelStored,
-    FindJob,
-    GetResults,
-    GetStatus,
+    CountQueued,
+    JobAccepted,
     ListJobs,
     ListNodes,
     ListOwnedJobs,
-    QueuedJobs,
     ReadFigures,
     ReadImagePage,
     ReadJobMeta,
@@ -216,7 +211,11 @@ class System(Service):
         if submitted.creation.conflict:
             raise IdempotencyKeyReusedError()
         if submitted.order is not None:
-            self._ask(self._manager, RunJob(submitted.order))
+            # Stored: any node may claim it now; this one is told so as not to wait a tick.
+            tell_quietly(self._manager, RunJob(submitted.order))
+            if self._metrics is not None:
+                order = submitted.order
+                tell_quietly(self._metrics, JobAccepted(order.job_id, len(order.images)))
             if not self.config.allow_private_urls:
                 _warn_of_private_urls(submitted.order)
         return submitted.creation
@@ -259,14 +258,12 @@ class System(Service):
             raise UnknownJobError(job_id)
         if stored.state is not JobState.FAILED:
             raise JobNotFailedError(job_id, stored.state.value)
-        # Its end is committed; wait until the manager has let go of its actor too.
-        self.wait_status(job_id, self.config.ask_timeout)
         answer: JobOrder | JobStatus | None = self._ask(self._store, ReopenFailed(job_id))
         if answer is None:
             raise UnknownJobError(job_id)
         if isinstance(answer, JobStatus):
             raise JobNotFailedError(job_id, answer.state.value)  # a retry came first
-        self._ask(self._manager, RunJob(answer))
+        tell_quietly(self._manager, RunJob(answer))
         return self.job_status(job_id, caller=caller)
 
     def status(self, job_id: int, *, caller: Principal | None = None) -> dict[str, Any]:
@@ -387,18 +384,21 @@ class System(Service):
         return found
 
     def job_status(self, job_id: int, *, caller: Principal | None = None) -> JobStatus:
-        """Typed form of ``status()``."""
-        meta = self._access(job_id, caller)
-        found = self._find(job_id, results=False)
-        status = found.status if isinstance(found, JobResults) else found
-        return _with_meta(status, meta)
+        """Typed form of ``status()``: the store's committed state, whichever node
+        works the job (a running job's progress is a moment behind its images)."""
+        self._access(job_id, caller)
+        status: JobStatus | None = self._ask(self._store, ReadStatus(job_id))
+        if status is None:
+            raise UnknownJobError(job_id)  # purged between the two reads
+        return status
 
     def job_results(self, job_id: int, *, caller: Principal | None = None) -> JobResults:
-        """Typed form of ``results()``."""
-        meta = self._access(job_id, caller)
-        found = self._find(job_id, results=True)
-        assert isinstance(found, JobResults)
-        return replace(found, status=_with_meta(found.status, meta))
+        """Typed form of ``results()``, built in memory (see ``result_pages``)."""
+        self._access(job_id, caller)
+        results: JobResults | None = self._ask(self._store, ReadResults(job_id))
+        if results is None:
+            raise UnknownJobError(job_id)
+        return results
 
     def wait(
         self, job_id: int, timeout: float | None = None, *, caller: Principal | None = None
@@ -407,102 +407,59 @@ class System(Service):
 
         Raises ``TimeoutError`` if it is still running after ``timeout`` seconds.
         """
-        status = self.wait_status(job_id, timeout, caller=caller)
-        return _with_meta(status, self._access(job_id, caller)).to_dict()
+        return self.wait_status(job_id, timeout, caller=caller).to_dict()
 
     def wait_status(
         self, job_id: int, timeout: float | None = None, *, caller: Principal | None = None
     ) -> JobStatus:
-        """Typed form of ``wait()``."""
+        """Typed form of ``wait()``: one question to the job manager, which answers when
+        the job's end is committed (at once for a job that has ended; within a
+        heartbeat for one that another node ends)."""
         _check_job_id(job_id)
         if caller is not None:
             self._access(job_id, caller)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            future: pykka.Future[JobStatus | None] = pykka.ThreadingFuture()
-            try:
-                self._manager.tell(AwaitJob(job_id, future))
-                status = future.get(timeout=remaining)
-            except pykka.Timeout:
-                raise TimeoutError(f"job {job_id} still running after {timeout} s") from None
-            except pykka.ActorDeadError:
-                raise ServiceBusyError("the service has stopped") from None
-            if status is not None:
-                return status
-            # The manager does not run it: finished, unknown, or a submit between
-            # storing the job and handing it to the manager.
-            stored: JobStatus | None = self._ask(self._store, ReadStatus(job_id))
-            if stored is None:
-                raise UnknownJobError(job_id)
-            if stored.terminal:
-                return stored
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {job_id} still running after {timeout} s")
-            time.sleep(0.01)
+        future: pykka.Future[JobStatus | None] = pykka.ThreadingFuture()
+        if not tell_quietly(self._manager, AwaitJob(job_id, future)):
+            raise ServiceBusyError("the service has stopped")
+        try:
+            status = future.get(timeout=timeout)
+        except pykka.Timeout:
+            raise TimeoutError(f"job {job_id} still running after {timeout} s") from None
+        except pykka.ActorDeadError:
+            raise ServiceBusyError("the service has stopped") from None
+        except JobStoreError as exc:
+            raise ServiceBusyError(str(exc)) from exc
+        if status is None:
+            raise UnknownJobError(job_id)
+        return status
 
     def cancel(self, job_id: int, *, caller: Principal | None = None) -> dict[str, Any]:
         """Cancel a job: ``{"status", "job_id", ..., "cancelled": true|false}``.
 
-        A running job stops getting images at once; images in flight finish, then the
-        job ends ``cancelled`` (its status says ``ongoing`` until then). A queued job
-        ends without starting. ``cancelled`` is false when there was nothing to do:
+        The job ends ``cancelled`` at once, on every node (the status is its final
+        one): no image of it starts after this, and outcomes of images that were in
+        flight are not recorded. ``cancelled`` is false when there was nothing to do:
         the job had ended (the status is its final one), or a cancel came before.
         """
         answer = self.cancel_job(job_id, caller=caller)
         return {**answer.status.to_dict(), "cancelled": answer.cancelled}
 
     def cancel_job(self, job_id: int, *, caller: Principal | None = None) -> CancelAnswer:
-        """Typed form of ``cancel()``."""
-        meta = self._access(job_id, caller)
-        answer = self._cancel_once(job_id)
-        answer = replace(answer, status=_with_meta(answer.status, meta))
-        if answer.cancelled or not answer.status.terminal:
-            return answer
-        # Too late: the job had ended. Answer once that end is committed (a moment).
-        try:
-            final = self.wait_status(job_id, self.config.ask_timeout)
-        except TimeoutError:
-            return answer
-        return CancelAnswer(final, cancelled=False)
+        """Typed form of ``cancel()``: the store ends the job for every node at once;
+        this node stops its chunks of it now, the others at their next heartbeat."""
+        self._access(job_id, caller)
+        answer: CancelAnswer | None = self._ask(self._store, CancelStored(job_id))
+        if answer is None:
+            raise UnknownJobError(job_id)
+        tell_quietly(self._manager, CancelHere(job_id, answer.status if answer.cancelled else None))
+        return answer
 
-    def cluster(self) -> tuple[int, tuple[NodeInfo, ...]] | None:
-        """This node's id and the cluster's live nodes (heard from within a lease), or
-        ``None`` when the service is not a cluster node (its store is not shared)."""
-        if self._manager.actor_class is not ClusterManager:
-            return None
+    def cluster(self) -> tuple[int, tuple[NodeInfo, ...]]:
+        """This node's id and the live nodes of its store (heard from within a lease):
+        itself alone on SQLite or memory, every node sharing a PostgreSQL database."""
         node: int = self._ask(self._manager, WhichNode())
         nodes: tuple[NodeInfo, ...] = self._ask(self._store, ListNodes(self.config.lease_seconds))
         return node, nodes
-
-    def _cancel_once(self, job_id: int) -> CancelAnswer:
-        if self._manager.actor_class is ClusterManager:
-            # A cluster: the store ends the job for every node, at once; this node
-            # stops its chunks of it now, the others at their next heartbeat.
-            answer: CancelAnswer | None = self._ask(self._store, CancelStored(job_id))
-            if answer is None:
-                raise UnknownJobError(job_id)
-            tell_quietly(self._manager, CancelHere(job_id))
-            return answer
-        for _ in range(3):
-            found = self._ask(self._manager, CancelJob(job_id))
-            if isinstance(found, CancelAnswer):
-                return found
-            if found is None:
-                stored: JobStatus | None = self._ask(self._store, ReadStatus(job_id))
-                if stored is None:
-                    raise UnknownJobError(job_id)
-                if stored.terminal:
-                    return CancelAnswer(stored, cancelled=False)
-                raise ServiceBusyError(f"job {job_id} is being accepted; retry")
-            try:
-                answer = found.ask(CancelJob(job_id), timeout=self.config.ask_timeout)
-            except pykka.ActorDeadError:
-                continue  # it just finished: the manager no longer runs it
-            except pykka.Timeout:
-                raise ServiceBusyError(f"job {job_id} did not answer in time") from None
-            return answer
-        raise ServiceBusyError(f"job {job_id} could not be cancelled")
 
     def jobs(
         self, limit: int = 50, after: int | None = None, *, caller: Principal | None = None
@@ -530,8 +487,7 @@ class System(Service):
             else ListOwnedJobs(limit + 1, after, caller.name)
         )
         found: list[JobStatus] = self._ask(self._store, question)
-        queued: frozenset[int] = self._ask(self._manager, QueuedJobs())
-        page = [replace(s, queued=True) if s.job_id in queued else s for s in found[:limit]]
+        page = found[:limit]
         return page, (page[-1].job_id if len(found) > limit else None)
 
     def pool_stats(self) -> PoolStats:
@@ -547,7 +503,8 @@ class System(Service):
         """
         if self._metrics is None:
             return b""
-        text: bytes = self._ask(self._metrics, RenderMetrics(self.pool_stats()))
+        queued: int = self._ask(self._store, CountQueued())
+        text: bytes = self._ask(self._metrics, RenderMetrics(self.pool_stats(), queued))
         return text
 
     def service(self) -> dict[str, Any]:
@@ -565,7 +522,8 @@ class System(Service):
                 step=5.0, end=time.time(), images_per_second=(), failed_per_second=()
             )
             return ServiceFigures(pool, 0, 0, 0, empty)
-        figures: ServiceFigures = self._ask(self._metrics, GetServiceFigures(pool))
+        queued: int = self._ask(self._store, CountQueued())
+        figures: ServiceFigures = self._ask(self._metrics, GetServiceFigures(pool, queued))
         return figures
 
     def stop(self) -> None:
@@ -595,32 +553,6 @@ class System(Service):
             raise UnknownJobError(job_id)
         return meta
 
-    def _find(self, job_id: int, *, results: bool) -> JobStatus | JobResults:
-        _check_job_id(job_id)
-        # A job that finishes between the two asks has stopped its actor, after its
-        # end was committed; asking the manager again sends us to the store.
-        for _ in range(3):
-            found = self._ask(self._manager, FindJob(job_id))
-            if found is None:
-                stored: JobStatus | JobResults | None = self._ask(
-                    self._store, ReadResults(job_id) if results else ReadStatus(job_id)
-                )
-                if stored is None:
-                    raise UnknownJobError(job_id)
-                return stored
-            if isinstance(found, JobResults):
-                return found
-            try:
-                answer: JobStatus | JobResults = found.ask(
-                    GetResults() if results else GetStatus(), timeout=self.config.ask_timeout
-                )
-            except pykka.ActorDeadError:
-                continue
-            except pykka.Timeout:
-                raise ServiceBusyError(f"job {job_id} did not answer in time") from None
-            return answer
-        raise ServiceBusyError(f"job {job_id} could not be read")
-
     def _ask(self, ref: AnyRef, question: object, timeout: float | None = None) -> Any:
         try:
             return ref.ask(question, timeout=timeout or self.config.ask_timeout)
@@ -638,11 +570,6 @@ def _check_job_size(submission: Submission, limit: int) -> None:
         raise LimitExceededError(
             "visits", f"hold {images} images in all; a job may hold at most {limit}"
         )
-
-
-def _with_meta(status: JobStatus, meta: JobMeta) -> JobStatus:
-    """A job actor's status does not know the attempts or the webhook; the store does."""
-    return replace(status, attempts=meta.attempts, webhook=meta.webhook)
 
 
 def _fingerprint(submission: Submission) -> str:

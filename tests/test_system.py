@@ -84,20 +84,24 @@ def test_a_crashing_worker_fails_its_image_and_is_replaced_while_the_service_goe
         assert stats.workers == 2
 
 
-def test_jobs_beyond_the_active_limit_are_queued_then_run(gate: threading.Event) -> None:
+def test_jobs_beyond_the_chunks_a_node_holds_are_queued_then_run(gate: threading.Event) -> None:
     gate.clear()
-    with start(gate, gpu_slots=1, max_active_jobs=1) as system:
-        first = system.submit(payload(GOOD))
-        second = system.submit(payload(GOOD, GOOD))
+    with start(gate, gpu_slots=1) as system:  # one GPU slot: the node holds 2 chunks
+        first, second = system.submit(payload(GOOD)), system.submit(payload(GOOD))
+        wait_until(
+            lambda: not any(system.status(job)["queued"] for job in (first, second)),
+            "the first two jobs claimed",
+        )
+        third = system.submit(payload(GOOD, GOOD))
 
-        waiting = system.status(second)
+        waiting = system.status(third)
         gate.set()
 
         assert waiting["status"] == "ongoing"
         assert waiting["queued"] is True
         assert waiting["progress"] == {"total": 2, "done": 0, "failed": 0}
         assert system.wait(first, timeout=5)["status"] == "completed"
-        assert system.wait(second, timeout=5)["queued"] is False
+        assert system.wait(third, timeout=5)["queued"] is False
         assert [i["perimeter"] for i in system.results(second)["images"]] == [100, 100]
 
 

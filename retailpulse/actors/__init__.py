@@ -1,21 +1,20 @@
-"""The actor system: JobManager -> JobActor (one per job) -> Dispatcher -> ImageWorker pool,
-and the JobStoreActor that owns the job store."""
+"""The actor system: JobManager -> ChunkActor (one per claimed chunk) -> Dispatcher ->
+ImageWorker pool, and the JobStoreActor that owns the job store."""
 
+from retailpulse.actors.chunk import ChunkActor, ChunkFactory
 from retailpulse.actors.dispatcher import Dispatcher, WorkerFactory
-from retailpulse.actors.job import JobActor
-from retailpulse.actors.manager import JobFactory, JobManager, JobOrder
+from retailpulse.actors.manager import JobManager
 from retailpulse.actors.messages import GetPoolStats, PoolStats
 from retailpulse.actors.store import JobStoreActor, StoreFactory
 from retailpulse.actors.worker import ImageWorker
 
 __all__ = [
+    "ChunkActor",
+    "ChunkFactory",
     "Dispatcher",
     "GetPoolStats",
     "ImageWorker",
-    "JobActor",
-    "JobFactory",
     "JobManager",
-    "JobOrder",
     "JobStoreActor",
     "PoolStats",
     "StoreFactory",

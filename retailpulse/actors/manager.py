@@ -1,166 +1,217 @@
-"""JobManager: runs the stored jobs, admitting them to run, and handles cancels."""
+"""JobManager: this node's share of the work: claims, leases, chunk actors, waiters.
+
+Every store runs the same protocol (``retailpulse.stores.jobstore``): jobs are not
+handed to a node at submit; each node's manager claims chunks of any job for what
+its pipeline can start soon, and runs one ``ChunkActor`` per chunk. The store
+decides a job's final status in the commit that records its last outcome, and
+tells the manager of the node that made that commit, which wakes whoever waits
+for the job here. With SQLite or memory there is one node; with PostgreSQL many.
+
+Cancel: the node where it is asked stops its chunks of the job at once; every
+other node learns it from its next heartbeat (once a second), whose answer names
+the jobs of its chunks that have ended. That heartbeat is also how a node that
+stalled past its lease learns that its chunk was taken over.
+"""
 
 import logging
-from collections.abc import Callable
+import math
+import threading
 from typing import Any
 
 import pykka
 
+from retailpulse.actors.chunk import ChunkFactory
 from retailpulse.actors.messages import (
     AnyRef,
     AwaitJob,
-    CancelAnswer,
+    Beat,
+    BeatDone,
+    CancelHere,
     CancelJob,
-    FindJob,
-    FinishJob,
-    JobAccepted,
+    ChunkDone,
+    ChunksClaimed,
+    ClaimChunks,
     JobEnded,
     JobFinished,
-    QueuedJobs,
+    PollEnded,
+    ReleaseNode,
     RunJob,
+    StatusesPolled,
+    WhichNode,
 )
 from retailpulse.actors.refs import stop_and_wait, tell_quietly
-from retailpulse.model import ImageOutcome, JobOrder, JobResults, JobState, JobStatus, Progress
+from retailpulse.logs import log_event
+from retailpulse.model import JobStatus
 from retailpulse.ports import Clock
+from retailpulse.stores.jobstore import CHUNK_SIZE, Chunk
 
-__all__ = ["JobFactory", "JobManager", "JobOrder"]
+__all__ = ["JobManager", "ManagerTick"]
 
 logger = logging.getLogger(__name__)
 
 
-JobFactory = Callable[[JobOrder, AnyRef], AnyRef]
-"""Starts the actor that runs one job, reporting to the given manager ref."""
+class ManagerTick:
+    """Ticker thread -> job manager: beat, claim, poll awaited jobs when due."""
+
+
+def _tick(actor: pykka.ActorRef[Any], every: float, stopped: threading.Event) -> None:
+    """The ticker's whole life; it touches no state (a timer is what pykka lacks)."""
+    while not stopped.wait(every):
+        if not tell_quietly(actor, ManagerTick()):
+            return
 
 
 class JobManager(pykka.ThreadingActor):
-    """The registry of the jobs this process runs, from acceptance to their end.
+    """One node's share of the work: claims, leases, chunk actors, waiters.
 
-    Jobs arrive already stored (``RunJob``: new ones, and unfinished ones resumed
-    at start); the job store issues their ids and keeps finished jobs, so a job
-    the manager does not know is either finished or unknown, and the store says
-    which.
-
-    Admission: at most ``max_active_jobs`` job actors run at once (one thread each);
-    later jobs wait here in order and are reported ``ongoing`` with ``queued:
-    true``. Running jobs share the worker pool fairly (see Dispatcher), so a small
-    job is never stuck behind a large one that is already running.
+    It holds at most ``ahead`` chunks at a time (enough to keep its GPU slots busy
+    about twice over), so it never sits on work another node could start. Every
+    ``heartbeat`` seconds it renews its leases (``lease`` seconds long); a node that
+    dies stops renewing and its chunks go to the others when the leases run out.
     """
 
     use_daemon_thread = True
 
     def __init__(
         self,
-        job_factory: JobFactory,
+        start_chunk: ChunkFactory,
         store: AnyRef,
         *,
+        node: int,
+        gpu_slots: int,
         clock: Clock,
-        max_active_jobs: int = 32,
+        lease: float = 15.0,
+        heartbeat: float = 1.0,
         stop_timeout: float = 10.0,
         events: AnyRef | None = None,
     ) -> None:
         super().__init__()
-        self._job_factory = job_factory
-        self._store = store
-        self._clock = clock
-        self._max_active = max_active_jobs
-        self._stop_timeout = stop_timeout
         self._events = events  # the metrics actor; None tells nobody
-        self._live: dict[int, AnyRef] = {}
-        self._queued: dict[int, JobOrder] = {}
-        self._closing: dict[int, tuple[JobResults, JobStatus]] = {}
-        """Queued jobs cancelled, until the store has committed their end: what they
-        report until then, and their final status."""
+        self._start_chunk = start_chunk
+        self._store = store
+        self._node = node
+        self._clock = clock
+        self._lease = lease
+        self._heartbeat = heartbeat
+        self._stop_timeout = stop_timeout
+        self._ahead = max(2, math.ceil(2 * gpu_slots / CHUNK_SIZE))
+        self._chunks: dict[tuple[int, int], AnyRef] = {}
+        self._claiming = False
+        self._next_beat = 0.0
+        self._next_poll = 0.0
         self._waiters: dict[int, list[pykka.Future[JobStatus | None]]] = {}
+        self._ticker_stopped = threading.Event()
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, RunJob):
-            order = message.order
-            self._queued[order.job_id] = order
-            # Before the job starts, so metrics see it queued first.
-            self._tell_events(JobAccepted(order.job_id, len(order.images)))
-            self._admit()
-        elif isinstance(message, FindJob):
-            return self._find(message.job_id)
-        elif isinstance(message, JobFinished):
-            self._job_finished(message.job_id, message.status)
-        elif isinstance(message, AwaitJob):
-            self._await(message.job_id, message.future)
-        elif isinstance(message, CancelJob):
-            return self._cancel(message.job_id)
-        elif isinstance(message, QueuedJobs):
-            return frozenset(self._queued) | frozenset(self._closing)
-        else:
-            return super().on_receive(message)
-        return None
+    @property
+    def node(self) -> int:
+        return self._node
+
+    def on_start(self) -> None:
+        threading.Thread(
+            target=_tick,
+            args=(self.actor_ref, min(0.25, self._heartbeat / 2), self._ticker_stopped),
+            name="job-manager-ticker",
+            daemon=True,
+        ).start()
+        self._tick()
 
     def on_stop(self) -> None:
-        stop_and_wait(list(self._live.values()), self._stop_timeout)
-        # These jobs will not finish in this process: release their waiters instead of
-        # leaving them hanging. The store still has them; the next start resumes them.
+        self._ticker_stopped.set()
+        stop_and_wait(list(self._chunks.values()), self._stop_timeout)
+        # Its leases go at once: the other nodes need not wait for them to run out.
+        tell_quietly(self._store, ReleaseNode(self._node))
         for futures in self._waiters.values():
             for future in futures:
                 error = pykka.ActorDeadError(f"{self.actor_ref} stopped before the job finished")
                 future.set_exception((pykka.ActorDeadError, error, None))
         self._waiters.clear()
 
-    def _admit(self) -> None:
-        while self._queued and len(self._live) < self._max_active:
-            job_id = next(iter(self._queued))
-            order = self._queued.pop(job_id)
-            self._live[job_id] = self._job_factory(order, self.actor_ref)
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, WhichNode):
+            return self._node
+        if isinstance(message, JobFinished | StatusesPolled | AwaitJob):
+            self._waiting_for(message)
+        elif isinstance(message, ManagerTick | RunJob):
+            self._tick()  # a new job: claim at once rather than at the next tick
+        elif isinstance(message, ChunksClaimed):
+            self._claimed(message.chunks)
+        elif isinstance(message, ChunkDone):
+            self._chunks.pop((message.job_id, message.number), None)
+            self._claim()
+        elif isinstance(message, BeatDone):
+            self._stop_lost(message.beat.ended, message.beat.held)
+        elif isinstance(message, CancelHere):
+            self._stop_lost(frozenset({message.job_id}), None)
+            if message.status is not None:
+                self._ended(message.status)
+        else:
+            return super().on_receive(message)
+        return None
 
-    def _find(self, job_id: int) -> AnyRef | JobResults | None:
-        if job_id in self._live:
-            return self._live[job_id]
-        if job_id in self._closing:
-            return self._closing[job_id][0]
-        order = self._queued.get(job_id)
-        return None if order is None else _queued_results(order)
+    def _waiting_for(self, message: JobFinished | StatusesPolled | AwaitJob) -> None:
+        """Waiters for a job's end: woken by this node's commits (``JobFinished``) or,
+        for jobs other nodes finish, by polling the store once a heartbeat."""
+        if isinstance(message, JobFinished):
+            self._ended(message.status)
+        elif isinstance(message, StatusesPolled):
+            for job_id, status in message.statuses:
+                if status is None or status.terminal:
+                    self._wake(job_id, status)
+        else:
+            self._waiters.setdefault(message.job_id, []).append(message.future)
+            self._next_poll = 0.0  # it may have ended already: ask the store now
+            self._tick()
 
-    def _cancel(self, job_id: int) -> AnyRef | CancelAnswer | None:
-        if job_id in self._live:
-            return self._live[job_id]
-        if job_id in self._closing:
-            return CancelAnswer(self._closing[job_id][1], cancelled=False)
-        order = self._queued.pop(job_id, None)
-        if order is None:
-            return None
-        # Never started: it ends at once, with the outcomes it had (if resumed).
-        snapshot = _queued_results(order)
-        progress = snapshot.status.progress
-        final = JobStatus(
-            job_id, JobState.CANCELLED, progress, order.submitted_at, finished_at=self._clock()
+    def _tick(self) -> None:
+        now = self._clock()
+        if now >= self._next_beat:
+            self._next_beat = now + self._heartbeat
+            tell_quietly(self._store, Beat(self._node, self._lease, self.actor_ref))
+        if self._waiters and now >= self._next_poll:
+            self._next_poll = now + self._heartbeat
+            tell_quietly(self._store, PollEnded(tuple(self._waiters), self.actor_ref))
+        self._claim()
+
+    def _claim(self) -> None:
+        room = self._ahead - len(self._chunks)
+        if room > 0 and not self._claiming:
+            self._claiming = True
+            tell_quietly(self._store, ClaimChunks(self._node, room, self._lease, self.actor_ref))
+
+    def _claimed(self, chunks: tuple[Chunk, ...]) -> None:
+        self._claiming = False
+        for chunk in chunks:
+            key = (chunk.job_id, chunk.number)
+            if key not in self._chunks:
+                self._chunks[key] = self._start_chunk(chunk, self.actor_ref)
+        if chunks:
+            self._claim()  # there was work: see whether there is more room for it
+
+    def _stop_lost(self, ended: frozenset[int], held: frozenset[tuple[int, int]] | None) -> None:
+        """Stop the chunks of ended jobs, and those this node no longer holds."""
+        for key, ref in list(self._chunks.items()):
+            if key[0] in ended or (held is not None and key not in held):
+                tell_quietly(ref, CancelJob(key[0]))
+
+    def _ended(self, status: JobStatus) -> None:
+        """A job's end was committed by this node (its last outcome, or a cancel asked
+        here): said once, here, in the log and the metrics, and its waiters woken."""
+        seconds = (status.finished_at or status.submitted_at) - status.submitted_at
+        log_event(
+            logger,
+            logging.INFO,
+            "job_finished",
+            job=status.job_id,
+            status=status.state.value,
+            images=status.progress.total,
+            done=status.progress.done,
+            failed=status.progress.failed,
+            seconds=seconds,
         )
-        self._closing[job_id] = (snapshot, final)
-        self._store.tell(FinishJob(job_id, final, self.actor_ref))
-        self._tell_events(JobEnded(job_id, "", final.state.value, progress.total, progress.failed))
-        logger.info("job %d cancelled while queued", job_id)
-        return CancelAnswer(snapshot.status, cancelled=True)
-
-    def _tell_events(self, event: object) -> None:
         if self._events is not None:
-            tell_quietly(self._events, event)
+            tell_quietly(self._events, JobEnded(status.job_id, status.state.value))
+        self._wake(status.job_id, status)
 
-    def _job_finished(self, job_id: int, status: JobStatus) -> None:
-        self._live.pop(job_id, None)
-        self._closing.pop(job_id, None)
+    def _wake(self, job_id: int, status: JobStatus | None) -> None:
         for future in self._waiters.pop(job_id, []):
             future.set(status)
-        self._admit()
-
-    def _await(self, job_id: int, future: "pykka.Future[JobStatus | None]") -> None:
-        if job_id in self._live or job_id in self._queued or job_id in self._closing:
-            self._waiters.setdefault(job_id, []).append(future)
-        else:
-            future.set(None)
-
-
-def _queued_results(order: JobOrder) -> JobResults:
-    outcomes: list[ImageOutcome | None] = [None] * len(order.images)
-    failed = 0
-    for index, outcome in order.preloaded:
-        outcomes[index] = outcome
-        failed += outcome.error is not None
-    progress = Progress(len(order.images), len(order.preloaded), failed)
-    status = JobStatus(order.job_id, JobState.ONGOING, progress, order.submitted_at, queued=True)
-    return JobResults(status, order.images, tuple(outcomes))

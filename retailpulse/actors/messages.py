@@ -33,19 +33,16 @@ __all__ = [
     "CancelJob",
     "CancelStored",
     "ChunkDone",
+    "ChunkEnded",
+    "ChunkStarted",
     "ChunksClaimed",
     "ClaimChunks",
-    "ClaimUnfinished",
-    "CreateJob",
+    "CountQueued",
     "DeliveriesDue",
     "DeliveryTick",
     "FindDueDeliveries",
-    "FindJob",
-    "FinishJob",
     "GetPoolStats",
-    "GetResults",
     "GetServiceFigures",
-    "GetStatus",
     "GpuStarting",
     "ImageDone",
     "ImageDownloaded",
@@ -54,7 +51,6 @@ __all__ = [
     "JobAccepted",
     "JobEnded",
     "JobFinished",
-    "JobStarted",
     "ListJobs",
     "ListNodes",
     "ListOwnedJobs",
@@ -63,7 +59,6 @@ __all__ = [
     "PollEnded",
     "PoolStats",
     "ProcessImage",
-    "QueuedJobs",
     "ReadFigures",
     "ReadImagePage",
     "ReadJobMeta",
@@ -71,7 +66,6 @@ __all__ = [
     "ReadStatus",
     "RecordChunkOutcomes",
     "RecordDelivery",
-    "RecordOutcomes",
     "RegisterNode",
     "ReleaseNode",
     "RenderMetrics",
@@ -182,29 +176,9 @@ class Batch:
 
 
 @dataclass(frozen=True, slots=True)
-class RecordOutcomes:
-    """Job -> job store: these images of job ``job_id`` have their outcome."""
-
-    job_id: int
-    outcomes: tuple[tuple[int, ImageOutcome], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FinishJob:
-    """Job (or manager) -> job store: the job ended with this final ``status``.
-
-    Once it is committed, together with every outcome told before it, the store
-    tells ``notify`` ``JobFinished``: nobody reports a job terminal before that.
-    """
-
-    job_id: int
-    status: JobStatus
-    notify: AnyRef
-
-
-@dataclass(frozen=True, slots=True)
 class JobFinished:
-    """Job store -> job -> manager: the job's final status is durable."""
+    """Job store -> manager: the job's final status is durable (this node's commit
+    recorded its last outcome)."""
 
     job_id: int
     status: JobStatus
@@ -212,11 +186,8 @@ class JobFinished:
 
 @dataclass(frozen=True, slots=True)
 class CancelJob:
-    """Manager -> job (tell), or ask the manager: stop handing out this job's images.
-
-    The manager answers with the live job's ref (ask it ``CancelJob`` in turn), a
-    ``CancelAnswer`` for a queued job, or ``None`` when it does not run the job.
-    """
+    """Manager -> chunk: the job ended (cancelled, or the chunk was taken over): stop
+    handing out its images; those in flight report, then the chunk actor stops."""
 
     job_id: int
 
@@ -234,36 +205,42 @@ class CancelAnswer:
 
 @dataclass(frozen=True, slots=True)
 class JobAccepted:
-    """Manager -> events: a job was accepted (it may wait for a run slot)."""
+    """System -> events: a job was stored (accepted at this node)."""
 
     job_id: int
     images: int
 
 
 @dataclass(frozen=True, slots=True)
-class JobStarted:
-    """Job -> events: the job actor runs; ``to_download`` of its ``images`` need a worker
-    (the others belong to stores missing from the store master).
+class JobEnded:
+    """Manager -> events: this node committed the job's end (its last outcome, or a
+    cancel asked here); ``state`` is ``completed``, ``failed`` or ``cancelled``."""
 
-    ``job`` is the job actor's URN, the key that worker events carry too.
+    job_id: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkStarted:
+    """Chunk -> events: a chunk of job ``job_id`` runs here; ``to_download`` of its
+    ``images`` without an outcome yet need a worker (the others belong to stores
+    missing from the store master).
+
+    ``chunk`` is the chunk actor's URN, the key that worker events carry too.
     """
 
     job_id: int
-    job: str
+    chunk: str
     images: int
     to_download: int
 
 
 @dataclass(frozen=True, slots=True)
-class JobEnded:
-    """Job (or manager, for a job cancelled while queued) -> events: the job has ended;
-    ``state`` is ``completed``, ``failed`` or ``cancelled``."""
+class ChunkEnded:
+    """Chunk -> events: the chunk actor with URN ``chunk`` is done (or stopped)."""
 
     job_id: int
-    job: str
-    state: str
-    images: int
-    failed: int
+    chunk: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +254,7 @@ class ImageDownloaded:
 
 @dataclass(frozen=True, slots=True)
 class ImageProcessed:
-    """Worker -> events: one image handled for the job actor with URN ``job``.
+    """Worker -> events: one image handled for the chunk actor with URN ``job``.
 
     ``seconds`` is the worker's whole time on it: download, measurement, GPU work.
     ``download`` is its download attempt (``None`` when the worker crashed first).
@@ -318,21 +295,6 @@ class PoolStats:
 
 
 @dataclass(frozen=True, slots=True)
-class CreateJob:
-    """Ask the job store to store a new job; the answer is its ``JobOrder``."""
-
-    images: tuple[ImageSpec, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimUnfinished:
-    """Ask the job store for up to ``limit`` unfinished jobs with ids above ``after``."""
-
-    after: int
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
 class ReadStatus:
     """Ask the job store for a stored job's ``JobStatus`` (or ``None``)."""
 
@@ -356,41 +318,18 @@ class ListJobs:
 
 @dataclass(frozen=True, slots=True)
 class RunJob:
-    """Ask the manager to run (or queue) a stored job."""
+    """System -> manager: a job was stored or reopened: claim now, not at the next tick."""
 
     order: JobOrder
 
 
 @dataclass(frozen=True, slots=True)
-class QueuedJobs:
-    """Ask the manager for the ids of the jobs waiting for a run slot."""
-
-
-@dataclass(frozen=True, slots=True)
-class FindJob:
-    """Ask the manager for a job: a live job's ref, a queued job's ``JobResults``,
-    or ``None`` when it does not run the job (finished or unknown: ask the store)."""
-
-    job_id: int
-
-
-@dataclass(frozen=True, slots=True)
 class AwaitJob:
-    """Ask the manager to set ``future`` to the job's final status when it ends
-    (``None`` at once if it does not run the job: ask the store)."""
+    """System -> manager: set ``future`` to the job's final status when it ends, or to
+    ``None`` if there is no such job (the store is asked at once, then once a beat)."""
 
     job_id: int
     future: "Future[JobStatus | None]"
-
-
-@dataclass(frozen=True, slots=True)
-class GetStatus:
-    """Ask a job actor for its current ``JobStatus``."""
-
-
-@dataclass(frozen=True, slots=True)
-class GetResults:
-    """Ask a job actor for its current ``JobResults``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -505,20 +444,24 @@ class RenderMetrics:
     ``pool`` is the dispatcher's answer to ``GetPoolStats``, read by the asking
     thread just before: worker figures are owned by the dispatcher and read at
     scrape time rather than reported on every grant, which would double the
-    messages on the busiest path of the service.
+    messages on the busiest path of the service. ``queued`` is the store's count of
+    jobs no node has started yet (``CountQueued``), read the same way.
     """
 
     pool: PoolStats | None = None
+    queued: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class GetServiceFigures:
-    """Ask the metrics actor for a ``ServiceFigures``; ``pool`` as in ``RenderMetrics``."""
+    """Ask the metrics actor for a ``ServiceFigures``; ``pool`` and ``queued`` as in
+    ``RenderMetrics``."""
 
     pool: PoolStats
+    queued: int = 0
 
 
-# --- the cluster protocol (nodes sharing one PostgreSQL job store) --------------------
+# --- the chunk protocol (one node, or many sharing one PostgreSQL job store) ----------
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,7 +492,7 @@ class ClaimChunks:
 
 @dataclass(frozen=True, slots=True)
 class ChunksClaimed:
-    """Job store -> cluster manager: the chunks just leased (maybe none)."""
+    """Job store -> manager: the chunks just leased (maybe none)."""
 
     chunks: tuple[Chunk, ...]
 
@@ -565,7 +508,7 @@ class Beat:
 
 @dataclass(frozen=True, slots=True)
 class BeatDone:
-    """Job store -> cluster manager: what the heartbeat learnt (ended jobs, chunks held)."""
+    """Job store -> manager: what the heartbeat learnt (ended jobs, chunks held)."""
 
     beat: Heartbeat
 
@@ -582,7 +525,7 @@ class RecordChunkOutcomes:
 
 @dataclass(frozen=True, slots=True)
 class ChunkDone:
-    """Chunk -> cluster manager: every image of the chunk has reported (or a cancel
+    """Chunk -> manager: every image of the chunk has reported (or a cancel
     or takeover stopped it); the chunk actor stops."""
 
     job_id: int
@@ -591,10 +534,12 @@ class ChunkDone:
 
 @dataclass(frozen=True, slots=True)
 class CancelHere:
-    """System -> cluster manager: job ``job_id`` was cancelled; stop its chunks here now
-    (the other nodes learn it at their next heartbeat)."""
+    """System -> manager: job ``job_id`` was cancelled; stop its chunks here now (the
+    other nodes learn it at their next heartbeat). ``status`` is its final status when
+    this cancel ended it (``None`` when it had ended before)."""
 
     job_id: int
+    status: JobStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,14 +561,19 @@ class PollEnded:
 
 @dataclass(frozen=True, slots=True)
 class StatusesPolled:
-    """Job store -> cluster manager: ``(job_id, status or None for no such job)``."""
+    """Job store -> manager: ``(job_id, status or None for no such job)``."""
 
     statuses: tuple[tuple[int, JobStatus | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class WhichNode:
-    """Ask the cluster manager for this node's id."""
+    """Ask the manager for this node's id."""
+
+
+@dataclass(frozen=True, slots=True)
+class CountQueued:
+    """Ask the job store how many ongoing jobs no node has claimed a chunk of yet."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from retailpulse.actors.messages import (
     Batch,
+    ChunkEnded,
+    ChunkStarted,
     GetServiceFigures,
     ImageDownloaded,
     ImageProcessed,
     JobAccepted,
     JobEnded,
-    JobStarted,
     PoolStats,
     RenderMetrics,
 )
@@ -81,8 +82,9 @@ class MetricsActor(pykka.ThreadingActor):
         )
         self._jobs = Gauge(
             "retailpulse_jobs",
-            "Jobs by status: queued (waiting for a run slot), running, completed, failed, "
-            "cancelled.",
+            "Jobs by status: queued (no node has started them: the whole store's count), "
+            "running (with a chunk on this node), and completed, failed, cancelled (ended "
+            "by this node since it started).",
             ["status"],
             registry=r,
         )
@@ -133,8 +135,10 @@ class MetricsActor(pykka.ThreadingActor):
             ["state"],
             registry=r,
         )
-        self._queued: set[int] = set()
-        self._running: dict[str, int] = {}
+        self._queued = 0
+        """Read from the store at each scrape (``RenderMetrics.queued``)."""
+        self._running: dict[str, tuple[int, int]] = {}
+        """Chunk actor URN -> (its job, images of it still to be handled here)."""
         self._ended = {"completed": 0, "failed": 0, "cancelled": 0}
         for outcome in ("measured", "failed"):
             self._images.labels(outcome)  # present at 0 before the first image
@@ -152,18 +156,19 @@ class MetricsActor(pykka.ThreadingActor):
             self._image_processed(message)
         elif isinstance(message, JobAccepted):
             self._submitted.inc()
-            self._queued.add(message.job_id)
-        elif isinstance(message, JobStarted):
-            self._queued.discard(message.job_id)
-            self._running[message.job] = message.to_download
+        elif isinstance(message, ChunkStarted):
+            self._running[message.chunk] = (message.job_id, message.to_download)
             self._skipped.inc(message.images - message.to_download)
+        elif isinstance(message, ChunkEnded):
+            self._running.pop(message.chunk, None)
         elif isinstance(message, JobEnded):
-            self._queued.discard(message.job_id)  # a job cancelled before it started
-            self._running.pop(message.job, None)
             self._ended[message.state] = self._ended.get(message.state, 0) + 1
         elif isinstance(message, RenderMetrics):
+            self._queued = message.queued
+            self._update_jobs()
             return self._render(message.pool)
         elif isinstance(message, GetServiceFigures):
+            self._queued = message.queued
             return self._figures(message.pool)
         else:
             return super().on_receive(message)
@@ -185,15 +190,22 @@ class MetricsActor(pykka.ThreadingActor):
         # This event arrives before the image's outcome reaches its job, so the job's JobEnded
         # always comes after its last image and the count never goes stale.
         if event.job in self._running:
-            self._running[event.job] -= 1
+            job_id, pending = self._running[event.job]
+            self._running[event.job] = (job_id, pending - 1)
             self._pending.dec()
 
     def _update_jobs(self) -> None:
-        self._jobs.labels("queued").set(len(self._queued))
-        self._jobs.labels("running").set(len(self._running))
+        self._jobs.labels("queued").set(self._queued)
+        self._jobs.labels("running").set(self._jobs_running())
         for state, count in self._ended.items():
             self._jobs.labels(state).set(count)
-        self._pending.set(sum(self._running.values()))
+        self._pending.set(self._images_pending())
+
+    def _jobs_running(self) -> int:
+        return len({job_id for job_id, _ in self._running.values()})
+
+    def _images_pending(self) -> int:
+        return sum(pending for _, pending in self._running.values())
 
     def _render(self, pool: PoolStats | None) -> bytes:
         if pool is not None:
@@ -206,8 +218,8 @@ class MetricsActor(pykka.ThreadingActor):
     def _figures(self, pool: PoolStats) -> ServiceFigures:
         return ServiceFigures(
             pool=pool,
-            jobs_queued=len(self._queued),
-            jobs_running=len(self._running),
-            images_pending=sum(self._running.values()),
+            jobs_queued=self._queued,
+            jobs_running=self._jobs_running(),
+            images_pending=self._images_pending(),
             throughput=self._throughput.series(self._clock()),
         )

@@ -14,12 +14,10 @@ from retailpulse.actors.messages import (
     CancelStored,
     ChunksClaimed,
     ClaimChunks,
-    ClaimUnfinished,
-    CreateJob,
+    CountQueued,
     DeliveriesDue,
     DeliveryTick,
     FindDueDeliveries,
-    FinishJob,
     JobFinished,
     ListJobs,
     ListNodes,
@@ -32,7 +30,6 @@ from retailpulse.actors.messages import (
     ReadStatus,
     RecordChunkOutcomes,
     RecordDelivery,
-    RecordOutcomes,
     RegisterNode,
     ReleaseNode,
     ReopenFailed,
@@ -46,7 +43,6 @@ from retailpulse.model import JobOrder, JobState, StoreInfo
 from retailpulse.ports import Clock
 from retailpulse.stores.jobstore import (
     Creation,
-    JobEnding,
     JobStore,
     JobStoreError,
     OutcomeRecord,
@@ -89,12 +85,12 @@ def _tick(actor: pykka.ActorRef[Any], every: float, stopped: threading.Event) ->
 class JobStoreActor(pykka.ThreadingActor):
     """Owns a ``JobStore``: everyone else tells it what happened, or asks it to read.
 
-    Writes are buffered and committed when the inbox runs empty (or the buffer
+    Outcomes are buffered and committed when the inbox runs empty (or the buffer
     reaches ``max_batch``): one outcome alone is committed at once, while a flood
     of outcomes is committed a few thousand per transaction, which is what keeps
-    thousands of results a second down to a few commits. A job's ending is only
-    announced (``JobFinished``) after the commit that holds it and every outcome
-    told before it, so a terminal status is always durable.
+    thousands of results a second down to a few commits. The commit that records a
+    job's last outcome decides its end (in the store), and only then is the end
+    announced (``JobFinished``), so a terminal status is always durable.
 
     Expired finished jobs are purged at start and then every ``purge_interval``
     seconds, in chunks. A small ticker thread tells it ``Tick`` every ``tick``
@@ -124,11 +120,9 @@ class JobStoreActor(pykka.ThreadingActor):
         self._max_batch = max_batch
         self._store: JobStore | None = None
         self._open_error: JobStoreError | None = None
-        self._outcomes: list[OutcomeRecord] = []
         self._chunk_outcomes: list[OutcomeRecord] = []
         self._notify: Any = None
-        """Who hears of jobs the chunks' outcomes ended (the cluster manager)."""
-        self._endings: list[FinishJob] = []
+        """Who hears of jobs the chunks' outcomes ended (the job manager)."""
         self._next_purge = 0.0
         self._tick = tick
         self._ticker_stopped = threading.Event()
@@ -157,9 +151,7 @@ class JobStoreActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         store = self._ready()
-        if isinstance(message, RecordOutcomes):
-            self._outcomes.extend(OutcomeRecord(message.job_id, i, o) for i, o in message.outcomes)
-        elif isinstance(message, RecordChunkOutcomes):
+        if isinstance(message, RecordChunkOutcomes):
             self._chunk_outcomes.extend(
                 OutcomeRecord(message.job_id, i, o) for i, o in message.outcomes
             )
@@ -167,8 +159,6 @@ class JobStoreActor(pykka.ThreadingActor):
         elif isinstance(message, ClaimChunks | Beat | PollEnded | ReleaseNode):
             self._flush()
             self._cluster(store, message)
-        elif isinstance(message, FinishJob):
-            self._endings.append(message)
         elif isinstance(message, Tick):
             self._flush()
         elif isinstance(message, WatchDeliveries):
@@ -184,14 +174,13 @@ class JobStoreActor(pykka.ThreadingActor):
             self._flush()
             self._purge_when_due(store, isinstance(message, Purge))
             return None if isinstance(message, Purge) else self._answer(store, message)
-        pending = len(self._outcomes) + len(self._chunk_outcomes)
-        if pending >= self._max_batch or self.actor_inbox.empty():
+        if len(self._chunk_outcomes) >= self._max_batch or self.actor_inbox.empty():
             self._flush()
         self._purge_when_due(store, False)
         return None
 
     def _answer(self, store: JobStore, message: Any) -> Any:
-        if isinstance(message, CreateJob | SubmitJob):
+        if isinstance(message, SubmitJob):
             return self._submit(store, message)
         if isinstance(
             message, ReadStatus | ReadResults | ReadImagePage | ReadFigures | ReadJobMeta
@@ -208,11 +197,11 @@ class JobStoreActor(pykka.ThreadingActor):
         return self._answer_more(store, message)
 
     def _answer_more(self, store: JobStore, message: Any) -> Any:
-        """Resuming at start, and the cluster protocol's asked requests."""
-        if isinstance(message, ClaimUnfinished):
-            return store.claim_unfinished(message.after, message.limit)
-        if not isinstance(message, RegisterNode | CancelStored | ListNodes):
+        """The cluster protocol's asked requests."""
+        if not isinstance(message, RegisterNode | CancelStored | ListNodes | CountQueued):
             return super().on_receive(message)
+        if isinstance(message, CountQueued):
+            return store.count_queued()
         if isinstance(message, RegisterNode):
             return store.register_node(message.name, message.gpu_slots, self._clock())
         if isinstance(message, ListNodes):
@@ -248,13 +237,7 @@ class JobStoreActor(pykka.ThreadingActor):
             if isinstance(message, ClaimChunks):
                 tell_quietly(message.reply_to, ChunksClaimed(()))
 
-    def _submit(self, store: JobStore, message: CreateJob | SubmitJob) -> Submitted | JobOrder:
-        """``CreateJob`` is answered with its ``JobOrder``, ``SubmitJob`` with ``Submitted``."""
-        if isinstance(message, CreateJob):
-            created = self._submit(store, SubmitJob(message.images))
-            assert isinstance(created, Submitted)
-            assert created.order is not None  # without a claim a job is always made
-            return created.order
+    def _submit(self, store: JobStore, message: SubmitJob) -> Submitted:
         submitted_at = self._clock()
         stores = self._stores_of(message.images)
         extra = {"owner": message.owner, "callback_url": message.callback_url}
@@ -298,30 +281,8 @@ class JobStoreActor(pykka.ThreadingActor):
         return self._store
 
     def _flush(self) -> None:
-        self._flush_chunk_outcomes()
-        if (not self._outcomes and not self._endings) or self._store is None:
-            return
-        endings = [
-            JobEnding(f.job_id, f.status.state, f.status.finished_at or 0.0, f.status.errors)
-            for f in self._endings
-        ]
-        try:
-            self._store.write(self._outcomes, endings)
-        except JobStoreError:
-            # Keep the buffer: the next message retries. Jobs stay "ongoing" meanwhile,
-            # which is the truth as far as durable state goes.
-            logger.exception("job store write of %d outcomes failed", len(self._outcomes))
-            return
-        for finish in self._endings:
-            tell_quietly(finish.notify, JobFinished(finish.job_id, finish.status))
-        if self._endings and self._delivery_watcher is not None:
-            tell_quietly(self._delivery_watcher, DeliveryTick())
-        self._outcomes = []
-        self._endings = []
-
-    def _flush_chunk_outcomes(self) -> None:
         """Commit the chunks' outcomes; the jobs that ended in that commit (their last
-        outcome was in it) are announced to the cluster manager."""
+        outcome was in it) are announced to the job manager."""
         if not self._chunk_outcomes or self._store is None:
             return
         try:

@@ -207,11 +207,8 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         default=None,
         help="threads that download and measure; at most --workers (default min(--workers, 6))",
     )
-    serve.add_argument(
-        "--max-active-jobs",
-        type=positive_int,
-        default=defaults.max_active_jobs,
-        help="jobs running at once; later ones queue (default %(default)s)",
+    serve.add_argument(  # kept so that old scripts still start; see run()
+        "--max-active-jobs", type=positive_int, default=None, help=argparse.SUPPRESS
     )
     serve.add_argument(
         "--allow-private-urls",
@@ -293,8 +290,13 @@ def run(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {
         "gpu_slots": args.workers,
         "downloaders": args.downloaders,
-        "max_active_jobs": args.max_active_jobs,
     }
+    if args.max_active_jobs is not None:
+        print(
+            "retailpulse: --max-active-jobs no longer has an effect: a node works on at most "
+            "about twice --workers images at a time, in chunks, and jobs take turns",
+            file=sys.stderr,
+        )
     settings.update(limit_settings(args))
     if args.allow_private_urls:
         settings["allow_private_urls"] = True

@@ -426,6 +426,11 @@ class JobStore(Protocol):
         once) and its registry entry."""
         ...
 
+    def count_queued(self) -> int:
+        """Ongoing jobs that no node has claimed a chunk of yet (a status says
+        ``queued`` for them): the jobs waiting for a node with room."""
+        ...
+
     def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
         """Registered nodes heard from in the last ``within`` seconds, by id."""
         ...

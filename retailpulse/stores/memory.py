@@ -81,6 +81,7 @@ class _Job:
             errors=self.errors,
             attempts=self.attempts,
             webhook=self.webhook(),
+            queued=self.state is JobState.ONGOING and self.claimed == 0,
         )
 
     def webhook(self) -> WebhookState | None:
@@ -455,6 +456,11 @@ class MemoryJobStore:
             for lease in job.chunks:
                 if lease.node == node:
                     lease.node = None
+
+    def count_queued(self) -> int:
+        return sum(
+            1 for job in self._jobs.values() if job.state is JobState.ONGOING and not job.claimed
+        )
 
     def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
         return [n for _, n in sorted(self._nodes.items()) if n.last_heartbeat >= now - within]

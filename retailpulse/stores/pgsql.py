@@ -7,6 +7,7 @@ __all__ = [
     "CLAIM_CHUNKS",
     "CLAIM_JOBS",
     "COUNT_OUTCOMES",
+    "COUNT_QUEUED",
     "DROP_ENDED_LEASES",
     "DUE",
     "FAILED_PAGE",
@@ -154,8 +155,10 @@ WHERE running - total < {PURGE_IMAGES}
 
 _STATUS_COLUMNS = (
     "j.id, j.submitted_at, j.total, j.done, j.failed, j.state, j.finished_at, j.errors, "
-    "j.attempts, j.callback_url IS NOT NULL, w.state, w.attempts, w.last_error "
+    "j.attempts, j.callback_url IS NOT NULL, w.state, w.attempts, w.last_error, "
+    "j.state = 'ongoing' AND coalesce(k.claimed, 0) = 0 "
     "FROM jobs AS j LEFT JOIN webhooks AS w ON w.job_id = j.id "
+    "LEFT JOIN job_claims AS k ON k.job_id = j.id "
 )
 STATUS_OF_JOB = "SELECT " + _STATUS_COLUMNS + "WHERE j.id = %s"
 STATUS_PAGE = "SELECT " + _STATUS_COLUMNS + "WHERE j.id < %s ORDER BY j.id DESC LIMIT %s"
@@ -237,3 +240,9 @@ LEFT JOIN job_stores AS s ON s.job_id = %(job)s AND s.store_id = p.store_id
 GROUP BY s.area_code ORDER BY min(p.first)
 """
 )
+
+COUNT_QUEUED = """
+SELECT count(*) FROM jobs AS j JOIN job_claims AS k ON k.job_id = j.id
+WHERE j.state = 'ongoing' AND k.claimed = 0
+"""
+"""Ongoing jobs no node has claimed a chunk of yet (the metrics' queued jobs)."""

@@ -458,6 +458,10 @@ class PostgresJobStore:
             )
             cursor.execute(b"DELETE FROM nodes WHERE id = %s", (node,))
 
+    def count_queued(self) -> int:
+        rows = self._read(pgsql.COUNT_QUEUED, ())
+        return int(rows[0][0])
+
     def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
         rows = self._read(pgsql.LIVE_NODES, (within,))
         return [NodeInfo(int(i), name, slots, start, seen) for i, name, slots, start, seen in rows]

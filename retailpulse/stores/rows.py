@@ -97,7 +97,8 @@ def webhook(
 
 def status(row: Sequence[Any]) -> JobStatus:
     """``id, submitted_at, total, done, failed, state, finished_at, errors, attempts``,
-    then the four columns of ``webhook``."""
+    then the four columns of ``webhook``, then whether it is queued (ongoing, and no
+    chunk of it was ever claimed)."""
     job_id, submitted_at, total, done, failed, state, finished_at, errors, attempts = row[:9]
     pairs = errors if isinstance(errors, list) else json.loads(errors or "[]")
     return JobStatus(
@@ -109,4 +110,5 @@ def status(row: Sequence[Any]) -> JobStatus:
         errors=tuple(StoreError(s, e) for s, e in pairs),
         attempts=attempts,
         webhook=webhook(*row[9:13]),
+        queued=bool(row[13]),
     )

@@ -204,7 +204,8 @@ over the job's images, the second over a few thousand stores at most."""
 
 _STATUS_COLUMNS = (
     "j.id, j.submitted_at, j.total, j.done, j.failed, j.state, j.finished_at, j.errors, "
-    "j.attempts, j.callback_url IS NOT NULL, w.state, w.attempts, w.last_error "
+    "j.attempts, j.callback_url IS NOT NULL, w.state, w.attempts, w.last_error, "
+    "j.state = 'ongoing' AND j.claimed = 0 "
     "FROM jobs AS j LEFT JOIN webhooks AS w ON w.job_id = j.id "
 )
 _STATUS_OF_JOB = "SELECT " + _STATUS_COLUMNS + "WHERE j.id = ?"
@@ -266,12 +267,22 @@ class SqliteJobStore:
                 self._check_version()
                 self._db.executescript(_SCHEMA)
                 self._migrate()
+                self._forget_nodes()
             except sqlite3.Error:
                 self._db.close()
                 raise
         except sqlite3.Error as exc:
             _unlock_and_remove(self.path, self._lock_file)
             raise JobStoreError(f"{self.path}: cannot open the job store ({exc})") from None
+
+    def _forget_nodes(self) -> None:
+        """The file is locked to this process, so every node and lease in it belongs to
+        a process that has gone (a crash leaves them): drop them, so its unfinished
+        jobs resume at once rather than when the dead leases run out."""
+        self._db.executescript(
+            "BEGIN IMMEDIATE; UPDATE chunks SET node = NULL, lease_until = NULL "
+            "WHERE node IS NOT NULL; DELETE FROM nodes; COMMIT;"
+        )
 
     def _check_version(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
@@ -644,6 +655,12 @@ class SqliteJobStore:
                 "UPDATE chunks SET node = NULL, lease_until = NULL WHERE node = ?", (node,)
             )
             cursor.execute("DELETE FROM nodes WHERE id = ?", (node,))
+
+    def count_queued(self) -> int:
+        (count,) = self._db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE state = 'ongoing' AND claimed = 0"
+        ).fetchone()
+        return int(count)
 
     def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
         rows = self._db.execute(

@@ -9,17 +9,17 @@ import pytest
 
 from retailpulse.actors import JobStoreActor
 from retailpulse.actors.messages import (
-    ClaimUnfinished,
-    CreateJob,
+    CountQueued,
     DeliveryTick,
-    FinishJob,
     JobFinished,
     ListJobs,
     ReadFigures,
     ReadImagePage,
     ReadResults,
     ReadStatus,
-    RecordOutcomes,
+    RecordChunkOutcomes,
+    SubmitJob,
+    Submitted,
     WatchDeliveries,
 )
 from retailpulse.model import (
@@ -34,7 +34,6 @@ from retailpulse.model import (
     StoreInfo,
 )
 from retailpulse.stores import (
-    JobEnding,
     JobStoreError,
     MemoryJobStore,
     OutcomeRecord,
@@ -59,7 +58,7 @@ class CountingStore(MemoryJobStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.writes: list[tuple[int, int]] = []  # (outcomes, endings) per committed write
+        self.writes: list[int] = []  # outcomes per committed write
         self.failures_left = 0
         self.gate = threading.Event()
         self.gate.set()
@@ -79,12 +78,13 @@ class CountingStore(MemoryJobStore):
             images, submitted_at, stores, owner=owner, callback_url=callback_url
         )
 
-    def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
+    def record_outcomes(self, outcomes: Sequence[OutcomeRecord], now: float) -> list[JobStatus]:
         if self.failures_left:
             self.failures_left -= 1
             raise JobStoreError("disk full")
-        super().write(outcomes, endings)
-        self.writes.append((len(outcomes), len(endings)))
+        ended = super().record_outcomes(outcomes, now)
+        self.writes.append(len(outcomes))
+        return ended
 
     def close(self) -> None:
         self.closed = True
@@ -112,14 +112,26 @@ def ask(store: Ref, question: object) -> Any:
     return store.ask(question, block=True, timeout=WAIT)
 
 
+def submit(store: Ref, specs: tuple[ImageSpec, ...]) -> JobOrder:
+    submitted: Submitted = ask(store, SubmitJob(specs))
+    assert submitted.order is not None
+    return submitted.order
+
+
 def create(store: Ref, images: int = 2) -> JobOrder:
-    specs = tuple(ImageSpec("S1", f"https://img.example/{n}.jpg") for n in range(images))
-    order: JobOrder = ask(store, CreateJob(specs))
-    return order
+    return submit(
+        store, tuple(ImageSpec("S1", f"https://img.example/{n}.jpg") for n in range(images))
+    )
 
 
-def final(job_id: int, state: JobState = JobState.COMPLETED, at: float = T0) -> JobStatus:
-    return JobStatus(job_id, state, Progress(2, 2), T0, finished_at=at)
+def record(store: Ref, job_id: int, indexes: range | tuple[int, ...], notify: Probe) -> None:
+    store.tell(RecordChunkOutcomes(job_id, tuple((i, OK) for i in indexes), notify.ref))
+
+
+def hold(store: Ref, inner: CountingStore) -> "pykka.Future[Any]":
+    """Keep the store actor busy on a submit until ``inner.gate`` opens."""
+    inner.gate.clear()
+    return store.ask(SubmitJob(()), block=False)
 
 
 def test_a_created_job_gets_the_next_id_and_the_store_clock_time(
@@ -134,88 +146,92 @@ def test_a_created_job_gets_the_next_id_and_the_store_clock_time(
     assert (first.job_id, second.job_id) == (1, 2)
     assert second.submitted_at == T0 + 5
     assert len(second.images) == 3
-    assert second.preloaded == ()
 
 
 def test_outcomes_told_before_a_question_are_in_its_answer(
-    start_store: Callable[..., Ref],
+    start_store: Callable[..., Ref], probe: Callable[[str], Probe]
 ) -> None:
     store = start_store()
     job_id = create(store).job_id
 
-    store.tell(RecordOutcomes(job_id, ((1, OK),)))
+    record(store, job_id, (1,), probe("manager"))
     results: JobResults = ask(store, ReadResults(job_id))
 
     assert results.outcomes == (None, OK)
     assert results.status.progress == Progress(2, 1, 0)
 
 
-def test_the_end_of_a_job_is_announced_after_it_is_committed_with_its_outcomes(
+def test_the_end_of_a_job_is_announced_after_the_commit_of_its_last_outcome(
     start_store: Callable[..., Ref], inner: CountingStore, probe: Callable[[str], Probe]
 ) -> None:
     store = start_store()
-    job = probe("job")
+    manager = probe("manager")
     job_id = create(store).job_id
-    inner.gate.clear()
-    create_blocked = store.ask(CreateJob(()), block=False)  # holds the actor for a moment
+    blocked = hold(store, inner)
 
-    store.tell(RecordOutcomes(job_id, ((0, OK), (1, OK))))
-    store.tell(FinishJob(job_id, final(job_id), job.ref))
-    assert job.messages() == []
+    record(store, job_id, (0,), manager)
+    record(store, job_id, (1,), manager)
+    assert manager.messages() == []
     inner.gate.set()
-    create_blocked.get(timeout=WAIT)
+    blocked.get(timeout=WAIT)
 
-    assert job.wait_for(JobFinished) == [JobFinished(job_id, final(job_id))]
-    assert inner.writes == [(2, 1)]  # both outcomes and the ending: one transaction
+    [finished] = manager.wait_for(JobFinished)
+    assert (finished.job_id, finished.status.state) == (job_id, JobState.COMPLETED)
+    assert finished.status.finished_at == T0
+    assert inner.writes == [2]  # both outcomes, and the ending: one transaction
     status: JobStatus = ask(store, ReadStatus(job_id))
-    assert status.state is JobState.COMPLETED
+    assert status == finished.status
 
 
 def test_a_flood_of_outcomes_is_written_in_few_transactions(
-    start_store: Callable[..., Ref], inner: CountingStore
+    start_store: Callable[..., Ref], inner: CountingStore, probe: Callable[[str], Probe]
 ) -> None:
     store = start_store(max_batch=1_000)
+    manager = probe("manager")
     job_id = create(store, images=10_000).job_id
-    inner.gate.clear()
-    blocked = store.ask(CreateJob(()), block=False)
+    blocked = hold(store, inner)
     for index in range(10_000):
-        store.tell(RecordOutcomes(job_id, ((index, OK),)))
+        record(store, job_id, (index,), manager)
     inner.gate.set()
     blocked.get(timeout=WAIT)
 
     status: JobStatus = ask(store, ReadStatus(job_id))
 
     assert status.progress == Progress(10_000, 10_000, 0)
-    assert sum(n for n, _ in inner.writes) == 10_000
+    assert sum(inner.writes) == 10_000
     assert len(inner.writes) <= 11
+    assert len(manager.wait_for(JobFinished)) == 1
 
 
 def test_a_failed_write_is_retried_and_the_end_is_announced_only_once_it_succeeds(
     start_store: Callable[..., Ref], inner: CountingStore, probe: Callable[[str], Probe]
 ) -> None:
     store = start_store(tick=0.02)
-    job = probe("job")
+    manager = probe("manager")
     job_id = create(store).job_id
     inner.failures_left = 3
 
-    store.tell(FinishJob(job_id, final(job_id), job.ref))
+    record(store, job_id, (0, 1), manager)
 
-    assert job.wait_for(JobFinished) == [JobFinished(job_id, final(job_id))]
+    [finished] = manager.wait_for(JobFinished)
+    assert finished.job_id == job_id
     assert inner.failures_left == 0
-    assert inner.writes == [(0, 1)]
+    assert inner.writes == [2]
 
 
 def test_finished_jobs_are_purged_after_the_retention_time(
     start_store: Callable[..., Ref], clock: ManualClock, probe: Callable[[str], Probe]
 ) -> None:
     store = start_store(purge_interval=60)
-    job = probe("job")
+    manager = probe("manager")
     old, recent = create(store).job_id, create(store).job_id
-    store.tell(FinishJob(old, final(old, at=T0), job.ref))
-    store.tell(FinishJob(recent, final(recent, at=T0 + 2 * DAY), job.ref))
-    job.wait_for(JobFinished, 2)
+    record(store, old, (0, 1), manager)
+    manager.wait_for(JobFinished)
+    clock.advance(2 * DAY)
+    record(store, recent, (0, 1), manager)
+    manager.wait_for(JobFinished, 2)
 
-    clock.advance(7 * DAY + 1)
+    clock.advance(5 * DAY + 1)
 
     assert ask(store, ReadStatus(old)) is None
     assert ask(store, ReadStatus(recent)) is not None
@@ -227,11 +243,11 @@ def test_many_expired_jobs_are_purged_in_chunks_until_none_is_left(
     start_store: Callable[..., Ref], clock: ManualClock, probe: Callable[[str], Probe]
 ) -> None:
     store = start_store()
-    job = probe("job")
+    manager = probe("manager")
     ids = [create(store).job_id for _ in range(50)]
     for job_id in ids:
-        store.tell(FinishJob(job_id, final(job_id), job.ref))
-    job.wait_for(JobFinished, 50)
+        record(store, job_id, (0, 1), manager)
+    manager.wait_for(JobFinished, 50)
     clock.advance(8 * DAY)
 
     ask(store, ListJobs(1, None))  # the first chunk, then more on its own
@@ -239,18 +255,20 @@ def test_many_expired_jobs_are_purged_in_chunks_until_none_is_left(
     wait_until(lambda: ask(store, ListJobs(100, None)) == [], "every expired job is purged")
 
 
-def test_unfinished_jobs_are_claimed_with_their_outcomes(
+def test_jobs_no_chunk_of_which_was_claimed_are_counted_as_queued(
     start_store: Callable[..., Ref], probe: Callable[[str], Probe]
 ) -> None:
     store = start_store()
-    job = probe("job")
-    ended, running = create(store).job_id, create(store).job_id
-    store.tell(RecordOutcomes(running, ((1, OK),)))
-    store.tell(FinishJob(ended, final(ended), job.ref))
+    manager = probe("manager")
+    ended, waiting = create(store).job_id, create(store).job_id
+    record(store, ended, (0, 1), manager)
+    manager.wait_for(JobFinished)
 
-    claimed: list[JobOrder] = ask(store, ClaimUnfinished(0, 10))
+    queued: int = ask(store, CountQueued())
+    status: JobStatus = ask(store, ReadStatus(waiting))
 
-    assert [(o.job_id, o.preloaded) for o in claimed] == [(running, ((1, OK),))]
+    assert queued == 1
+    assert status.queued
 
 
 def test_a_store_that_cannot_be_opened_answers_every_question_with_the_reason(
@@ -262,18 +280,17 @@ def test_a_store_that_cannot_be_opened_answers_every_question_with_the_reason(
     store = JobStoreActor.start(broken, clock=clock, retention=DAY)
 
     with pytest.raises(JobStoreError, match=r"/nowhere/jobs\.db"):
-        ask(store, ClaimUnfinished(0, 10))
+        ask(store, ReadStatus(1))
     assert store.is_alive()
 
 
 def test_stopping_commits_what_is_buffered_and_closes_the_store(
-    start_store: Callable[..., Ref], inner: CountingStore
+    start_store: Callable[..., Ref], inner: CountingStore, probe: Callable[[str], Probe]
 ) -> None:
     store = start_store()
     job_id = create(store).job_id
-    inner.gate.clear()
-    blocked = store.ask(CreateJob(()), block=False)
-    store.tell(RecordOutcomes(job_id, ((0, OK),)))
+    blocked = hold(store, inner)
+    record(store, job_id, (0,), probe("manager"))
     stopped = store.stop(block=False)
     inner.gate.set()
 
@@ -287,7 +304,7 @@ def test_stopping_commits_what_is_buffered_and_closes_the_store(
 
 
 def test_a_job_is_stored_with_its_stores_as_the_master_has_them_and_read_by_page(
-    start_store: Callable[..., Ref],
+    start_store: Callable[..., Ref], probe: Callable[[str], Probe]
 ) -> None:
     master = StoreMaster([Store("S1", "Corner Shop", "A7"), Store("S2", "Elsewhere", "B1")])
     store = start_store(store_master=master)
@@ -295,9 +312,9 @@ def test_a_job_is_stored_with_its_stores_as_the_master_has_them_and_read_by_page
         ImageSpec("S1", "https://img.example/a.jpg"),
         ImageSpec("S9", "https://img.example/b.jpg"),
     )
-    job_id = ask(store, CreateJob(specs)).job_id
+    job_id = submit(store, specs).job_id
 
-    store.tell(RecordOutcomes(job_id, ((0, OK),)))
+    record(store, job_id, (0,), probe("manager"))
     page: ImagePage = ask(store, ReadImagePage(job_id, 0, 1))
     figures: list[StoreFigures] = ask(store, ReadFigures(job_id, "store"))
 
@@ -316,13 +333,14 @@ def test_a_commit_that_ends_jobs_tells_the_delivery_watcher(
     start_store: Callable[..., Ref], probe: Callable[[str], Probe]
 ) -> None:
     store = start_store()
-    watcher, job = probe("webhooks"), probe("job")
+    watcher, manager = probe("webhooks"), probe("manager")
     store.tell(WatchDeliveries(watcher.ref))
     job_id = create(store).job_id
-    store.tell(RecordOutcomes(job_id, ((0, OK), (1, OK))))
-    assert watcher.messages(DeliveryTick) == []  # outcomes alone: nothing to send
+    record(store, job_id, (0,), manager)
+    ask(store, ReadStatus(job_id))  # that commit is made
+    assert watcher.messages(DeliveryTick) == []  # an outcome alone: nothing to send
 
-    store.tell(FinishJob(job_id, final(job_id), job.ref))
+    record(store, job_id, (1,), manager)
 
-    job.wait_for(JobFinished)
+    manager.wait_for(JobFinished)
     assert len(watcher.wait_for(DeliveryTick)) == 1

@@ -9,11 +9,12 @@ import pytest
 from retailpulse.actors import PoolStats
 from retailpulse.actors.messages import (
     Batch,
+    ChunkEnded,
+    ChunkStarted,
     ImageDownloaded,
     ImageProcessed,
     JobAccepted,
     JobEnded,
-    JobStarted,
 )
 from retailpulse.actors.metrics import (
     GetServiceFigures,
@@ -35,8 +36,8 @@ def metrics() -> Iterator[Ref]:
     ref.stop(timeout=WAIT)
 
 
-def page(metrics: Ref, pool: PoolStats | None = None) -> bytes:
-    text: bytes = metrics.ask(RenderMetrics(pool), block=True, timeout=WAIT)
+def page(metrics: Ref, pool: PoolStats | None = None, queued: int = 0) -> bytes:
+    text: bytes = metrics.ask(RenderMetrics(pool, queued), block=True, timeout=WAIT)
     return text
 
 
@@ -54,14 +55,19 @@ def test_a_fresh_service_shows_every_series_at_zero(metrics: Ref) -> None:
     assert metric_value(text, "retailpulse_jobs_submitted_total") == 0
 
 
-def test_a_job_moves_from_queued_to_running_to_its_final_status(metrics: Ref) -> None:
+def test_jobs_are_counted_queued_by_the_store_running_by_chunk_and_ended_once(
+    metrics: Ref,
+) -> None:
     metrics.tell(JobAccepted(1, images=3))
     metrics.tell(JobAccepted(2, images=1))
-    queued = page(metrics)
-    metrics.tell(JobStarted(1, "urn:1", images=3, to_download=2))
-    running = page(metrics)
-    metrics.tell(JobEnded(1, "urn:1", "failed", images=3, failed=1))
-    ended = page(metrics)
+    queued = page(metrics, queued=2)
+    metrics.tell(ChunkStarted(1, "urn:1", images=3, to_download=2))
+    metrics.tell(ChunkStarted(1, "urn:2", images=1, to_download=1))  # two chunks, one job
+    running = page(metrics, queued=1)
+    metrics.tell(ChunkEnded(1, "urn:1"))
+    metrics.tell(ChunkEnded(1, "urn:2"))
+    metrics.tell(JobEnded(1, "failed"))
+    ended = page(metrics, queued=1)
 
     assert (jobs(queued, "queued"), jobs(queued, "running")) == (2, 0)
     assert (jobs(running, "queued"), jobs(running, "running")) == (1, 1)
@@ -71,18 +77,18 @@ def test_a_job_moves_from_queued_to_running_to_its_final_status(metrics: Ref) ->
 
 
 def test_images_of_unknown_stores_count_as_skipped(metrics: Ref) -> None:
-    metrics.tell(JobStarted(1, "urn:1", images=5, to_download=2))
+    metrics.tell(ChunkStarted(1, "urn:1", images=5, to_download=2))
 
     assert metric_value(page(metrics), "retailpulse_images_skipped_total") == 3
 
 
 def test_pending_images_fall_as_workers_report_them(metrics: Ref) -> None:
-    metrics.tell(JobStarted(1, "urn:1", images=3, to_download=3))
-    metrics.tell(JobStarted(2, "urn:2", images=4, to_download=4))
+    metrics.tell(ChunkStarted(1, "urn:1", images=3, to_download=3))
+    metrics.tell(ChunkStarted(2, "urn:2", images=4, to_download=4))
     metrics.tell(ImageProcessed("urn:1", ok=True, seconds=0.2))
     metrics.tell(ImageProcessed("urn:2", ok=False, seconds=0.1))
     before_end = page(metrics)
-    metrics.tell(JobEnded(2, "urn:2", "failed", images=4, failed=4))
+    metrics.tell(ChunkEnded(2, "urn:2"))
 
     assert metric_value(before_end, "retailpulse_images_pending") == 5
     assert metric_value(page(metrics), "retailpulse_images_pending") == 2
@@ -102,7 +108,7 @@ def test_processed_images_are_counted_by_outcome_and_timed(metrics: Ref) -> None
 
 
 def test_events_batched_by_the_simulated_gpu_count_as_if_told_one_by_one(metrics: Ref) -> None:
-    metrics.tell(JobStarted(7, "urn:1", images=3, to_download=3))
+    metrics.tell(ChunkStarted(7, "urn:1", images=3, to_download=3))
     events = (ImageProcessed("urn:1", ok=True, seconds=0.25),) * 2
     metrics.tell(Batch((*events, ImageProcessed("urn:1", ok=False, seconds=0.5))))
 
@@ -155,7 +161,7 @@ def test_service_figures_report_the_pool_jobs_and_images_per_second() -> None:
     try:
         ref.tell(JobAccepted(1, images=3))
         ref.tell(JobAccepted(2, images=9))
-        ref.tell(JobStarted(1, "urn:1", images=3, to_download=3))
+        ref.tell(ChunkStarted(1, "urn:1", images=3, to_download=3))
         for ok in (True, True, False):
             ref.tell(ImageProcessed("urn:1", ok=ok, seconds=0.2))
         ref.ask(RenderMetrics(), timeout=WAIT)  # every event above is handled
@@ -164,7 +170,9 @@ def test_service_figures_report_the_pool_jobs_and_images_per_second() -> None:
             workers=6, idle=2, jobs_waiting=1, replaced=0, slots=8, free_slots=3, ready=0
         )
 
-        answer: ServiceFigures = ref.ask(GetServiceFigures(stats), block=True, timeout=WAIT)
+        answer: ServiceFigures = ref.ask(
+            GetServiceFigures(stats, queued=1), block=True, timeout=WAIT
+        )
         figures = answer.to_dict()
     finally:
         ref.stop(timeout=WAIT)

@@ -160,8 +160,8 @@ def test_sigterm_keeps_accepted_jobs_and_a_restart_finishes_them(
 ) -> None:
     data = tmp_path / "jobs.db"
     slow = ("--workers", "4", "--min-sleep", "0.05", "--max-sleep", "0.1")
-    first = servers(data, *slow, "--max-active-jobs", "1")
-    running_urls = image_urls(image_server, "running", 60)
+    first = servers(data, *slow)
+    running_urls = image_urls(image_server, "running", 200)
     queued_urls = image_urls(image_server, "queued", 5)
     running, queued = first.submit(running_urls), first.submit(queued_urls)
     first.wait_until(running, lambda status: status["progress"]["done"] >= 8)
@@ -172,15 +172,16 @@ def test_sigterm_keeps_accepted_jobs_and_a_restart_finishes_them(
     with sqlite3.connect(data) as db:
         states = dict(db.execute("SELECT id, state FROM jobs").fetchall())
         done = dict(db.execute("SELECT id, done FROM jobs").fetchall())
-    assert states == {running: "ongoing", queued: "ongoing"}
-    assert 8 <= done[running] < 60
+    assert states[running] == "ongoing"
+    assert states[queued] in {"ongoing", "completed"}  # small: it may have had its turn
+    assert 8 <= done[running] < 200
     assert outcome_rows(data).get(running) == done[running]  # counts match the rows
 
     second = servers(data, *FAST)
     assert_complete(second, running, running_urls, perimeter_of)
     assert_complete(second, queued, queued_urls, perimeter_of)
     second.terminate()
-    assert outcome_rows(data) == {running: 60, queued: 5}
+    assert outcome_rows(data) == {running: 200, queued: 5}
 
 
 def test_a_second_server_on_the_same_data_is_refused(

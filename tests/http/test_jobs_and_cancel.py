@@ -46,9 +46,7 @@ def api() -> Iterator[Api]:
     gate = threading.Event()
     gate.set()
     fetcher = GatedFetcher({GOOD: (30, 20)}, gate, WAIT)
-    system = retailpulse.start(
-        gpu_slots=2, max_active_jobs=1, fetcher_factory=lambda: fetcher, gpu=InstantGpu()
-    )
+    system = retailpulse.start(gpu_slots=2, fetcher_factory=lambda: fetcher, gpu=InstantGpu())
     try:
         yield Api(system, gate, fetcher)
     finally:
