@@ -39,7 +39,7 @@ from retailpulse.actors.messages import (
     WatchDeliveries,
 )
 from retailpulse.actors.refs import tell_quietly
-from retailpulse.model import JobOrder, JobState, StoreInfo
+from retailpulse.model import JobOrder, StoreInfo
 from retailpulse.ports import Clock
 from retailpulse.stores.jobstore import (
     Creation,
@@ -206,12 +206,13 @@ class JobStoreActor(pykka.ThreadingActor):
             return store.register_node(message.name, message.gpu_slots, self._clock())
         if isinstance(message, ListNodes):
             return tuple(store.live_nodes(self._clock(), message.within))
-        status = store.cancel_job(message.job_id, self._clock())
-        if status is None:
+        found = store.cancel_job(message.job_id, self._clock())
+        if found is None:
             return None
-        if self._delivery_watcher is not None:
+        status, cancelled = found
+        if cancelled and self._delivery_watcher is not None:
             tell_quietly(self._delivery_watcher, DeliveryTick())
-        return CancelAnswer(status, cancelled=status.state is JobState.CANCELLED)
+        return CancelAnswer(status, cancelled=cancelled)
 
     def _cluster(
         self, store: JobStore, message: ClaimChunks | Beat | PollEnded | ReleaseNode

@@ -415,10 +415,11 @@ class JobStore(Protocol):
         last outcome this was: decided here, once, in this transaction."""
         ...
 
-    def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
+    def cancel_job(self, job_id: int, now: float) -> tuple[JobStatus, bool] | None:
         """End an ongoing job as cancelled (its chunks are claimed no more, its
-        outcomes after now are ignored); return its status after, terminal
-        either way, or ``None`` for no such job."""
+        outcomes after now are ignored); return its status after, terminal either
+        way, and whether this call ended it (``False``: it had ended before), or
+        ``None`` for no such job."""
         ...
 
     def release_node(self, node: int) -> None:

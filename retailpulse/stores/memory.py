@@ -441,14 +441,15 @@ class MemoryJobStore:
         job.state, job.errors = decide_ending(totals.items(), reasons)
         MemoryJobStore._ended(job, now)
 
-    def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
+    def cancel_job(self, job_id: int, now: float) -> tuple[JobStatus, bool] | None:
         job = self._jobs.get(job_id)
         if job is None:
             return None
-        if job.state is JobState.ONGOING:
+        cancelled = job.state is JobState.ONGOING
+        if cancelled:
             job.state = JobState.CANCELLED
             self._ended(job, now)
-        return job.status()
+        return job.status(), cancelled
 
     def release_node(self, node: int) -> None:
         self._nodes.pop(node, None)

@@ -438,18 +438,19 @@ class PostgresJobStore:
                 finished.append(decode.status(_one(cursor)))
         return finished
 
-    def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
+    def cancel_job(self, job_id: int, now: float) -> tuple[JobStatus, bool] | None:
         with self._transaction() as cursor:
             cursor.execute(
                 b"UPDATE jobs SET state = 'cancelled', finished_at = %s, errors = '[]' "
                 b"WHERE id = %s AND state = 'ongoing'",
                 (now, job_id),
             )
-            if cursor.rowcount:
+            cancelled = cursor.rowcount > 0
+            if cancelled:
                 _queue_webhook(cursor, job_id)
             cursor.execute(pgsql.STATUS_OF_JOB.encode(), (job_id,))
             row = cursor.fetchone()
-        return None if row is None else decode.status(row)
+        return None if row is None else (decode.status(row), cancelled)
 
     def release_node(self, node: int) -> None:
         with self._transaction() as cursor:

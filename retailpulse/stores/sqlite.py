@@ -638,16 +638,18 @@ class SqliteJobStore:
             reasons.setdefault(store_id, []).append(error)
         return decide_ending(totals, reasons)
 
-    def cancel_job(self, job_id: int, now: float) -> JobStatus | None:
+    def cancel_job(self, job_id: int, now: float) -> tuple[JobStatus, bool] | None:
         with self._transaction() as cursor:
             cursor.execute(
                 "UPDATE jobs SET state = 'cancelled', finished_at = ?, errors = '[]' "
                 "WHERE id = ? AND state = 'ongoing'",
                 (now, job_id),
             )
-            if cursor.rowcount:
+            cancelled = cursor.rowcount > 0
+            if cancelled:
                 cursor.execute(_NEW_DELIVERY, (job_id,))
-        return self.job_status(job_id)
+        status = self.job_status(job_id)
+        return None if status is None else (status, cancelled)
 
     def release_node(self, node: int) -> None:
         with self._transaction() as cursor:

@@ -34,6 +34,13 @@ class Api:
         job_id: int = result.json["job_id"]
         return job_id
 
+    def claimed(self, *job_ids: int) -> None:
+        """Wait until the node has claimed a chunk of each (none of them is queued)."""
+        wait_until(
+            lambda: not any(self.system.status(job_id)["queued"] for job_id in job_ids),
+            f"jobs {job_ids} claimed",
+        )
+
     def jobs(self, **params: str) -> falcon.testing.Result:
         return self.client.simulate_get("/api/jobs", params=params)
 
@@ -80,20 +87,23 @@ def test_jobs_are_listed_newest_first_page_by_page_until_next_is_null(api: Api) 
 
 
 def test_a_page_holds_status_documents_with_progress_and_queued(api: Api) -> None:
+    """With two GPU slots the node holds two chunks: a third job waits for room."""
     api.gate.clear()
-    running, waiting = api.submit(images=2), api.submit()
+    running = [api.submit(images=2), api.submit()]
+    api.claimed(*running)
+    waiting = api.submit()
 
     body = api.jobs().json
 
     assert body["next"] is None
-    assert ids(body) == [waiting, running]
+    assert ids(body) == [waiting, *running[::-1]]
     assert body["jobs"][0]["status"] == "ongoing"
     assert body["jobs"][0]["queued"] is True
-    assert body["jobs"][1]["queued"] is False
-    assert body["jobs"][1]["progress"]["total"] == 2
+    assert body["jobs"][2]["queued"] is False
+    assert body["jobs"][2]["progress"]["total"] == 2
     api.gate.set()
     api.system.wait(waiting, timeout=WAIT)
-    assert [job["status"] for job in api.jobs().json["jobs"]] == ["completed", "completed"]
+    assert [job["status"] for job in api.jobs().json["jobs"]] == ["completed"] * 3
 
 
 def test_limit_defaults_to_fifty(api: Api) -> None:
@@ -136,7 +146,7 @@ def test_a_bad_limit_or_after_is_400_naming_the_field(
 # --- POST /api/cancel ----------------------------------------------------------------
 
 
-def test_cancelling_a_running_job_lets_images_in_flight_finish_then_ends_it_cancelled(
+def test_cancelling_a_running_job_ends_it_at_once_and_starts_none_of_its_other_images(
     api: Api,
 ) -> None:
     api.gate.clear()
@@ -144,32 +154,42 @@ def test_cancelling_a_running_job_lets_images_in_flight_finish_then_ends_it_canc
     wait_until(lambda: len(api.fetcher.waiting) == 2, "both workers are downloading")
 
     result = api.cancel(job_id)
+    # The node withdraws the job's offer from the dispatcher a moment after the answer.
+    wait_until(lambda: api.system.pool_stats().jobs_waiting == 0, "the offer withdrawn")
+    api.gate.set()
 
     assert result.status_code == 200
     assert result.json["cancelled"] is True
     assert result.json["job_id"] == job_id
-    assert result.json["status"] == "ongoing"  # two images are in flight
-    api.gate.set()
+    assert result.json["status"] == "cancelled"
     final = api.system.wait(job_id, timeout=WAIT)
+    assert final == api.system.status(job_id)
     assert final["status"] == "cancelled"
-    assert final["progress"] == {"total": 10, "done": 2, "failed": 0}
     assert "error" not in final
+    # The two in flight finish, but a cancelled job's outcomes after its end are not kept.
+    wait_until(lambda: api.system.pool_stats().idle == 2, "both workers idle again")
+    assert len(api.fetcher.waiting) == 2
+    assert api.system.status(job_id)["progress"] == {"total": 10, "done": 0, "failed": 0}
     images = api.client.simulate_get("/api/results", params={"jobid": str(job_id)}).json["images"]
-    assert [image["perimeter"] for image in images] == [100, 100] + [None] * 8
+    assert [image["perimeter"] for image in images] == [None] * 10
 
 
 def test_cancelling_a_queued_job_ends_it_without_running_it(api: Api) -> None:
     api.gate.clear()
-    running, waiting = api.submit(), api.submit(images=3)
+    running = [api.submit(), api.submit()]
+    api.claimed(*running)
+    waiting = api.submit(images=3)
 
     result = api.cancel(waiting)
 
     assert result.status_code == 200
     assert result.json["cancelled"] is True
-    assert api.system.wait(waiting, timeout=WAIT)["status"] == "cancelled"
+    assert result.json["status"] == "cancelled"
     assert api.system.wait(waiting, timeout=WAIT)["progress"]["done"] == 0
     api.gate.set()
-    assert api.system.wait(running, timeout=WAIT)["status"] == "completed"
+    for job_id in running:
+        assert api.system.wait(job_id, timeout=WAIT)["status"] == "completed"
+    assert len(api.fetcher.waiting) == 2  # nothing of the cancelled job was downloaded
 
 
 def test_cancelling_a_finished_job_is_a_no_op_that_says_so(api: Api) -> None:

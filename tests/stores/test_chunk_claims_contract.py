@@ -198,11 +198,13 @@ def test_a_cancel_ends_the_job_for_every_node_and_drops_its_leases(stores: Store
     worker = node(other, "worker")
     other.claim_chunks(worker, 1, LIVE, T0)
 
-    cancelled = store.cancel_job(job_id, T0 + 1)
+    answer = store.cancel_job(job_id, T0 + 1)
     beat = other.heartbeat(worker, LIVE, T0 + 2)
     late = other.record_outcomes([OutcomeRecord(job_id, 0, OK)], T0 + 3)
 
-    assert cancelled is not None
+    assert answer is not None
+    cancelled, by_this_call = answer
+    assert by_this_call
     assert cancelled.state is JobState.CANCELLED
     assert cancelled.finished_at == T0 + 1
     assert beat.ended == {job_id}
@@ -222,12 +224,26 @@ def test_a_cancel_leaves_a_finished_job_as_it_was_and_knows_no_unknown_job(
     (chunk,) = store.claim_chunks(me, 1, LIVE, T0)
     finish(store, chunk)
 
-    after = store.cancel_job(job_id, T0 + 20)
+    answer = store.cancel_job(job_id, T0 + 20)
 
-    assert after is not None
+    assert answer is not None
+    after, by_this_call = answer
+    assert not by_this_call
     assert after.state is JobState.COMPLETED
     assert after.finished_at == T0 + 10
     assert store.cancel_job(job_id + 1, T0) is None
+
+
+def test_a_second_cancel_says_it_did_nothing(store: JobStore) -> None:
+    job_id = store.create_job(images(2), T0)
+
+    first, second = store.cancel_job(job_id, T0 + 1), store.cancel_job(job_id, T0 + 2)
+
+    assert first is not None
+    assert second is not None
+    assert (first[1], second[1]) == (True, False)
+    assert second[0].state is JobState.CANCELLED
+    assert second[0].finished_at == T0 + 1
 
 
 def test_nodes_get_new_ids_and_are_listed_while_alive(store: JobStore) -> None:
