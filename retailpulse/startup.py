@@ -25,7 +25,7 @@ from retailpulse.actors import (
 )
 from retailpulse.actors.chunk import chunk_factory
 from retailpulse.actors.delayline import DelayLine
-from retailpulse.actors.messages import AnyRef, RegisterNode
+from retailpulse.actors.messages import AnyRef, CountOngoing, RegisterNode
 from retailpulse.actors.metrics import MetricsActor
 from retailpulse.actors.webhooks import WebhookActor
 from retailpulse.config import ServiceConfig, env_flag, warn_workers_renamed
@@ -55,6 +55,7 @@ from retailpulse.webhooks import (
     WebhookSender,
     WebhookSigner,
 )
+from retailpulse.words import plural
 
 __all__ = ["ALLOW_PRIVATE_ENV", "start"]
 
@@ -130,6 +131,7 @@ def start(
         # Every store runs the chunk protocol: the node claims the chunks of every
         # unfinished job (its own from before a restart, or any node's), none is handed it.
         node = _register(store, config)
+        ongoing, _ = store.ask(CountOngoing(), block=True, timeout=REGISTER_TIMEOUT)
     except BaseException:
         store.stop(timeout=config.stop_timeout)
         raise
@@ -163,6 +165,7 @@ def start(
         heartbeat=config.heartbeat_seconds,
         stop_timeout=config.stop_timeout,
         events=metrics,
+        dispatcher=dispatcher,
     )
     webhooks = None
     if signer is not None:
@@ -174,6 +177,9 @@ def start(
             random=make_random(),
             schedule=webhook_schedule,
         )
+    if ongoing:
+        where = path if path is not None else "the shared store"
+        logger.info("resuming %s from %s", plural(ongoing, "unfinished job"), where)
     return System(
         config,
         store_master,

@@ -27,7 +27,7 @@ from retailpulse.actors.messages import (
     CancelAnswer,
     CancelHere,
     CancelStored,
-    CountQueued,
+    CountOngoing,
     JobAccepted,
     ListJobs,
     ListNodes,
@@ -58,6 +58,7 @@ from retailpulse.errors import (
 )
 from retailpulse.keys import KeyringHolder, Principal
 from retailpulse.lifecycle import Service
+from retailpulse.logs import log_event
 from retailpulse.model import (
     AreaFigures,
     ImagePage,
@@ -210,14 +211,17 @@ class System(Service):
         submitted: Submitted = self._ask(self._store, question)
         if submitted.creation.conflict:
             raise IdempotencyKeyReusedError()
-        if submitted.order is not None:
+        order = submitted.order
+        if order is not None:
+            log_event(
+                logger, logging.INFO, "job_submitted", job=order.job_id, images=len(order.images)
+            )
             # Stored: any node may claim it now; this one is told so as not to wait a tick.
-            tell_quietly(self._manager, RunJob(submitted.order))
+            tell_quietly(self._manager, RunJob(order))
             if self._metrics is not None:
-                order = submitted.order
                 tell_quietly(self._metrics, JobAccepted(order.job_id, len(order.images)))
             if not self.config.allow_private_urls:
-                _warn_of_private_urls(submitted.order)
+                _warn_of_private_urls(order)
         return submitted.creation
 
     def _check_callback(self, url: str | None) -> None:
@@ -451,7 +455,9 @@ class System(Service):
         answer: CancelAnswer | None = self._ask(self._store, CancelStored(job_id))
         if answer is None:
             raise UnknownJobError(job_id)
-        tell_quietly(self._manager, CancelHere(job_id, answer.status if answer.cancelled else None))
+        # Asked, not told: once this returns, the dispatcher has the withdrawal of the
+        # job's offers in its inbox, so at most the images already handed out still run.
+        self._ask(self._manager, CancelHere(job_id, answer.status if answer.cancelled else None))
         return answer
 
     def cluster(self) -> tuple[int, tuple[NodeInfo, ...]]:
@@ -503,7 +509,7 @@ class System(Service):
         """
         if self._metrics is None:
             return b""
-        queued: int = self._ask(self._store, CountQueued())
+        _, queued = self._ask(self._store, CountOngoing())
         text: bytes = self._ask(self._metrics, RenderMetrics(self.pool_stats(), queued))
         return text
 
@@ -522,7 +528,7 @@ class System(Service):
                 step=5.0, end=time.time(), images_per_second=(), failed_per_second=()
             )
             return ServiceFigures(pool, 0, 0, 0, empty)
-        queued: int = self._ask(self._store, CountQueued())
+        _, queued = self._ask(self._store, CountOngoing())
         figures: ServiceFigures = self._ask(self._metrics, GetServiceFigures(pool, queued))
         return figures
 

@@ -138,7 +138,8 @@ def test_serve_with_json_logs_writes_one_object_per_line_with_the_job_events(
     assert server.process.stderr is not None
     lines = [json.loads(line) for line in server.process.stderr.read().splitlines()]
     events = {line["event"]: line for line in lines if "event" in line}
-    assert events["job_started"]["job"] == job_id
+    assert events["job_submitted"]["job"] == job_id
+    assert events["chunk_started"]["job"] == job_id
     assert events["job_finished"]["job"] == job_id
     assert events["job_finished"]["status"] == "completed"
     assert all({"time", "level", "logger"} <= line.keys() for line in lines)

@@ -102,7 +102,7 @@ def test_jobs_beyond_the_chunks_a_node_holds_are_queued_then_run(gate: threading
         assert waiting["progress"] == {"total": 2, "done": 0, "failed": 0}
         assert system.wait(first, timeout=5)["status"] == "completed"
         assert system.wait(third, timeout=5)["queued"] is False
-        assert [i["perimeter"] for i in system.results(second)["images"]] == [100, 100]
+        assert [i["perimeter"] for i in system.results(third)["images"]] == [100, 100]
 
 
 def test_a_small_job_is_not_held_up_by_a_big_one_already_running(gate: threading.Event) -> None:

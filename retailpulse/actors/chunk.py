@@ -89,6 +89,16 @@ class ChunkActor(pykka.ThreadingActor):
                 )
                 self._outcome(index, ImageOutcome.failed(reason))
         self._waiting = len(offer)
+        log_event(
+            logger,
+            logging.INFO,
+            "chunk_started",
+            job=chunk.job_id,
+            chunk=chunk.number,
+            images=len(chunk.images),
+            already_done=len(chunk.images) - len(todo),
+            to_download=len(offer),
+        )
         self._tell_events(
             ChunkStarted(chunk.job_id, self.actor_ref.actor_urn, len(todo), len(offer))
         )

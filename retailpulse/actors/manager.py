@@ -38,6 +38,7 @@ from retailpulse.actors.messages import (
     RunJob,
     StatusesPolled,
     WhichNode,
+    WithdrawOffer,
 )
 from retailpulse.actors.refs import stop_and_wait, tell_quietly
 from retailpulse.logs import log_event
@@ -84,9 +85,11 @@ class JobManager(pykka.ThreadingActor):
         heartbeat: float = 1.0,
         stop_timeout: float = 10.0,
         events: AnyRef | None = None,
+        dispatcher: AnyRef | None = None,
     ) -> None:
         super().__init__()
         self._events = events  # the metrics actor; None tells nobody
+        self._dispatcher = dispatcher
         self._start_chunk = start_chunk
         self._store = store
         self._node = node
@@ -188,9 +191,16 @@ class JobManager(pykka.ThreadingActor):
             self._claim()  # there was work: see whether there is more room for it
 
     def _stop_lost(self, ended: frozenset[int], held: frozenset[tuple[int, int]] | None) -> None:
-        """Stop the chunks of ended jobs, and those this node no longer holds."""
+        """Stop the chunks of ended jobs, and those this node no longer holds.
+
+        The dispatcher is told to withdraw their offers now, not only by each chunk
+        when it reads its ``CancelJob``: one message fewer before the dispatcher hands
+        out no more of their images (the chunk's own withdrawal then finds nothing
+        left, or covers an offer it made after this one arrived)."""
         for key, ref in list(self._chunks.items()):
             if key[0] in ended or (held is not None and key not in held):
+                if self._dispatcher is not None:
+                    tell_quietly(self._dispatcher, WithdrawOffer(ref))
                 tell_quietly(ref, CancelJob(key[0]))
 
     def _ended(self, status: JobStatus) -> None:

@@ -37,7 +37,7 @@ __all__ = [
     "ChunkStarted",
     "ChunksClaimed",
     "ClaimChunks",
-    "CountQueued",
+    "CountOngoing",
     "DeliveriesDue",
     "DeliveryTick",
     "FindDueDeliveries",
@@ -445,7 +445,7 @@ class RenderMetrics:
     thread just before: worker figures are owned by the dispatcher and read at
     scrape time rather than reported on every grant, which would double the
     messages on the busiest path of the service. ``queued`` is the store's count of
-    jobs no node has started yet (``CountQueued``), read the same way.
+    jobs no node has started yet (``CountOngoing``), read the same way.
     """
 
     pool: PoolStats | None = None
@@ -572,8 +572,8 @@ class WhichNode:
 
 
 @dataclass(frozen=True, slots=True)
-class CountQueued:
-    """Ask the job store how many ongoing jobs no node has claimed a chunk of yet."""
+class CountOngoing:
+    """Ask the job store ``(ongoing jobs, those no node has claimed a chunk of yet)``."""
 
 
 @dataclass(frozen=True, slots=True)

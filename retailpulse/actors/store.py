@@ -14,7 +14,7 @@ from retailpulse.actors.messages import (
     CancelStored,
     ChunksClaimed,
     ClaimChunks,
-    CountQueued,
+    CountOngoing,
     DeliveriesDue,
     DeliveryTick,
     FindDueDeliveries,
@@ -198,10 +198,10 @@ class JobStoreActor(pykka.ThreadingActor):
 
     def _answer_more(self, store: JobStore, message: Any) -> Any:
         """The cluster protocol's asked requests."""
-        if not isinstance(message, RegisterNode | CancelStored | ListNodes | CountQueued):
+        if not isinstance(message, RegisterNode | CancelStored | ListNodes | CountOngoing):
             return super().on_receive(message)
-        if isinstance(message, CountQueued):
-            return store.count_queued()
+        if isinstance(message, CountOngoing):
+            return store.count_ongoing()
         if isinstance(message, RegisterNode):
             return store.register_node(message.name, message.gpu_slots, self._clock())
         if isinstance(message, ListNodes):

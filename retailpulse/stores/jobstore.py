@@ -427,9 +427,9 @@ class JobStore(Protocol):
         once) and its registry entry."""
         ...
 
-    def count_queued(self) -> int:
-        """Ongoing jobs that no node has claimed a chunk of yet (a status says
-        ``queued`` for them): the jobs waiting for a node with room."""
+    def count_ongoing(self) -> tuple[int, int]:
+        """How many jobs are ongoing, and how many of those no node has claimed a chunk
+        of yet (their status says ``queued``: they wait for a node with room)."""
         ...
 
     def live_nodes(self, now: float, within: float) -> list[NodeInfo]:

@@ -458,10 +458,9 @@ class MemoryJobStore:
                 if lease.node == node:
                     lease.node = None
 
-    def count_queued(self) -> int:
-        return sum(
-            1 for job in self._jobs.values() if job.state is JobState.ONGOING and not job.claimed
-        )
+    def count_ongoing(self) -> tuple[int, int]:
+        ongoing = [job for job in self._jobs.values() if job.state is JobState.ONGOING]
+        return len(ongoing), sum(1 for job in ongoing if not job.claimed)
 
     def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
         return [n for _, n in sorted(self._nodes.items()) if n.last_heartbeat >= now - within]

@@ -6,8 +6,8 @@ __all__ = [
     "CHUNK_IMAGES",
     "CLAIM_CHUNKS",
     "CLAIM_JOBS",
+    "COUNT_ONGOING",
     "COUNT_OUTCOMES",
-    "COUNT_QUEUED",
     "DROP_ENDED_LEASES",
     "DUE",
     "FAILED_PAGE",
@@ -241,8 +241,9 @@ GROUP BY s.area_code ORDER BY min(p.first)
 """
 )
 
-COUNT_QUEUED = """
-SELECT count(*) FROM jobs AS j JOIN job_claims AS k ON k.job_id = j.id
-WHERE j.state = 'ongoing' AND k.claimed = 0
+COUNT_ONGOING = """
+SELECT count(*), count(*) FILTER (WHERE coalesce(k.claimed, 0) = 0)
+FROM jobs AS j LEFT JOIN job_claims AS k ON k.job_id = j.id
+WHERE j.state = 'ongoing'
 """
-"""Ongoing jobs no node has claimed a chunk of yet (the metrics' queued jobs)."""
+"""Ongoing jobs, and those no node has claimed a chunk of yet (queued)."""

@@ -459,9 +459,9 @@ class PostgresJobStore:
             )
             cursor.execute(b"DELETE FROM nodes WHERE id = %s", (node,))
 
-    def count_queued(self) -> int:
-        rows = self._read(pgsql.COUNT_QUEUED, ())
-        return int(rows[0][0])
+    def count_ongoing(self) -> tuple[int, int]:
+        ((ongoing, queued),) = self._read(pgsql.COUNT_ONGOING, ())
+        return int(ongoing), int(queued)
 
     def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
         rows = self._read(pgsql.LIVE_NODES, (within,))

@@ -658,11 +658,11 @@ class SqliteJobStore:
             )
             cursor.execute("DELETE FROM nodes WHERE id = ?", (node,))
 
-    def count_queued(self) -> int:
-        (count,) = self._db.execute(
-            "SELECT COUNT(*) FROM jobs WHERE state = 'ongoing' AND claimed = 0"
+    def count_ongoing(self) -> tuple[int, int]:
+        ongoing, queued = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(claimed = 0), 0) FROM jobs WHERE state = 'ongoing'"
         ).fetchone()
-        return int(count)
+        return int(ongoing), int(queued)
 
     def live_nodes(self, now: float, within: float) -> list[NodeInfo]:
         rows = self._db.execute(

@@ -23,6 +23,7 @@ from retailpulse.actors.messages import (
     ReleaseNode,
     RunJob,
     StatusesPolled,
+    WithdrawOffer,
 )
 from retailpulse.model import JobOrder, JobState, JobStatus, Progress, StoreInfo
 from retailpulse.stores.jobstore import Chunk, Heartbeat
@@ -49,7 +50,9 @@ def ended(job_id: int = 5, state: JobState = JobState.COMPLETED) -> JobStatus:
 def node(probe: Callable[[str], Probe]) -> Callable[..., Node]:
     """Start node 3's manager; each chunk it starts is a probe, listed in order."""
 
-    def start(gpu_slots: int = 64, events: Probe | None = None) -> Node:
+    def start(
+        gpu_slots: int = 64, events: Probe | None = None, dispatcher: Probe | None = None
+    ) -> Node:
         store = probe("store")
         started: list[Probe] = []
 
@@ -66,6 +69,7 @@ def node(probe: Callable[[str], Probe]) -> Callable[..., Node]:
             lease=15.0,
             heartbeat=1.0,
             events=None if events is None else events.ref,
+            dispatcher=None if dispatcher is None else dispatcher.ref,
         )
         return ref, store, started
 
@@ -184,17 +188,19 @@ def test_a_waiter_for_a_job_the_store_does_not_know_gets_none(node: Callable[...
 def test_a_cancel_here_stops_the_jobs_chunks_wakes_its_waiters_and_counts_it_once(
     node: Callable[..., Node], probe: Callable[[str], Probe]
 ) -> None:
-    events = probe("events")
-    ref, store, started = node(events=events)
+    events, dispatcher = probe("events"), probe("dispatcher")
+    ref, store, started = node(events=events, dispatcher=dispatcher)
     store.wait_for(ClaimChunks)
     ref.tell(ChunksClaimed((chunk(number=0),)))
     wait_until(lambda: len(started) == 1, "the chunk started")
     future = wait_for(ref, 5)
     cancelled = ended(state=JobState.CANCELLED)
 
-    ref.tell(CancelHere(5, cancelled))
+    ref.ask(CancelHere(5, cancelled), timeout=WAIT)
     ref.tell(CancelHere(5))  # a second cancel: the job had ended, nothing to count
 
+    # The manager withdraws the offer itself: the chunk's own withdrawal is a hop later.
+    assert dispatcher.wait_for(WithdrawOffer)[0].job == started[0].ref
     started[0].wait_for(CancelJob)
     assert future.get(timeout=WAIT) == cancelled
     ref.stop(timeout=WAIT)

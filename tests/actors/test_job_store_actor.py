@@ -9,7 +9,7 @@ import pytest
 
 from retailpulse.actors import JobStoreActor
 from retailpulse.actors.messages import (
-    CountQueued,
+    CountOngoing,
     DeliveryTick,
     JobFinished,
     ListJobs,
@@ -264,10 +264,10 @@ def test_jobs_no_chunk_of_which_was_claimed_are_counted_as_queued(
     record(store, ended, (0, 1), manager)
     manager.wait_for(JobFinished)
 
-    queued: int = ask(store, CountQueued())
+    counts: tuple[int, int] = ask(store, CountOngoing())
     status: JobStatus = ask(store, ReadStatus(waiting))
 
-    assert queued == 1
+    assert counts == (1, 1)
     assert status.queued
 
 
