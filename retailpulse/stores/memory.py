@@ -207,37 +207,49 @@ class MemoryJobStore:
             job.job_id, job.images, job.submitted_at, tuple(sorted(job.outcomes.items()))
         )
 
-    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        due = [
-            (job.delivery.next_at, job)
-            for job in self._jobs.values()
-            if job.delivery is not None
-            and job.delivery.state is DeliveryState.PENDING
-            and job.delivery.next_at is not None
-            and job.delivery.next_at <= now
-        ]
-        due.sort(key=lambda pair: (pair[0], pair[1].job_id))
-        return [
-            Delivery(
-                job.job_id,
-                job.delivery.webhook_id,
-                job.callback_url,
-                job.delivery.attempts,
-                job.delivery.ended_at,
-                job.status(),
+    def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
+        due = sorted(
+            (
+                (job.delivery.next_at, job.job_id, job.delivery, job)
+                for job in self._jobs.values()
+                if job.delivery is not None
+                and job.delivery.state is DeliveryState.PENDING
+                and job.delivery.next_at is not None
+                and job.delivery.next_at <= now
+                and job.callback_url is not None
+            ),
+            key=lambda entry: entry[:2],
+        )[:limit]
+        claimed = []
+        for _, _, delivery, job in due:
+            delivery.next_at = now + claim_s
+            assert job.callback_url is not None
+            claimed.append(
+                Delivery(
+                    job.job_id,
+                    delivery.webhook_id,
+                    job.callback_url,
+                    delivery.attempts,
+                    delivery.ended_at,
+                    job.status(),
+                )
             )
-            for _, job in due[:limit]
-            if job.delivery is not None and job.callback_url is not None
-        ]
+        return claimed
 
     def record_delivery(self, attempt: DeliveryAttempt) -> None:
         job = self._jobs.get(attempt.job_id)
-        if job is None or job.delivery is None or job.delivery.webhook_id != attempt.webhook_id:
+        delivery = None if job is None else job.delivery
+        if (
+            delivery is None
+            or delivery.webhook_id != attempt.webhook_id
+            or delivery.state is not DeliveryState.PENDING
+            or delivery.attempts != attempt.attempts - 1
+        ):
             return
-        job.delivery.state = attempt.state
-        job.delivery.attempts = attempt.attempts
-        job.delivery.last_error = attempt.last_error or job.delivery.last_error
-        job.delivery.next_at = attempt.next_at
+        delivery.state = attempt.state
+        delivery.attempts = attempt.attempts
+        delivery.last_error = attempt.last_error or delivery.last_error
+        delivery.next_at = attempt.next_at
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         for record in outcomes:
