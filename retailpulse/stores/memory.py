@@ -8,7 +8,7 @@ just forgets everything when the process ends.
 import bisect
 import itertools
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -208,33 +208,23 @@ class MemoryJobStore:
         )
 
     def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
-        due = sorted(
-            (
-                (job.delivery.next_at, job.job_id, job.delivery, job)
-                for job in self._jobs.values()
-                if job.delivery is not None
-                and job.delivery.state is DeliveryState.PENDING
-                and job.delivery.next_at is not None
-                and job.delivery.next_at <= now
-                and job.callback_url is not None
-            ),
-            key=lambda entry: entry[:2],
-        )[:limit]
-        claimed = []
-        for _, _, delivery, job in due:
+        due = sorted(self._due(now), key=lambda entry: (entry[0], entry[1].job_id))[:limit]
+        for _, _, delivery, _ in due:
             delivery.next_at = now + claim_s
-            assert job.callback_url is not None
-            claimed.append(
-                Delivery(
-                    job.job_id,
-                    delivery.webhook_id,
-                    job.callback_url,
-                    delivery.attempts,
-                    delivery.ended_at,
-                    job.status(),
-                )
-            )
-        return claimed
+        return [
+            Delivery(job.job_id, d.webhook_id, url, d.attempts, d.ended_at, job.status())
+            for _, job, d, url in due
+        ]
+
+    def _due(self, now: float) -> Iterator[tuple[float, _Job, _Delivery, str]]:
+        """Pending deliveries whose next attempt has come: when it came, the job, the
+        delivery and its URL."""
+        for job in self._jobs.values():
+            d, url = job.delivery, job.callback_url
+            if d is None or url is None or d.state is not DeliveryState.PENDING:
+                continue
+            if d.next_at is not None and d.next_at <= now:
+                yield d.next_at, job, d, url
 
     def record_delivery(self, attempt: DeliveryAttempt) -> None:
         job = self._jobs.get(attempt.job_id)
