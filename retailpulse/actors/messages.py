@@ -408,11 +408,13 @@ class DeliveryTick:
 @dataclass(frozen=True, slots=True)
 class FindDueDeliveries:
     """Webhooks -> job store: tell ``reply_to`` ``DeliveriesDue`` with up to ``limit``
-    deliveries due at ``now``."""
+    deliveries due at ``now``, claimed for ``claim_s`` seconds (no node gets them
+    again meanwhile)."""
 
     now: float
     limit: int
     reply_to: AnyRef
+    claim_s: float
 
 
 @dataclass(frozen=True, slots=True)

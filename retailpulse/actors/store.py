@@ -253,10 +253,12 @@ class JobStoreActor(pykka.ThreadingActor):
         return Submitted(creation, JobOrder(creation.job_id, message.images, submitted_at))
 
     def _tell_due(self, store: JobStore, message: FindDueDeliveries) -> None:
+        """Claim due deliveries for the webhook actor: on a shared database, claiming
+        (not just reading) them is what keeps two nodes from sending one webhook."""
         try:
-            due = tuple(store.due_deliveries(message.now, message.limit))
+            due = tuple(store.claim_deliveries(message.now, message.limit, message.claim_s))
         except JobStoreError:
-            logger.exception("reading due webhook deliveries failed")
+            logger.exception("claiming due webhook deliveries failed")
             due = ()
         tell_quietly(message.reply_to, DeliveriesDue(due))
 

@@ -1,17 +1,19 @@
 """WebhookActor: sends completion webhooks, on its own thread, never a download worker's.
 
 Pending deliveries live in the job store (written in the transaction that ends the
-job), not here: this actor asks the store for the due ones when the store says it
-has just ended jobs and every ``poll`` seconds (for retries that come due), sends
-them one at a time, and tells the store how each attempt went. A restart
-therefore loses nothing; at worst an attempt that was in flight is sent again with
-the same ``webhook-id``, which is what that header is for.
+job), not here: this actor claims the due ones when the store says it has just
+ended jobs and every ``poll`` seconds (for retries that come due), sends each at
+once, and tells the store how the attempt went. A claim holds the delivery for
+``CLAIM`` seconds, longer than an attempt can take, so on a database that several
+nodes share each attempt is sent by one node only. A restart or a crash therefore
+loses nothing; at worst an attempt that was in flight is sent again, by any node,
+once its claim has run out, with the same ``webhook-id``, which is what that header
+is for.
 """
 
 import json
 import logging
 import threading
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -31,14 +33,28 @@ from retailpulse.logs import log_event
 from retailpulse.model import DeliveryState
 from retailpulse.ports import Clock, RandomSource
 from retailpulse.stores.jobstore import Delivery, DeliveryAttempt
-from retailpulse.webhooks import DEFAULT_SCHEDULE, WebhookSender, WebhookSigner, next_attempt
+from retailpulse.webhooks import (
+    ATTEMPT_LIMIT,
+    DEFAULT_SCHEDULE,
+    WebhookSender,
+    WebhookSigner,
+    next_attempt,
+)
 
-__all__ = ["WebhookActor"]
+__all__ = ["BATCH", "CLAIM", "WebhookActor"]
 
 logger = logging.getLogger(__name__)
 
-BATCH = 20
-"""Due deliveries asked for at a time."""
+BATCH = 1
+"""Due deliveries claimed at a time. One: a claim must outlast the sending of every
+delivery it holds, and a slow receiver then holds back only its own delivery (other
+nodes claim the rest) and a node that dies strands only one until its claim ends."""
+
+CLAIM = BATCH * ATTEMPT_LIMIT + 45.0
+"""Seconds a claimed delivery is kept from every other claimer (60). The margin
+covers what ``ATTEMPT_LIMIT`` does not time: name resolution, a connect per address
+of the name, and the attempt's record waiting its turn in the job store's inbox; a
+claim that ran out before the record is written means a second send."""
 
 
 def _tick(actor: AnyRef, every: float, stopped: threading.Event) -> None:
@@ -75,8 +91,7 @@ class WebhookActor(pykka.ThreadingActor):
         self._ticking = tick
         self._asked = False
         self._wanted = False
-        """A look at the store is due once the deliveries in hand are sent."""
-        self._due: deque[Delivery] = deque()
+        """A look at the store is due once the claim asked for is answered."""
         self._stopped = threading.Event()
 
     def on_start(self) -> None:
@@ -99,24 +114,21 @@ class WebhookActor(pykka.ThreadingActor):
             self._wanted = True
         elif isinstance(message, DeliveriesDue):
             self._asked = False
-            self._due.extend(message.deliveries)
+            # Claimed deliveries are sent at once: their claim is running.
+            for delivery in message.deliveries:
+                self._deliver(delivery)
             self._wanted = self._wanted or len(message.deliveries) == BATCH  # more wait
-        elif isinstance(message, _SendNext):
-            if self._due:
-                self._deliver(self._due.popleft())
         else:
             return super().on_receive(message)
-        # One delivery per message, so a stop is heard between two of them.
-        if self._due and isinstance(message, DeliveriesDue | _SendNext):
-            self.actor_ref.tell(_SendNext())
-        elif self._wanted and not self._asked and not self._due:
+        # One claim at a time, so a stop is heard between two of them.
+        if self._wanted and not self._asked:
             self._wanted = False
             self._ask_store()
         return None
 
     def _ask_store(self) -> None:
         self._asked = tell_quietly(
-            self._store, FindDueDeliveries(self._clock(), BATCH, self.actor_ref)
+            self._store, FindDueDeliveries(self._clock(), BATCH, self.actor_ref, CLAIM)
         )
 
     def _deliver(self, delivery: Delivery) -> None:
@@ -156,7 +168,3 @@ class WebhookActor(pykka.ThreadingActor):
             state=state.value,
             error=result.error,
         )
-
-
-class _SendNext:
-    """WebhookActor -> itself: send the next due delivery."""

@@ -306,8 +306,15 @@ class JobStore(Protocol):
         stores the store master now knows to the job's (names of unknown stores)."""
         ...
 
-    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        """Up to ``limit`` pending webhook deliveries due at ``now``, most overdue first.
+    def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
+        """Claim up to ``limit`` pending webhook deliveries due at ``now``, most overdue
+        first, for ``claim_s`` seconds: in one transaction each one's next attempt is
+        pushed to ``now + claim_s``, so no claimer (another node on a shared database
+        included) gets it again before the claim runs out, and concurrent claimers get
+        disjoint deliveries (PostgreSQL: ``FOR UPDATE SKIP LOCKED``). The caller sends
+        each and writes the outcome with ``record_delivery``; ``claim_s`` must outlast
+        that, so that if the caller dies mid-send the delivery simply comes due again
+        (at least once, with the same ``webhook_id``).
 
         A job with a ``callback_url`` gets one when its ending is written (in the same
         transaction), so a delivery is never lost between the job's end and a crash.
@@ -315,9 +322,12 @@ class JobStore(Protocol):
         ...
 
     def record_delivery(self, attempt: DeliveryAttempt) -> None:
-        """Keep the result of a delivery attempt (ignored if the delivery is gone:
-        the job was retried or purged since). A ``last_error`` of ``None`` keeps the
-        one before: a delivery that succeeds on a retry still says why it had to."""
+        """Keep the result of a delivery attempt: its state, attempts and real next
+        attempt replace what the claim wrote. Ignored if the delivery is gone (the job
+        was retried or purged since) or has moved on: no longer pending, or already
+        at ``attempt.attempts`` (a claimer that outlived its claim must not undo what
+        the claimer after it recorded). A ``last_error`` of ``None`` keeps the one
+        before: a delivery that succeeds on a retry still says why it had to."""
         ...
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:

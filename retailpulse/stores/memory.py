@@ -8,7 +8,7 @@ just forgets everything when the process ends.
 import bisect
 import itertools
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -208,37 +208,39 @@ class MemoryJobStore:
             job.job_id, job.images, job.submitted_at, tuple(sorted(job.outcomes.items()))
         )
 
-    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        due = [
-            (job.delivery.next_at, job)
-            for job in self._jobs.values()
-            if job.delivery is not None
-            and job.delivery.state is DeliveryState.PENDING
-            and job.delivery.next_at is not None
-            and job.delivery.next_at <= now
-        ]
-        due.sort(key=lambda pair: (pair[0], pair[1].job_id))
+    def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
+        due = sorted(self._due(now), key=lambda entry: (entry[0], entry[1].job_id))[:limit]
+        for _, _, delivery, _ in due:
+            delivery.next_at = now + claim_s
         return [
-            Delivery(
-                job.job_id,
-                job.delivery.webhook_id,
-                job.callback_url,
-                job.delivery.attempts,
-                job.delivery.ended_at,
-                job.status(),
-            )
-            for _, job in due[:limit]
-            if job.delivery is not None and job.callback_url is not None
+            Delivery(job.job_id, d.webhook_id, url, d.attempts, d.ended_at, job.status())
+            for _, job, d, url in due
         ]
+
+    def _due(self, now: float) -> Iterator[tuple[float, _Job, _Delivery, str]]:
+        """Pending deliveries whose next attempt has come: when it came, the job, the
+        delivery and its URL."""
+        for job in self._jobs.values():
+            d, url = job.delivery, job.callback_url
+            if d is None or url is None or d.state is not DeliveryState.PENDING:
+                continue
+            if d.next_at is not None and d.next_at <= now:
+                yield d.next_at, job, d, url
 
     def record_delivery(self, attempt: DeliveryAttempt) -> None:
         job = self._jobs.get(attempt.job_id)
-        if job is None or job.delivery is None or job.delivery.webhook_id != attempt.webhook_id:
+        delivery = None if job is None else job.delivery
+        if (
+            delivery is None
+            or delivery.webhook_id != attempt.webhook_id
+            or delivery.state is not DeliveryState.PENDING
+            or delivery.attempts != attempt.attempts - 1
+        ):
             return
-        job.delivery.state = attempt.state
-        job.delivery.attempts = attempt.attempts
-        job.delivery.last_error = attempt.last_error or job.delivery.last_error
-        job.delivery.next_at = attempt.next_at
+        delivery.state = attempt.state
+        delivery.attempts = attempt.attempts
+        delivery.last_error = attempt.last_error or delivery.last_error
+        delivery.next_at = attempt.next_at
 
     def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
         for record in outcomes:

@@ -5,11 +5,12 @@ __all__ = [
     "AREA_FIGURES",
     "CHUNK_IMAGES",
     "CLAIM_CHUNKS",
+    "CLAIM_DELIVERIES",
     "CLAIM_JOBS",
     "COUNT_ONGOING",
     "COUNT_OUTCOMES",
+    "DELIVERIES",
     "DROP_ENDED_LEASES",
-    "DUE",
     "FAILED_PAGE",
     "FAILED_REASONS",
     "IMAGES_OF_JOB",
@@ -21,6 +22,7 @@ __all__ = [
     "OWNER_PAGE",
     "PURGE_IMAGES",
     "PURGE_PICK",
+    "RECORD_DELIVERY",
     "RENEW_LEASES",
     "REOPEN_CHUNKS",
     "STATUS_OF_JOB",
@@ -165,11 +167,29 @@ STATUS_PAGE = "SELECT " + _STATUS_COLUMNS + "WHERE j.id < %s ORDER BY j.id DESC 
 OWNER_PAGE = (
     "SELECT " + _STATUS_COLUMNS + "WHERE j.owner = %s AND j.id < %s ORDER BY j.id DESC LIMIT %s"
 )
-DUE = (
-    "SELECT w.webhook_id, j.callback_url, w.ended_at, "
-    + _STATUS_COLUMNS
-    + "WHERE w.state = 'pending' AND w.next_at <= %s ORDER BY w.next_at, j.id LIMIT %s"
+CLAIM_DELIVERIES = """
+WITH due AS (
+    SELECT job_id, next_at FROM webhooks
+    WHERE state = 'pending' AND next_at <= %(now)s
+    ORDER BY next_at, job_id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
 )
+UPDATE webhooks AS w SET next_at = %(until)s FROM due WHERE w.job_id = due.job_id
+RETURNING w.job_id, due.next_at
+"""
+"""Due deliveries, claimed: their next attempt moves to the claim's end. Concurrent
+claimers skip each other's rows, and a row another claimer has just committed is
+checked again and is no longer due, so no delivery is handed out twice."""
+DELIVERIES = (
+    "SELECT w.webhook_id, j.callback_url, w.ended_at, " + _STATUS_COLUMNS + "WHERE j.id = ANY(%s)"
+)
+"""What a claimer needs to send the deliveries of these jobs."""
+RECORD_DELIVERY = """
+UPDATE webhooks SET state = %s, attempts = %s, last_error = COALESCE(%s, last_error),
+    next_at = %s
+WHERE job_id = %s AND webhook_id = %s AND state = 'pending' AND attempts = %s
+"""
+"""Only over the attempt it follows: a late record from a claim that ran out is ignored."""
 NEW_DELIVERY = """
 INSERT INTO webhooks (job_id, webhook_id, state, attempts, ended_at, next_at)
 SELECT id, %s, 'pending', 0, finished_at, finished_at

@@ -258,8 +258,17 @@ class PostgresJobStore:
         preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
         return JobOrder(job_id, images, row[1], preloaded)
 
-    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        rows = self._read(pgsql.DUE, (now, limit))
+    def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
+        with self._transaction() as cursor:
+            cursor.execute(
+                pgsql.CLAIM_DELIVERIES.encode(),
+                {"now": now, "limit": limit, "until": now + claim_s},
+            )
+            order = {int(job_id): (next_at, int(job_id)) for job_id, next_at in cursor.fetchall()}
+            if not order:
+                return []
+            cursor.execute(pgsql.DELIVERIES.encode(), (sorted(order),))
+            rows = sorted(cursor.fetchall(), key=lambda row: order[int(row[3])])
         # Each row: the delivery's id, URL and end time, then the job's status columns.
         return [
             Delivery(int(row[3]), row[0], row[1], row[14] or 0, row[2], decode.status(row[3:]))
@@ -269,9 +278,7 @@ class PostgresJobStore:
     def record_delivery(self, attempt: DeliveryAttempt) -> None:
         with self._transaction() as cursor:
             cursor.execute(
-                b"UPDATE webhooks SET state = %s, attempts = %s, "
-                b"last_error = COALESCE(%s, last_error), next_at = %s "
-                b"WHERE job_id = %s AND webhook_id = %s",
+                pgsql.RECORD_DELIVERY.encode(),
                 (
                     attempt.state.value,
                     attempt.attempts,
@@ -279,6 +286,7 @@ class PostgresJobStore:
                     attempt.next_at,
                     attempt.job_id,
                     attempt.webhook_id,
+                    attempt.attempts - 1,
                 ),
             )
 

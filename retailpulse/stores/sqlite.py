@@ -218,6 +218,11 @@ _DUE = (
     + _STATUS_COLUMNS
     + "WHERE w.state = 'pending' AND w.next_at <= ? ORDER BY w.next_at, j.id LIMIT ?"
 )
+_RECORD_DELIVERY = (
+    "UPDATE webhooks SET state = ?, attempts = ?, last_error = COALESCE(?, last_error), "
+    "next_at = ? WHERE job_id = ? AND webhook_id = ? AND state = 'pending' AND attempts = ?"
+)
+"""Only over the attempt it follows: a late record from a claim that ran out is ignored."""
 _NEW_DELIVERY = (
     "INSERT OR REPLACE INTO webhooks (job_id, webhook_id, state, attempts, ended_at, next_at) "
     "SELECT id, 'msg_' || lower(hex(randomblob(12))), 'pending', 0, finished_at, finished_at "
@@ -400,8 +405,15 @@ class SqliteJobStore:
         preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
         return JobOrder(job_id, images, row[1], preloaded)
 
-    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        rows = self._db.execute(_DUE, (now, limit)).fetchall()
+    def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
+        # BEGIN IMMEDIATE: the select and the claim are one write, whoever else has
+        # the file open.
+        with self._transaction() as cursor:
+            rows = cursor.execute(_DUE, (now, limit)).fetchall()
+            cursor.executemany(
+                "UPDATE webhooks SET next_at = ? WHERE job_id = ?",
+                [(now + claim_s, row[3]) for row in rows],
+            )
         # Each row: the delivery's id, URL and end time, then the job's status columns.
         return [
             Delivery(row[3], row[0], row[1], row[14] or 0, row[2], decode.status(row[3:]))
@@ -411,9 +423,7 @@ class SqliteJobStore:
     def record_delivery(self, attempt: DeliveryAttempt) -> None:
         with self._transaction() as cursor:
             cursor.execute(
-                "UPDATE webhooks SET state = ?, attempts = ?, "
-                "last_error = COALESCE(?, last_error), next_at = ? "
-                "WHERE job_id = ? AND webhook_id = ?",
+                _RECORD_DELIVERY,
                 (
                     attempt.state.value,
                     attempt.attempts,
@@ -421,6 +431,7 @@ class SqliteJobStore:
                     attempt.next_at,
                     attempt.job_id,
                     attempt.webhook_id,
+                    attempt.attempts - 1,
                 ),
             )
 

@@ -3,7 +3,12 @@ the signature, the retry schedule and the HTTP sender. ``retailpulse.actors.webh
 decides when to send; this package only knows how."""
 
 from retailpulse.webhooks.schedule import DEFAULT_SCHEDULE, GIVE_UP_AFTER, JITTER, next_attempt
-from retailpulse.webhooks.sending import HttpWebhookSender, PostResult, WebhookSender
+from retailpulse.webhooks.sending import (
+    ATTEMPT_LIMIT,
+    HttpWebhookSender,
+    PostResult,
+    WebhookSender,
+)
 from retailpulse.webhooks.signing import (
     SECRET_ENV,
     SECRET_PREFIX,
@@ -12,6 +17,7 @@ from retailpulse.webhooks.signing import (
 )
 
 __all__ = [
+    "ATTEMPT_LIMIT",
     "DEFAULT_SCHEDULE",
     "GIVE_UP_AFTER",
     "JITTER",

@@ -14,10 +14,16 @@ from retailpulse.config import ServiceConfig
 from retailpulse.download.connections import Deadline, pool_classes, tls_context
 from retailpulse.download.guard import AddressGuard, BlockedAddressError
 
-__all__ = ["HttpWebhookSender", "PostResult", "WebhookSender"]
+__all__ = ["ATTEMPT_LIMIT", "HttpWebhookSender", "PostResult", "WebhookSender"]
 
 READ_TIMEOUT = 10.0
 """A receiver should answer at once and do its work later (Standard Webhooks)."""
+CONNECT_TIMEOUT = 5.0
+"""At most this per connect, whatever the download setting: with the read timeout
+it bounds an attempt, which a delivery's claim in the job store must outlast."""
+ATTEMPT_LIMIT = CONNECT_TIMEOUT + READ_TIMEOUT
+"""Seconds one attempt takes at most (one address connected to, then every receive
+within the attempt's deadline)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +57,7 @@ class HttpWebhookSender:
     """
 
     def __init__(self, config: ServiceConfig, guard: AddressGuard | None = None) -> None:
-        self._connect_timeout = config.connect_timeout
+        self._connect_timeout = min(config.connect_timeout, CONNECT_TIMEOUT)
         self._read_timeout = min(config.read_timeout, READ_TIMEOUT)
         self._deadline = Deadline()
         self._pools = PoolManager(

@@ -16,7 +16,7 @@ from retailpulse.actors.webhooks import WebhookActor
 from retailpulse.model import DeliveryState, JobState, JobStatus, Progress, WebhookState
 from retailpulse.stores import Delivery
 from retailpulse.testing import ManualClock, Probe, SeededRandom
-from retailpulse.webhooks import PostResult, WebhookSigner
+from retailpulse.webhooks import ATTEMPT_LIMIT, PostResult, WebhookSigner
 
 SIGNER = WebhookSigner(b"k" * 32)
 T0 = 1_700_000_000.0
@@ -69,7 +69,9 @@ def run(store: Probe, sender: ScriptedSender, item: Delivery) -> RecordDelivery:
     return recorded
 
 
-def test_it_asks_the_store_for_due_deliveries_at_start(store: Probe) -> None:
+def test_at_start_it_claims_one_due_delivery_for_longer_than_an_attempt_can_take(
+    store: Probe,
+) -> None:
     actor = WebhookActor.start(
         store.ref,
         ScriptedSender(),
@@ -83,7 +85,51 @@ def test_it_asks_the_store_for_due_deliveries_at_start(store: Probe) -> None:
     finally:
         actor.stop()
 
-    assert (asked.now, asked.reply_to) == (T0, actor)
+    assert (asked.now, asked.reply_to, asked.limit) == (T0, actor, 1)
+    # Held until the attempt is recorded, so no other node sends it meanwhile.
+    assert asked.claim_s >= ATTEMPT_LIMIT + 30
+
+
+def test_once_a_claimed_delivery_is_recorded_it_claims_the_next_at_once(store: Probe) -> None:
+    actor = WebhookActor.start(
+        store.ref,
+        ScriptedSender(PostResult(204)),
+        SIGNER,
+        clock=ManualClock(T0),
+        random=SeededRandom(),
+        tick=False,
+    )
+    try:
+        store.wait_for(FindDueDeliveries)
+        actor.tell(DeliveriesDue((delivery(),)))
+        store.wait_for(FindDueDeliveries, count=2)
+        told = [type(m) for m in store.messages(object) if not isinstance(m, WatchDeliveries)]
+    finally:
+        actor.stop()
+
+    assert told == [FindDueDeliveries, RecordDelivery, FindDueDeliveries]
+
+
+def test_after_an_empty_claim_it_waits_for_a_tick_before_claiming_again(store: Probe) -> None:
+    actor = WebhookActor.start(
+        store.ref,
+        ScriptedSender(),
+        SIGNER,
+        clock=ManualClock(T0),
+        random=SeededRandom(),
+        tick=False,
+    )
+    try:
+        store.wait_for(FindDueDeliveries)
+        actor.tell(DeliveriesDue(()))
+        actor.ask(DeliveriesDue(()), timeout=5)  # a round trip: the first is handled
+        before_tick = len(store.messages(FindDueDeliveries))
+        actor.tell(DeliveryTick())
+        after_tick = len(store.wait_for(FindDueDeliveries, count=2))
+    finally:
+        actor.stop()
+
+    assert (before_tick, after_tick) == (1, 2)
 
 
 def test_a_2xx_is_delivered_and_the_body_is_the_status_without_the_webhook(

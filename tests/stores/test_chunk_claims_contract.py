@@ -17,6 +17,7 @@ from retailpulse.submission import ImageSpec
 from retailpulse.testing.jobstores import Stores
 
 T0 = 1_700_000_000.0
+CLAIM_S = 60.0
 LIVE = 60.0
 OVER = 0.0
 SHORT = 0.005
@@ -369,7 +370,7 @@ def test_an_ending_the_protocol_decides_queues_the_jobs_webhook(store: JobStore,
     else:
         store.record_outcomes([OutcomeRecord(job_id, 0, OK)], T0 + 1)
 
-    (delivery,) = store.due_deliveries(T0 + 2, 10)
+    (delivery,) = store.claim_deliveries(T0 + 2, 10, CLAIM_S)
 
     assert delivery.job_id == job_id
     assert delivery.url == "https://hooks.example/done"

@@ -36,6 +36,8 @@ from retailpulse.submission import ImageSpec
 from retailpulse.testing.jobstores import Stores
 
 T0 = 1_700_000_000.0
+CLAIM_S = 60.0
+"""How long a claimed webhook delivery is kept from other claimers, in these tests."""
 OK = ImageOutcome.measured(40, 30)
 BAD = ImageOutcome.failed("https://img.example/x.jpg: HTTP 404")
 
@@ -623,7 +625,7 @@ def test_a_job_with_a_callback_waits_then_has_a_pending_delivery_at_its_end(
     stores.current.write([record(job_id, 0)], [JobEnding(job_id, JobState.COMPLETED, T0 + 5)])
 
     store = stores.reopen()
-    due = store.due_deliveries(T0 + 5, 10)
+    due = store.claim_deliveries(T0 + 5, 10, CLAIM_S)
 
     assert waiting is not None
     assert waiting.webhook == WebhookState(DeliveryState.WAITING)
@@ -636,14 +638,14 @@ def test_a_job_with_a_callback_waits_then_has_a_pending_delivery_at_its_end(
     )
     assert due[0].webhook_id.startswith("msg_")
     assert due[0].status.state is JobState.COMPLETED
-    assert store.due_deliveries(T0 + 4, 10) == []
+    assert store.claim_deliveries(T0 + 4, 10, CLAIM_S) == []
 
 
 def test_a_job_without_a_callback_has_no_delivery(store: JobStore) -> None:
     job_id = store.create_job(images(1), T0)
     store.write([record(job_id, 0)], [JobEnding(job_id, JobState.COMPLETED, T0)])
 
-    assert store.due_deliveries(T0 + 1e9, 10) == []
+    assert store.claim_deliveries(T0 + 1e9, 10, CLAIM_S) == []
     status = store.job_status(job_id)
     assert status is not None
     assert status.webhook is None
@@ -652,15 +654,15 @@ def test_a_job_without_a_callback_has_no_delivery(store: JobStore) -> None:
 def test_a_delivery_attempt_is_kept_and_rescheduled(stores: Stores) -> None:
     job_id = stores.current.create_job(images(1), T0, callback_url="https://hooks.example/x")
     stores.current.write([], [JobEnding(job_id, JobState.CANCELLED, T0)])
-    (due,) = stores.current.due_deliveries(T0, 10)
+    (due,) = stores.current.claim_deliveries(T0, 10, CLAIM_S)
     stores.current.record_delivery(
         DeliveryAttempt(job_id, due.webhook_id, DeliveryState.PENDING, 1, "HTTP 503", T0 + 5)
     )
 
     store = stores.reopen()
 
-    assert store.due_deliveries(T0 + 4, 10) == []
-    (again,) = store.due_deliveries(T0 + 5, 10)
+    assert store.claim_deliveries(T0 + 4, 10, CLAIM_S) == []
+    (again,) = store.claim_deliveries(T0 + 5, 10, CLAIM_S)
     assert (again.webhook_id, again.attempts) == (due.webhook_id, 1)
     meta = store.job_meta(job_id)
     assert meta is not None
@@ -668,10 +670,71 @@ def test_a_delivery_attempt_is_kept_and_rescheduled(stores: Stores) -> None:
     store.record_delivery(
         DeliveryAttempt(job_id, due.webhook_id, DeliveryState.DELIVERED, 2, None, None)
     )
-    assert store.due_deliveries(T0 + 1e9, 10) == []
+    assert store.claim_deliveries(T0 + 1e9, 10, CLAIM_S) == []
     status = store.job_status(job_id)
     assert status is not None
     assert status.webhook == WebhookState(DeliveryState.DELIVERED, 2, "HTTP 503")
+
+
+def end_with_callback(store: JobStore, at: float) -> int:
+    """A job with a callback that ended at ``at``: its delivery is due from then."""
+    job_id = store.create_job(images(1), T0, callback_url="https://hooks.example/x")
+    store.write([record(job_id, 0)], [JobEnding(job_id, JobState.COMPLETED, at)])
+    return job_id
+
+
+def test_a_claimed_delivery_is_handed_out_to_no_one_until_its_claim_runs_out(
+    stores: Stores,
+) -> None:
+    job_id = end_with_callback(stores.current, T0)
+    other = stores.another()  # a second node, on a shared store
+    try:
+        (claimed,) = stores.current.claim_deliveries(T0, 10, 30.0)
+        by_other = other.claim_deliveries(T0 + 29, 10, 30.0)
+        by_self = stores.current.claim_deliveries(T0 + 29, 10, 30.0)
+        (expired,) = other.claim_deliveries(T0 + 30, 10, 30.0)
+    finally:
+        if other is not stores.current:
+            other.close()
+
+    assert claimed.job_id == job_id
+    assert (by_other, by_self) == ([], [])
+    # Its claimer died mid-send: another sends the same message again.
+    assert (expired.webhook_id, expired.attempts) == (claimed.webhook_id, 0)
+
+
+def test_claims_take_the_most_overdue_deliveries_first_and_no_more_than_asked(
+    store: JobStore,
+) -> None:
+    later = end_with_callback(store, T0 + 2)
+    earlier = end_with_callback(store, T0 + 1)
+    end_with_callback(store, T0 + 9)
+
+    first = store.claim_deliveries(T0 + 5, 1, CLAIM_S)
+    second = store.claim_deliveries(T0 + 5, 10, CLAIM_S)
+
+    assert [d.job_id for d in first] == [earlier]
+    assert [d.job_id for d in second] == [later]
+
+
+def test_a_late_record_from_a_claim_that_ran_out_does_not_undo_the_next_claimers(
+    store: JobStore,
+) -> None:
+    job_id = end_with_callback(store, T0)
+    (slow,) = store.claim_deliveries(T0, 10, 10.0)
+    (again,) = store.claim_deliveries(T0 + 10, 10, 10.0)
+    store.record_delivery(
+        DeliveryAttempt(job_id, again.webhook_id, DeliveryState.DELIVERED, 1, None, None)
+    )
+
+    store.record_delivery(
+        DeliveryAttempt(job_id, slow.webhook_id, DeliveryState.PENDING, 1, "HTTP 503", T0 + 15)
+    )
+
+    status = store.job_status(job_id)
+    assert status is not None
+    assert status.webhook == WebhookState(DeliveryState.DELIVERED, 1, None)
+    assert store.claim_deliveries(T0 + 1e9, 10, CLAIM_S) == []
 
 
 def test_reopening_a_failed_job_keeps_measured_images_and_forgets_failed_ones(
@@ -695,7 +758,7 @@ def test_reopening_a_failed_job_keeps_measured_images_and_forgets_failed_ones(
     assert status.finished_at is None
     assert status.attempts == 2
     assert status.webhook == WebhookState(DeliveryState.WAITING)
-    assert store.due_deliveries(T0 + 1e9, 10) == []
+    assert store.claim_deliveries(T0 + 1e9, 10, CLAIM_S) == []
     page = store.image_page(job_id, 0, 3)
     assert page is not None
     assert [r.state for r in page.images] == ["measured", "pending", "pending"]

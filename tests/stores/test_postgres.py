@@ -109,6 +109,32 @@ def test_concurrent_claimers_never_get_the_same_chunk(pg_url: str) -> None:
     assert len(taken) == len(set(taken)) == 60
 
 
+def test_concurrent_claimers_never_get_the_same_webhook_delivery(pg_url: str) -> None:
+    setup = PostgresJobStore(pg_url)
+    for _ in range(40):
+        job_id = setup.create_job(images(1), T0, callback_url="https://hooks.example/x")
+        setup.record_outcomes([OutcomeRecord(job_id, 0, ImageOutcome.measured(1, 1))], T0)
+    setup.close()
+
+    def claim_all(_: int) -> list[str]:
+        store = PostgresJobStore(pg_url)
+        taken: list[str] = []
+        try:
+            # Bounded: 40 deliveries, one at a time, if claims did not hold.
+            for _ in range(41):
+                claimed = store.claim_deliveries(T0 + 1, 1, 60.0)
+                if not claimed:
+                    break
+                taken.extend(d.webhook_id for d in claimed)
+            return taken
+        finally:
+            store.close()
+
+    taken = [webhook_id for node in in_threads(THREADS, claim_all) for webhook_id in node]
+
+    assert len(taken) == len(set(taken)) == 40
+
+
 def test_concurrent_last_outcomes_decide_the_status_exactly_once(pg_url: str) -> None:
     setup = PostgresJobStore(pg_url)
     job_id = setup.create_job(images(THREADS * 50), T0)
