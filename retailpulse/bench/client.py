@@ -11,7 +11,7 @@ import requests
 
 from retailpulse.stores import DEFAULT_STORE_MASTER, load_store_master
 
-__all__ = ["ApiClient", "LatencySampler", "make_payload", "percentile"]
+__all__ = ["POLL_INTERVAL", "ApiClient", "LatencySampler", "make_payload", "percentile"]
 
 IMAGES_PER_VISIT = 10
 POLL_INTERVAL = 0.05

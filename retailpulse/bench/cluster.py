@@ -22,8 +22,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
-from retailpulse.bench.client import ApiClient, make_payload
+from retailpulse.bench.client import POLL_INTERVAL, ApiClient, make_payload
 from retailpulse.bench.cpu import CpuSplit, CpuWatch
 from retailpulse.bench.estimate import Estimate, estimate
 from retailpulse.bench.imageserver import BENCH_IMAGES
@@ -56,7 +57,7 @@ class ClusterPlan:
 
     @classmethod
     def full(cls) -> "ClusterPlan":
-        return cls(6_000, 3, 1_600, 25_600, (1, 2, 4), (10, 8, 20), 600.0)
+        return cls(10_000, 3, 1_600, 25_600, (1, 2, 4), (10, 8, 20), 600.0)
 
     @classmethod
     def quick(cls) -> "ClusterPlan":
@@ -71,6 +72,9 @@ class NodesRun:
     images: int
     seconds: float
     images_per_s: float
+    steady_images_per_s: float
+    """Between the polls that saw 10% and 90% of the images done: the pace once every
+    node has claimed its first chunks and before the last chunks run out."""
     load: float
     """The machine's 1-minute load average when the job ended."""
     cpu: CpuSplit
@@ -92,6 +96,11 @@ class Pair:
     def speedup(self) -> float:
         """2-node img/s against 1-node img/s (the CPU-bound target: >= 1.6)."""
         return self.two.images_per_s / self.one.images_per_s
+
+    @property
+    def steady_speedup(self) -> float:
+        """The same, of the pace between 10% and 90% done."""
+        return self.two.steady_images_per_s / self.one.steady_images_per_s
 
     @property
     def time_ratio(self) -> float:
@@ -122,6 +131,32 @@ Progress = Callable[[str], None]
 def _urls(base_url: str, tag: str, count: int) -> list[str]:
     paths = list(BENCH_IMAGES)
     return [f"{base_url}{paths[n % len(paths)]}?{tag}={n}" for n in range(count)]
+
+
+def _watch(
+    client: ApiClient, job_id: int, deadline: float
+) -> tuple[dict[str, Any], list[tuple[float, int]]]:
+    """Poll the job until it ends; its last status, and (time, images done) per poll."""
+    progress: list[tuple[float, int]] = []
+    while True:
+        status = client.status(job_id)
+        progress.append((time.perf_counter(), int(status["progress"]["done"])))
+        if status["status"] != "ongoing":
+            return status, progress
+        if progress[-1][0] > deadline:
+            raise TimeoutError(f"job {job_id} still ongoing: {status['progress']}")
+        time.sleep(POLL_INTERVAL)
+
+
+def _steady(progress: Sequence[tuple[float, int]], images: int) -> float:
+    """Images per second between the first poll at 10% done and the last at 90% (the
+    whole job's pace when the polls are too few to tell)."""
+    low = next((p for p in progress if p[1] >= images * 0.1), progress[0])
+    high = next((p for p in reversed(progress) if p[1] <= images * 0.9), progress[-1])
+    if high[0] - low[0] < 0.2 or high[1] <= low[1]:
+        start, end = progress[0][0], progress[-1][0]
+        return images / (end - start) if end > start else float("nan")
+    return (high[1] - low[1]) / (high[0] - low[0])
 
 
 class _Cluster:
@@ -156,11 +191,11 @@ class _Cluster:
             watch.start()
             started = time.perf_counter()
             job_id, _ = client.submit(make_payload(urls))
-            seconds = client.wait([job_id], timeout)[job_id] - started
+            final, progress = _watch(client, job_id, started + timeout)
+            seconds = progress[-1][0] - started
             spent = watch.stop()
             load = os.getloadavg()[0]
             polls = client.status_calls
-            final = client.status(job_id)
         finally:
             client.close()
         if final["status"] != "completed":
@@ -173,6 +208,7 @@ class _Cluster:
             images=images,
             seconds=seconds,
             images_per_s=images / seconds,
+            steady_images_per_s=_steady(progress, images),
             load=load,
             cpu=CpuWatch.split(spent, images),
             transactions_per_1000=db.transactions * per_1000,

@@ -29,7 +29,8 @@ def _cpu(split: CpuSplit) -> str:
 def _run(run: NodesRun) -> str:
     return (
         f"{run.nodes} node(s): {run.images:,} images in {run.seconds:.2f} s, "
-        f"{run.images_per_s:,.0f} img/s, load {run.load:.1f}; {_cpu(run.cpu)}"
+        f"{run.images_per_s:,.0f} img/s ({run.steady_images_per_s:,.0f} between 10% and 90% "
+        f"done), load {run.load:.1f}; {_cpu(run.cpu)}"
     )
 
 
@@ -52,7 +53,10 @@ def cluster_lines(figures: ClusterFigures) -> list[str]:
     lines = []
     for n, pair in enumerate(figures.cpu, 1):
         lines += _pair(f"CPU-bound W=256, pair {n}", pair)
-        lines.append(f"CPU-bound W=256, pair {n}: 2 nodes / 1 node {pair.speedup:.2f}x")
+        lines.append(
+            f"CPU-bound W=256, pair {n}: 2 nodes / 1 node {pair.speedup:.2f}x "
+            f"({pair.steady_speedup:.2f}x between 10% and 90% done)"
+        )
     if figures.cpu_speedup is not None:
         speedup = figures.cpu_speedup
         ratios = ", ".join(f"{p.speedup:.2f}x" for p in figures.cpu)
@@ -114,7 +118,11 @@ def _pair_record(pair: Pair) -> dict[str, Any]:
         name: asdict(run) | {"cpu": _split(run.cpu)}
         for name, run in (("one", pair.one), ("two", pair.two))
     }
-    return runs | {"speedup": pair.speedup, "time_ratio": pair.time_ratio}
+    return runs | {
+        "speedup": pair.speedup,
+        "steady_speedup": pair.steady_speedup,
+        "time_ratio": pair.time_ratio,
+    }
 
 
 def cluster_record(figures: ClusterFigures) -> dict[str, Any]:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from retailpulse.bench.cluster import ClusterFigures, ClusterPlan, NodesRun, Pair, run_cluster
+from retailpulse.bench.cluster import (
+    ClusterFigures,
+    ClusterPlan,
+    NodesRun,
+    Pair,
+    _steady,
+    run_cluster,
+)
 from retailpulse.bench.cluster_report import cluster_lines, cluster_record
 from retailpulse.bench.cpu import CpuSplit, CpuWatch
 from retailpulse.bench.estimate import estimate
@@ -17,7 +24,8 @@ from retailpulse.bench.report import write_json
 
 def _run(nodes: int, seconds: float, node_ms: tuple[float, ...]) -> NodesRun:
     split = CpuSplit(node_ms, image_server=0.1, postgres=0.05, machine=sum(node_ms) + 0.25)
-    return NodesRun(nodes, 1000, seconds, 1000 / seconds, 1.0, split, 30.0, 5.0, 1100.0, 250.0)
+    rate = 1000 / seconds
+    return NodesRun(nodes, 1000, seconds, rate, rate * 1.1, 1.0, split, 30.0, 5.0, 1100.0, 250.0)
 
 
 def _closed_port() -> int:
@@ -128,3 +136,11 @@ def test_an_unreachable_server_skips_the_scenario_with_the_reason() -> None:
     assert figures.estimate is None
     assert cluster_lines(figures) == [f"cluster: skipped: {figures.skipped}"]
     assert cluster_record(figures)["skipped"] == figures.skipped
+
+
+def test_the_steady_pace_leaves_out_the_start_and_the_tail() -> None:
+    # Nothing for 1 s (claims), then 100 images/s, then a slow last 10%.
+    polls = [(0.0, 0), (1.0, 0), (2.0, 100), (9.0, 800), (10.0, 900), (20.0, 1000)]
+
+    assert _steady(polls, 1000) == pytest.approx(100.0)
+    assert _steady([(0.0, 0), (0.1, 1000)], 1000) == pytest.approx(10_000)
