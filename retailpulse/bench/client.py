@@ -11,7 +11,7 @@ import requests
 
 from retailpulse.stores import DEFAULT_STORE_MASTER, load_store_master
 
-__all__ = ["ApiClient", "LatencySampler", "make_payload", "percentile"]
+__all__ = ["POLL_INTERVAL", "ApiClient", "LatencySampler", "make_payload", "percentile"]
 
 IMAGES_PER_VISIT = 10
 POLL_INTERVAL = 0.05
@@ -47,6 +47,8 @@ class ApiClient:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self._session = requests.Session()
+        self.status_calls = 0
+        """Status requests made so far: each is a read transaction on a database store."""
 
     def submit(self, payload: dict[str, Any]) -> tuple[int, float]:
         """Submit and return the job id and how long the request took, in seconds."""
@@ -57,6 +59,7 @@ class ApiClient:
         return int(response.json()["job_id"]), elapsed
 
     def status(self, job_id: int) -> dict[str, Any]:
+        self.status_calls += 1
         response = self._session.get(
             f"{self.base_url}/api/status", params={"jobid": job_id}, timeout=30
         )

@@ -83,11 +83,19 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines + (["", *notes] if notes else []))
 
 
-def write_json(path: Path, rows: Sequence[Row], about: dict[str, Any]) -> None:
-    record = {
+def write_json(
+    path: Path,
+    rows: Sequence[Row],
+    about: dict[str, Any],
+    cluster: dict[str, Any] | None = None,
+) -> None:
+    """The run's figures; ``cluster`` is the cluster scenario's record, when it ran."""
+    record: dict[str, Any] = {
         "machine": about,
         "rows": [asdict(row) | {"ratio": row.ratio} for row in rows],
     }
+    if cluster is not None:
+        record["cluster"] = cluster
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 

@@ -5,10 +5,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from retailpulse.bench.cluster import ClusterPlan, run_cluster
+from retailpulse.bench.cluster_report import cluster_lines, cluster_record
 from retailpulse.bench.processes import ImageServerProcess
 from retailpulse.bench.report import machine, table, write_chart, write_json
 from retailpulse.bench.results import run_results_scenario
-from retailpulse.bench.scenarios import Plan, run_plan
+from retailpulse.bench.scenarios import Plan, Row, run_plan
+from retailpulse.testing.postgres import admin_url
 
 __all__ = ["register", "run"]
 
@@ -36,6 +39,19 @@ def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
         type=_sweep,
         metavar="W:IMAGES,...",
         help="run only the throughput sweep, at these points (e.g. 256:6000,1024:6000)",
+    )
+    bench.add_argument(
+        "--cluster",
+        action="store_true",
+        help="only the cluster scenario: 1 against 2 nodes on one PostgreSQL database, "
+        "the database's cost, pgbench, the 100-node estimate",
+    )
+    bench.add_argument(
+        "--pg",
+        metavar="URL",
+        default=None,
+        help="the PostgreSQL server the cluster scenario makes its scratch databases on "
+        "(default: RETAILPULSE_TEST_PG or postgresql://postgres@127.0.0.1:5432/test)",
     )
     bench.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
     bench.add_argument(
@@ -65,11 +81,21 @@ def run(args: argparse.Namespace) -> int:
 
     if args.results:
         return run_results_scenario(args.quick, say)
+    rows: list[Row] = []
+    cluster = None
     with ImageServerProcess() as images:
-        rows = run_plan(plan, images.base_url, say, sweep_only=bool(args.sweep))
-    print(table(rows), flush=True)
+        if not args.cluster:
+            rows = run_plan(plan, images.base_url, say, sweep_only=bool(args.sweep))
+        if args.cluster or not args.sweep:
+            cluster_plan = ClusterPlan.quick() if args.quick else ClusterPlan.full()
+            admin = args.pg or admin_url()
+            cluster = run_cluster(cluster_plan, admin, images.base_url, images.pid, say)
+    if rows:
+        print(table(rows), flush=True)
+    if cluster is not None:
+        print("\n".join(cluster_lines(cluster)), flush=True)
     if args.json:
-        write_json(args.json, rows, about)
-    if args.chart:
+        write_json(args.json, rows, about, None if cluster is None else cluster_record(cluster))
+    if args.chart and rows:
         write_chart(args.chart, rows, about)
     return 0

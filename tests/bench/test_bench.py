@@ -1,16 +1,20 @@
-"""``retailpulse bench``: its arithmetic alone, and ``--quick`` run for real as a smoke test."""
+"""``retailpulse bench``: its arithmetic alone, and ``--quick`` run for real as a smoke
+test (the cluster scenario included: real nodes on the local PostgreSQL)."""
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from retailpulse.bench import Row, table
 from retailpulse.bench.client import make_payload, percentile
 from retailpulse.submission import parse_submission
+from retailpulse.testing.postgres import unavailable
 
 
 def test_percentile_is_the_nearest_rank() -> None:
@@ -56,7 +60,39 @@ def test_table_has_a_line_per_row_and_the_notes_after_it() -> None:
     assert lines[-1] == "- memory: watched 2 s"
 
 
-@pytest.mark.timeout(160)
+def _check_cluster(cluster: dict[str, Any], stdout: str) -> None:
+    """The quick cluster scenario: real nodes on PostgreSQL, figures that make sense;
+    skipped only where PostgreSQL is not there, and never under CI=true."""
+    if cluster["skipped"] is not None:
+        assert unavailable() is not None, cluster["skipped"]  # it was there: no excuse
+        assert f"cluster: skipped: {cluster['skipped']}" in stdout
+        if os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(cluster["skipped"])
+        pytest.skip(f"the rest passed; the cluster scenario was skipped: {cluster['skipped']}")
+    [pair] = cluster["cpu"]
+    assert pair["one"]["nodes"] == 1
+    assert pair["two"]["nodes"] == 2
+    assert len(pair["two"]["cpu"]["nodes"]) == 2
+    # Both nodes worked on the 2-node job, and every process of interest was seen.
+    assert all(ms > 0 for ms in pair["two"]["cpu"]["nodes"]), pair
+    assert pair["two"]["cpu"]["image_server"] > 0
+    assert pair["two"]["cpu"]["postgres"] > 0
+    assert 0 < pair["speedup"] < 3
+    assert 0 < cluster["gpu"]["time_ratio"] < 1.5
+    # A job's images and outcomes alone are two rows per image.
+    assert 2000 <= pair["two"]["rows_per_1000"] < 10_000
+    assert pair["two"]["transactions_per_1000"] > pair["two"]["polls_per_1000"] > 0
+    [protocol] = cluster["protocol"]
+    assert protocol["images"] == 2560
+    assert 0 < protocol["claim_p50_ms"] <= protocol["claim_p99_ms"]
+    assert 1000 <= protocol["rows_per_1000"] < 2000
+    estimate = cluster["estimate"]
+    assert estimate["images_per_s"] == 100_000
+    assert estimate["wal_mb_per_s"] > 0
+    assert "cluster: on paper, 100 nodes" in stdout
+
+
+@pytest.mark.timeout(190)
 def test_quick_bench_runs_every_scenario_with_sane_figures(tmp_path: Path) -> None:
     record = tmp_path / "bench.json"
 
@@ -67,14 +103,15 @@ def test_quick_bench_runs_every_scenario_with_sane_figures(tmp_path: Path) -> No
             [sys.executable, "-m", "retailpulse", "bench", "--quick", "--json", str(record)],
             capture_output=True,
             text=True,
-            timeout=150,
+            timeout=180,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the quick bench ran over 150 s; its stderr: {exc.stderr!r}")
+        pytest.fail(f"the quick bench ran over 180 s; its stderr: {exc.stderr!r}")
 
     assert run.returncode == 0, run.stderr[-20000:]
-    rows = json.loads(record.read_text())["rows"]
+    figures = json.loads(record.read_text())
+    rows = figures["rows"]
     assert [row["scenario"] for row in rows] == [
         "throughput",
         "throughput",
@@ -92,3 +129,4 @@ def test_quick_bench_runs_every_scenario_with_sane_figures(tmp_path: Path) -> No
     assert all(row["baseline_per_s"] > 0 and row["status_p99_ms"] > 0 for row in sweep)
     assert 0 < rows[-1]["rss_per_image_kib"] < 64
     assert "| throughput |" in run.stdout
+    _check_cluster(figures["cluster"], run.stdout)
