@@ -77,17 +77,8 @@ class ChunkActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         chunk = self._chunk
-        offer: list[int] = []
         todo = chunk.todo()
-        for index, spec in todo:
-            if spec.store_id in chunk.stores:
-                offer.append(index - chunk.first)
-            else:
-                reason = (
-                    f"store_id {spec.store_id} is not in the store master; "
-                    "its images were not downloaded"
-                )
-                self._outcome(index, ImageOutcome.failed(reason))
+        offer = [index - chunk.first for index, spec in todo if spec.store_id in chunk.stores]
         self._waiting = len(offer)
         log_event(
             logger,
@@ -102,6 +93,13 @@ class ChunkActor(pykka.ThreadingActor):
         self._tell_events(
             ChunkStarted(chunk.job_id, self.actor_ref.actor_urn, len(todo), len(offer))
         )
+        for index, spec in todo:
+            if spec.store_id not in chunk.stores:
+                reason = (
+                    f"store_id {spec.store_id} is not in the store master; "
+                    "its images were not downloaded"
+                )
+                self._outcome(index, ImageOutcome.failed(reason))
         if offer:
             tell_quietly(self._dispatcher, OfferImages(self.actor_ref, chunk.images, tuple(offer)))
         self._save()

@@ -237,10 +237,12 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/cancel": {
         "post": {
             "operationId": "cancelJob",
-            "summary": "Stop handing out a job's images; those in flight finish, then it ends",
+            "summary": "End a job as cancelled, at once, on every node",
             "description": (
-                "`cancelled` is true when this request cancelled the job (it was running or "
-                "queued), false when it had already ended or was cancelled before."
+                "No image of the job starts after the answer; the outcomes of images in "
+                "flight then are not kept. `cancelled` is true when this request cancelled "
+                "the job (it was running or queued), false when it had already ended or was "
+                "cancelled before."
             ),
             "parameters": [JOB_ID_PARAMETER],
             "responses": {
@@ -447,7 +449,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "items": _ref("StoreError"),
             },
             "progress": _ref("Progress"),
-            "queued": {"type": "boolean", "description": "Waiting for a run slot."},
+            "queued": {
+                "type": "boolean",
+                "description": "Ongoing, and no node has started it yet: it waits for room.",
+            },
             "submitted_at": {"type": "string", "format": "date-time"},
             "finished_at": {"type": "string", "format": "date-time", "nullable": True},
             "attempts": {
@@ -615,12 +620,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "stores": {"type": "integer", "minimum": 0},
             "node": {
                 "type": ["integer", "null"],
-                "description": "A cluster node's id (PostgreSQL store only; null while the "
+                "description": "This node's id (a new one at each start; null while the "
                 "database is away)",
             },
             "nodes": {
                 "type": "array",
-                "description": "The cluster's live nodes (PostgreSQL store only)",
+                "description": "The live nodes of this node's job store: itself alone on "
+                "SQLite or memory, every node sharing a PostgreSQL database (absent while "
+                "the database is away)",
                 "items": {
                     "type": "object",
                     "required": ["node_id", "name", "gpu_slots", "last_heartbeat"],
