@@ -2,6 +2,7 @@
 
 import copy
 import json
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -657,6 +658,16 @@ def test_healthz_answers_200_with_status_ok(api: Api) -> None:
     assert result.json["workers"] == 4  # download threads: min(workers, 8)
     assert result.json["gpu_slots"] == 4
     assert result.json["stores"] == 4944
+
+
+def test_healthz_names_a_single_node_and_lists_it_alone(api: Api) -> None:
+    """A memory store is one node's own: the same protocol as a cluster, of one."""
+    result = api.client.simulate_get("/healthz")
+
+    [me] = result.json["nodes"]
+    assert me["node_id"] == result.json["node"]
+    assert me["gpu_slots"] == 4
+    assert str(os.getpid()) in me["name"]
 
 
 @pytest.mark.parametrize("path", ["/ui", "/api", "/api/job", "/api/status/extra", "/submit"])
