@@ -86,11 +86,12 @@ def test_a_crashing_worker_fails_its_image_and_is_replaced_while_the_service_goe
 
 def test_jobs_beyond_the_chunks_a_node_holds_are_queued_then_run(gate: threading.Event) -> None:
     gate.clear()
-    with start(gate, gpu_slots=1) as system:  # one GPU slot: the node holds 2 chunks
-        first, second = system.submit(payload(GOOD)), system.submit(payload(GOOD))
+    # One GPU slot: the node holds 2 chunks, and 2 more of jobs nobody had started.
+    with start(gate, gpu_slots=1) as system:
+        first, *others = [system.submit(payload(GOOD)) for _ in range(4)]
         wait_until(
-            lambda: not any(system.status(job)["queued"] for job in (first, second)),
-            "the first two jobs claimed",
+            lambda: not any(system.status(job)["queued"] for job in (first, *others)),
+            "the first four jobs claimed",
         )
         third = system.submit(payload(GOOD, GOOD))
 

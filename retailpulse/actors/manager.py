@@ -65,10 +65,14 @@ def _tick(actor: pykka.ActorRef[Any], every: float, stopped: threading.Event) ->
 class JobManager(pykka.ThreadingActor):
     """One node's share of the work: claims, leases, chunk actors, waiters.
 
-    It holds at most ``ahead`` chunks at a time (enough to keep its GPU slots busy
-    about twice over), so it never sits on work another node could start. Every
-    ``heartbeat`` seconds it renews its leases (``lease`` seconds long); a node that
-    dies stops renewing and its chunks go to the others when the leases run out.
+    It holds ``ahead`` chunks at a time (enough to keep its GPU slots busy about
+    twice over), so it never sits on work another node could start. When they are
+    all taken it still looks, when a job is submitted here and once a heartbeat, for
+    jobs no node has started, and takes their first chunks (up to ``ahead`` more):
+    a small job submitted behind big ones starts at once, its images taking turns
+    with theirs at the dispatcher, instead of waiting for one of their chunks to end.
+    Every ``heartbeat`` seconds it renews its leases (``lease`` seconds long); a node
+    that dies stops renewing and its chunks go to the others when the leases run out.
     """
 
     use_daemon_thread = True
@@ -100,6 +104,8 @@ class JobManager(pykka.ThreadingActor):
         self._ahead = max(2, math.ceil(2 * gpu_slots / CHUNK_SIZE))
         self._chunks: dict[tuple[int, int], AnyRef] = {}
         self._claiming = False
+        self._look_for_new = False
+        """Whether to look for jobs nobody has started when there is no room."""
         self._next_beat = 0.0
         self._next_poll = 0.0
         self._waiters: dict[int, list[pykka.Future[JobStatus | None]]] = {}
@@ -134,8 +140,11 @@ class JobManager(pykka.ThreadingActor):
             return self._node
         if isinstance(message, JobFinished | StatusesPolled | AwaitJob):
             self._waiting_for(message)
-        elif isinstance(message, ManagerTick | RunJob):
-            self._tick()  # a new job: claim at once rather than at the next tick
+        elif isinstance(message, RunJob):
+            self._look_for_new = True  # a new job: claim at once rather than at the next tick
+            self._tick()
+        elif isinstance(message, ManagerTick):
+            self._tick()
         elif isinstance(message, ChunksClaimed):
             self._claimed(message.chunks)
         elif isinstance(message, ChunkDone):
@@ -169,6 +178,7 @@ class JobManager(pykka.ThreadingActor):
         now = self._clock()
         if now >= self._next_beat:
             self._next_beat = now + self._heartbeat
+            self._look_for_new = True  # jobs submitted to other nodes
             tell_quietly(self._store, Beat(self._node, self._lease, self.actor_ref))
         if self._waiters and now >= self._next_poll:
             self._next_poll = now + self._heartbeat
@@ -176,10 +186,19 @@ class JobManager(pykka.ThreadingActor):
         self._claim()
 
     def _claim(self) -> None:
+        if self._claiming:
+            return  # one claim at a time: its answer says whether to ask again
         room = self._ahead - len(self._chunks)
-        if room > 0 and not self._claiming:
-            self._claiming = True
-            tell_quietly(self._store, ClaimChunks(self._node, room, self._lease, self.actor_ref))
+        extra = 2 * self._ahead - len(self._chunks)
+        if room > 0:
+            claim = ClaimChunks(self._node, room, self._lease, self.actor_ref)
+        elif self._look_for_new and extra > 0:
+            self._look_for_new = False
+            limit = min(self._ahead, extra)
+            claim = ClaimChunks(self._node, limit, self._lease, self.actor_ref, new_jobs_only=True)
+        else:
+            return
+        self._claiming = tell_quietly(self._store, claim)
 
     def _claimed(self, chunks: tuple[Chunk, ...]) -> None:
         self._claiming = False

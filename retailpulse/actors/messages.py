@@ -476,20 +476,22 @@ class RegisterNode:
 
 @dataclass(frozen=True, slots=True)
 class ReleaseNode:
-    """Cluster manager -> job store, at stop: drop this node's leases and entry."""
+    """Manager -> job store, at stop: drop this node's leases and entry."""
 
     node: int
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimChunks:
-    """Cluster manager -> job store: lease up to ``limit`` chunks to ``node``;
-    answered by telling ``reply_to`` ``ChunksClaimed``."""
+    """Manager -> job store: lease up to ``limit`` chunks to ``node`` (only first chunks
+    of jobs nobody has started, with ``new_jobs_only``); answered by telling
+    ``reply_to`` ``ChunksClaimed``."""
 
     node: int
     limit: int
     lease_s: float
     reply_to: AnyRef
+    new_jobs_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,7 +503,7 @@ class ChunksClaimed:
 
 @dataclass(frozen=True, slots=True)
 class Beat:
-    """Cluster manager -> job store: renew ``node``'s leases; ``BeatDone`` to ``reply_to``."""
+    """Manager -> job store: renew ``node``'s leases; ``BeatDone`` to ``reply_to``."""
 
     node: int
     lease_s: float
@@ -554,7 +556,7 @@ class CancelStored:
 
 @dataclass(frozen=True, slots=True)
 class PollEnded:
-    """Cluster manager -> job store: the statuses of these awaited jobs, told back to
+    """Manager -> job store: the statuses of these awaited jobs, told back to
     ``reply_to`` as ``StatusesPolled`` (a job another node finished ends this way)."""
 
     job_ids: tuple[int, ...]

@@ -222,7 +222,11 @@ class JobStoreActor(pykka.ThreadingActor):
         try:
             if isinstance(message, ClaimChunks):
                 chunks = store.claim_chunks(
-                    message.node, message.limit, message.lease_s, self._clock()
+                    message.node,
+                    message.limit,
+                    message.lease_s,
+                    self._clock(),
+                    new_jobs_only=message.new_jobs_only,
                 )
                 tell_quietly(message.reply_to, ChunksClaimed(tuple(chunks)))
             elif isinstance(message, Beat):

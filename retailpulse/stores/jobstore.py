@@ -399,7 +399,9 @@ class JobStore(Protocol):
         """Register a starting node; return its new id (never reused)."""
         ...
 
-    def claim_chunks(self, node: int, limit: int, lease_s: float, now: float) -> list[Chunk]:
+    def claim_chunks(
+        self, node: int, limit: int, lease_s: float, now: float, *, new_jobs_only: bool = False
+    ) -> list[Chunk]:
         """Lease up to ``limit`` chunks of ongoing jobs to ``node`` for ``lease_s`` seconds.
 
         A chunk is claimable when no live lease holds it and some image of it has
@@ -409,6 +411,10 @@ class JobStore(Protocol):
         job id, so a small job's first chunk comes before a big job's next one.
         Concurrent claimers never get the same chunk (PostgreSQL: ``FOR UPDATE
         SKIP LOCKED``). A shared store times leases by its own clock, not ``now``.
+
+        ``new_jobs_only``: only the first free chunk of jobs that no node has claimed
+        a chunk of yet. A node whose pipeline is full asks for these, so a job
+        submitted behind big ones starts at once instead of when a chunk ends.
         """
         ...
 

@@ -370,16 +370,20 @@ class MemoryJobStore:
         self._nodes[node] = NodeInfo(node, name, gpu_slots, now, now)
         return node
 
-    def claim_chunks(self, node: int, limit: int, lease_s: float, now: float) -> list[Chunk]:
+    def claim_chunks(
+        self, node: int, limit: int, lease_s: float, now: float, *, new_jobs_only: bool = False
+    ) -> list[Chunk]:
         candidates: list[tuple[int, int, int]] = []  # (turn, job id, chunk number)
         for job in self._jobs.values():
-            if job.state is not JobState.ONGOING:
+            if job.state is not JobState.ONGOING or (new_jobs_only and job.claimed):
                 continue
             free = [
                 n
                 for n, lease in enumerate(job.chunks)
                 if lease.left and (lease.node is None or lease.until <= now)
             ]
+            if new_jobs_only:
+                free = free[:1]
             candidates.extend((job.claimed + rank, job.job_id, n) for rank, n in enumerate(free))
         claimed = []
         for _, job_id, number in sorted(candidates)[:limit]:

@@ -43,7 +43,7 @@ _FREE = "c.pending > 0 AND (c.node IS NULL OR c.lease_until <= now())"
 CLAIM_CHUNKS = f"""
 WITH open_jobs AS (
     SELECT j.id, k.claimed FROM jobs AS j JOIN job_claims AS k ON k.job_id = j.id
-    WHERE j.state = 'ongoing'
+    WHERE j.state = 'ongoing' AND (NOT %(new_only)s OR k.claimed = 0)
       AND EXISTS (SELECT 1 FROM chunks AS c WHERE c.job_id = j.id AND {_FREE})
     ORDER BY k.claimed, j.id
     LIMIT %(jobs)s
@@ -58,7 +58,8 @@ WITH open_jobs AS (
         FOR UPDATE SKIP LOCKED
     ) AS f
 ), picked AS (
-    SELECT job_id, number FROM free ORDER BY turn, job_id LIMIT %(limit)s
+    SELECT job_id, number FROM free WHERE NOT %(new_only)s OR turn = 1
+    ORDER BY turn, job_id LIMIT %(limit)s
 )
 UPDATE chunks AS c
 SET node = %(node)s, lease_until = now() + make_interval(secs => %(lease)s)
@@ -69,7 +70,8 @@ RETURNING c.job_id, c.number, c.first, c.size
 """Fair claim: a job's turn is the chunks it has had claimed so far plus the chunk's
 rank among its free ones, then job id; so claims go round the jobs instead of
 draining the oldest. ``SKIP LOCKED`` lets a concurrent claimer pass over chunks
-being claimed right now instead of waiting for them (or getting them too)."""
+being claimed right now instead of waiting for them (or getting them too).
+``new_only``: the first free chunk of each job no chunk of which was claimed yet."""
 
 CHUNK_IMAGES = """
 SELECT i.job_id, i.idx, i.store_id, i.url, o.idx IS NOT NULL

@@ -408,11 +408,19 @@ class PostgresJobStore:
             )
             return int(_one(cursor)[0])
 
-    def claim_chunks(self, node: int, limit: int, lease_s: float, now: float) -> list[Chunk]:
+    def claim_chunks(
+        self, node: int, limit: int, lease_s: float, now: float, *, new_jobs_only: bool = False
+    ) -> list[Chunk]:
         with self._transaction() as cursor:
             cursor.execute(
                 pgsql.CLAIM_CHUNKS.encode(),
-                {"node": node, "limit": limit, "lease": lease_s, "jobs": pgsql.CLAIM_JOBS},
+                {
+                    "node": node,
+                    "limit": limit,
+                    "lease": lease_s,
+                    "jobs": pgsql.CLAIM_JOBS,
+                    "new_only": new_jobs_only,
+                },
             )
             claimed = cursor.fetchall()
             if not claimed:

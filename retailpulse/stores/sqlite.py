@@ -243,11 +243,14 @@ WITH free AS (
         PARTITION BY c.job_id ORDER BY c.number) AS turn
     FROM chunks AS c JOIN jobs AS j ON j.id = c.job_id
     WHERE j.state = 'ongoing' AND c.pending > 0 AND (c.node IS NULL OR c.lease_until <= :now)
+      AND (:new_only = 0 OR j.claimed = 0)
 )
-SELECT job_id, number FROM free ORDER BY turn, job_id LIMIT :limit
+SELECT job_id, number FROM free WHERE :new_only = 0 OR turn = 1
+ORDER BY turn, job_id LIMIT :limit
 """
 """Fair order: a job's turn is the chunks it has had claimed plus the chunk's rank
-among its free ones, so claims go round the jobs instead of draining the oldest."""
+among its free ones, so claims go round the jobs instead of draining the oldest.
+``new_only``: the first free chunk of each job no chunk of which was claimed yet."""
 
 _INSERT_OUTCOME = (
     "INSERT OR IGNORE INTO outcomes (job_id, idx, width, height, error) VALUES (?, ?, ?, ?, ?)"
@@ -535,9 +538,13 @@ class SqliteJobStore:
         assert node is not None
         return node
 
-    def claim_chunks(self, node: int, limit: int, lease_s: float, now: float) -> list[Chunk]:
+    def claim_chunks(
+        self, node: int, limit: int, lease_s: float, now: float, *, new_jobs_only: bool = False
+    ) -> list[Chunk]:
         with self._transaction() as cursor:
-            picked = cursor.execute(_PICK_CHUNKS, {"now": now, "limit": limit}).fetchall()
+            picked = cursor.execute(
+                _PICK_CHUNKS, {"now": now, "limit": limit, "new_only": int(new_jobs_only)}
+            ).fetchall()
             cursor.executemany(
                 "UPDATE chunks SET node = ?, lease_until = ? WHERE job_id = ? AND number = ?",
                 ((node, now + lease_s, job_id, number) for job_id, number in picked),

@@ -23,6 +23,7 @@ from retailpulse.actors.messages import (
     ReleaseNode,
     RunJob,
     StatusesPolled,
+    WhichNode,
     WithdrawOffer,
 )
 from retailpulse.model import JobOrder, JobState, JobStatus, Progress, StoreInfo
@@ -103,10 +104,12 @@ def test_claimed_chunks_are_started_and_a_finished_one_makes_room_for_another(
 
     ref.tell(ChunksClaimed((chunk(number=0), chunk(number=1))))
     wait_until(lambda: len(started) == 2, "both chunks started")
+    store.wait_for(ClaimChunks, count=2)  # full: it looks for new jobs (none)
+    ref.tell(ChunksClaimed(()))
     ref.tell(ChunkDone(5, 0))
 
-    claims = store.wait_for(ClaimChunks, count=2)
-    assert claims[-1].limit == 1
+    claims = store.wait_for(ClaimChunks, count=3)
+    assert (claims[-1].limit, claims[-1].new_jobs_only) == (1, False)
     ref.stop(timeout=WAIT)
     assert store.wait_for(ReleaseNode)[0].node == 3
 
@@ -119,6 +122,27 @@ def test_a_new_job_is_claimed_at_once_when_there_is_room(node: Callable[..., Nod
     ref.tell(RunJob(JobOrder(6, (), 1.0)))
 
     store.wait_for(ClaimChunks, count=2)
+    ref.stop(timeout=WAIT)
+
+
+def test_a_full_node_still_takes_the_first_chunks_of_jobs_nobody_has_started(
+    node: Callable[..., Node],
+) -> None:
+    """Two chunks make it full (64 GPU slots); new jobs may add two more, never more."""
+    ref, store, started = node()
+    store.wait_for(ClaimChunks)
+    ref.tell(ChunksClaimed((chunk(5, 0), chunk(5, 1))))
+    wait_until(lambda: len(started) == 2, "the node is full")
+
+    ref.tell(RunJob(JobOrder(6, (), 1.0)))
+    (_, fresh) = store.wait_for(ClaimChunks, count=2)
+    ref.tell(ChunksClaimed((chunk(6, 0), chunk(7, 0))))
+    wait_until(lambda: len(started) == 4, "the new jobs' chunks started")
+    ref.tell(RunJob(JobOrder(8, (), 1.0)))
+    ref.ask(WhichNode(), timeout=WAIT)  # the RunJob is handled
+
+    assert (fresh.limit, fresh.new_jobs_only) == (2, True)
+    assert len(store.messages(ClaimChunks)) == 2  # four chunks: no room, even for new jobs
     ref.stop(timeout=WAIT)
 
 

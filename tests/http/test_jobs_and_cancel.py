@@ -87,9 +87,10 @@ def test_jobs_are_listed_newest_first_page_by_page_until_next_is_null(api: Api) 
 
 
 def test_a_page_holds_status_documents_with_progress_and_queued(api: Api) -> None:
-    """With two GPU slots the node holds two chunks: a third job waits for room."""
+    """With two GPU slots the node holds two chunks, and two more of jobs nobody had
+    started: a fifth job waits for room."""
     api.gate.clear()
-    running = [api.submit(images=2), api.submit()]
+    running = [api.submit(images=2), api.submit(), api.submit(), api.submit()]
     api.claimed(*running)
     waiting = api.submit()
 
@@ -99,11 +100,11 @@ def test_a_page_holds_status_documents_with_progress_and_queued(api: Api) -> Non
     assert ids(body) == [waiting, *running[::-1]]
     assert body["jobs"][0]["status"] == "ongoing"
     assert body["jobs"][0]["queued"] is True
-    assert body["jobs"][2]["queued"] is False
-    assert body["jobs"][2]["progress"]["total"] == 2
+    assert body["jobs"][-1]["queued"] is False
+    assert body["jobs"][-1]["progress"]["total"] == 2
     api.gate.set()
     api.system.wait(waiting, timeout=WAIT)
-    assert [job["status"] for job in api.jobs().json["jobs"]] == ["completed"] * 3
+    assert [job["status"] for job in api.jobs().json["jobs"]] == ["completed"] * 5
 
 
 def test_limit_defaults_to_fifty(api: Api) -> None:
@@ -176,7 +177,7 @@ def test_cancelling_a_running_job_ends_it_at_once_and_starts_none_of_its_other_i
 
 def test_cancelling_a_queued_job_ends_it_without_running_it(api: Api) -> None:
     api.gate.clear()
-    running = [api.submit(), api.submit()]
+    running = [api.submit() for _ in range(4)]
     api.claimed(*running)
     waiting = api.submit(images=3)
 
@@ -189,7 +190,7 @@ def test_cancelling_a_queued_job_ends_it_without_running_it(api: Api) -> None:
     api.gate.set()
     for job_id in running:
         assert api.system.wait(job_id, timeout=WAIT)["status"] == "completed"
-    assert len(api.fetcher.waiting) == 2  # nothing of the cancelled job was downloaded
+    assert len(api.fetcher.waiting) == 4  # nothing of the cancelled job was downloaded
 
 
 def test_cancelling_a_finished_job_is_a_no_op_that_says_so(api: Api) -> None:

@@ -83,6 +83,24 @@ def test_claims_are_fair_a_small_job_is_not_starved_behind_big_ones(store: JobSt
     assert [(c.job_id, c.number) for c in after] == [(big_a, 1), (big_b, 1), (big_a, 2)]
 
 
+def test_a_claim_for_new_jobs_takes_only_the_first_chunk_of_jobs_nobody_started(
+    store: JobStore,
+) -> None:
+    me = node(store)
+    started = store.create_job(images(CHUNK_SIZE * 3), T0)
+    store.claim_chunks(me, 1, LIVE, T0)
+    new_big = store.create_job(images(CHUNK_SIZE * 3), T0 + 1)
+    new_small = store.create_job(images(10), T0 + 2)
+
+    fresh = store.claim_chunks(me, 5, LIVE, T0 + 3, new_jobs_only=True)
+    again = store.claim_chunks(me, 5, LIVE, T0 + 4, new_jobs_only=True)
+    usual = store.claim_chunks(me, 1, LIVE, T0 + 5)
+
+    assert [(c.job_id, c.number) for c in fresh] == [(new_big, 0), (new_small, 0)]
+    assert again == []  # both have been started now, and the first job long before
+    assert [(c.job_id, c.number) for c in usual] == [(started, 1)]
+
+
 def test_an_expired_lease_is_claimed_by_another_node_which_skips_done_images(
     stores: Stores,
 ) -> None:
