@@ -103,7 +103,8 @@ def test_a_page_holds_status_documents_with_progress_and_queued(api: Api) -> Non
     assert body["jobs"][-1]["queued"] is False
     assert body["jobs"][-1]["progress"]["total"] == 2
     api.gate.set()
-    api.system.wait(waiting, timeout=WAIT)
+    for job_id in (waiting, *running):
+        api.system.wait(job_id, timeout=WAIT)
     assert [job["status"] for job in api.jobs().json["jobs"]] == ["completed"] * 5
 
 
