@@ -290,9 +290,10 @@ class JobStore(Protocol):
         """Make a failed job ``ongoing`` again for another attempt, in one transaction:
         its failed images lose their outcome (measured ones keep theirs), its counts,
         errors and webhook delivery are reset and its attempts grow by one. Returns the
-        ``JobOrder`` to run it (measured images preloaded); the job's status, unchanged,
-        if it is not ``failed``; ``None`` if there is no such job. ``stores`` adds the
-        stores the store master now knows to the job's (names of unknown stores)."""
+        ``JobOrder`` to run it (its chunks are claimable again, and a claim skips the
+        measured images); the job's status, unchanged, if it is not ``failed``; ``None``
+        if there is no such job. ``stores`` adds the stores the store master now knows
+        to the job's (names of unknown stores)."""
         ...
 
     def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:

@@ -203,9 +203,7 @@ class MemoryJobStore:
         job.errors = ()
         job.attempts += 1
         job.delivery = None
-        return JobOrder(
-            job.job_id, job.images, job.submitted_at, tuple(sorted(job.outcomes.items()))
-        )
+        return JobOrder(job.job_id, job.images, job.submitted_at)
 
     def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
         due = sorted(self._due(now), key=lambda entry: (entry[0], entry[1].job_id))[:limit]

@@ -401,9 +401,8 @@ class SqliteJobStore:
                 "VALUES (?, ?, ?, ?)",
                 ((job_id, sid, i.store_name, i.area_code) for sid, i in known.items()),
             )
-        images, outcomes = self._images(job_id)
-        preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
-        return JobOrder(job_id, images, row[1], preloaded)
+        images, _ = self._images(job_id)
+        return JobOrder(job_id, images, row[1])
 
     def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
         # BEGIN IMMEDIATE: the select and the claim are one write, whoever else has
