@@ -1,5 +1,6 @@
-"""Measure the job store: raw write throughput, throughput through the actor, job creation,
-status cost and memory of a large job. Prints one line per figure.
+"""Measure the job store: raw ``record_outcomes`` throughput, throughput through the
+``JobStoreActor`` (outcomes told as chunks tell them, until the commit that ends the job),
+job creation, status cost and memory of a large job. Prints one line per figure.
 
     .venv/bin/python benchmarks/job_store.py [--dir /tmp]
 """
@@ -16,12 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pykka
+
 import retailpulse
 from retailpulse.actors import JobStoreActor
-from retailpulse.actors.messages import CreateJob, ReadStatus, RecordOutcomes
-from retailpulse.model import ImageOutcome, JobState
+from retailpulse.actors.messages import JobFinished, RecordChunkOutcomes, SubmitJob, Submitted
+from retailpulse.model import ImageOutcome, JobState, JobStatus
 from retailpulse.ports import FetchError
-from retailpulse.stores import JobEnding, OutcomeRecord, SqliteJobStore
+from retailpulse.stores import OutcomeRecord, SqliteJobStore
 from retailpulse.submission import ImageSpec, parse_body
 from retailpulse.testing import InstantGpu
 
@@ -36,49 +39,81 @@ def specs(count: int) -> list[ImageSpec]:
 
 
 class CountingSqlite(SqliteJobStore):
+    """Counts ``record_outcomes`` calls: the actor's transactions for outcomes."""
+
     def __init__(self, path: Path, synchronous: str) -> None:
         super().__init__(path, synchronous=synchronous)
         self.transactions = 0
 
-    def write(self, outcomes: Any, endings: Any) -> None:
-        super().write(outcomes, endings)
+    def record_outcomes(self, outcomes: Any, now: float) -> list[JobStatus]:
         self.transactions += 1
+        return super().record_outcomes(outcomes, now)
+
+
+class Finished(pykka.ThreadingActor):
+    """Stands in for the job manager: hears ``JobFinished`` and wakes the benchmark."""
+
+    use_daemon_thread = True
+
+    def __init__(self, done: threading.Event) -> None:
+        super().__init__()
+        self._done = done
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, JobFinished):
+            self._done.set()
 
 
 def raw_writes(directory: Path, synchronous: str, batch: int, total: int = 100_000) -> None:
+    """``record_outcomes`` called directly, ``batch`` outcomes per call (one transaction
+    each); the last call also decides the job's end."""
     store = SqliteJobStore(directory / f"raw-{synchronous}-{batch}.db", synchronous=synchronous)
     job_id = store.create_job(specs(total), 0.0)
     started = time.perf_counter()
     for first in range(0, total, batch):
-        store.write([OutcomeRecord(job_id, i, OK) for i in range(first, first + batch)], [])
+        records = [OutcomeRecord(job_id, i, OK) for i in range(first, first + batch)]
+        store.record_outcomes(records, 1.0)
     elapsed = time.perf_counter() - started
+    status = store.job_status(job_id)
     store.close()
+    assert status is not None
+    assert status.state is JobState.COMPLETED
     print(
-        f"raw write, synchronous={synchronous}, {batch} outcomes per transaction: "
+        f"raw record_outcomes, synchronous={synchronous}, {batch} outcomes per transaction: "
         f"{total / elapsed:,.0f} results/s ({total // batch:,} transactions in {elapsed:.2f} s)"
     )
 
 
-def through_actor(directory: Path, synchronous: str, total: int = 100_000) -> None:
-    """One outcome per message, as job actors send them, as fast as one thread can tell."""
+def through_actor(
+    directory: Path, synchronous: str, per_message: int, total: int = 100_000
+) -> None:
+    """``RecordChunkOutcomes`` of ``per_message`` outcomes each (a chunk tells one per
+    burst: 1 when images finish one by one, up to 64 when they finish together), as
+    fast as one thread can tell, until the commit that ends the job is announced."""
     holder: list[CountingSqlite] = []
 
     def open_store() -> CountingSqlite:
-        holder.append(CountingSqlite(directory / f"actor-{synchronous}.db", synchronous))
+        path = directory / f"actor-{synchronous}-{per_message}.db"
+        holder.append(CountingSqlite(path, synchronous))
         return holder[0]
 
+    done = threading.Event()
+    notify = Finished.start(done)
     actor = JobStoreActor.start(open_store, clock=time.time, retention=86400.0)
-    job = actor.ask(CreateJob(tuple(specs(total))), block=True, timeout=60)
+    submitted: Submitted = actor.ask(SubmitJob(tuple(specs(total))), block=True, timeout=60)
+    job_id = submitted.creation.job_id
     started = time.perf_counter()
-    for index in range(total):
-        actor.tell(RecordOutcomes(job.job_id, ((index, OK),)))
-    status = actor.ask(ReadStatus(job.job_id), block=True, timeout=120)
+    for first in range(0, total, per_message):
+        outcomes = tuple((i, OK) for i in range(first, min(first + per_message, total)))
+        actor.tell(RecordChunkOutcomes(job_id, outcomes, notify))
+    finished = done.wait(120)
     elapsed = time.perf_counter() - started
-    assert status.progress.done == total
     transactions = holder[0].transactions
     actor.stop()
+    notify.stop()
+    assert finished, "the job's end was never announced"
     print(
-        f"through the actor, synchronous={synchronous}, one outcome per message: "
+        f"through the actor, synchronous={synchronous}, {per_message} outcomes per message: "
         f"{total / elapsed:,.0f} results/s ({transactions:,} transactions in {elapsed:.2f} s)"
     )
 
@@ -102,10 +137,8 @@ def creation_and_status(directory: Path) -> None:
             functools.partial(store.create_job, images, 0.0),
         )
     big = store.create_job(specs(100_000), 0.0)
-    store.write(
-        [OutcomeRecord(big, i, OK) for i in range(50_000)],
-        [JobEnding(big, JobState.CANCELLED, 1.0)],
-    )
+    store.record_outcomes([OutcomeRecord(big, i, OK) for i in range(50_000)], 1.0)
+    store.cancel_job(big, 1.0)
     timed(
         "status of a 100,000-image job (counts kept on the job row)",
         50,
@@ -155,7 +188,8 @@ def main() -> None:
         for synchronous in ("FULL", "NORMAL"):
             for batch in (1, 100, 5_000):
                 raw_writes(directory, synchronous, batch, total=5_000 if batch == 1 else 100_000)
-            through_actor(directory, synchronous)
+            for per_message in (1, 64):
+                through_actor(directory, synchronous, per_message)
         creation_and_status(directory)
         memory_of_a_large_job(directory)
 

@@ -160,16 +160,13 @@ class JobResults:
 
 @dataclass(frozen=True, slots=True)
 class JobOrder:
-    """Everything a job actor needs to start, fixed when the job is accepted.
-
-    ``preloaded`` holds the outcomes a job already had when it is resumed after a
-    restart, as ``(index, outcome)`` pairs: those images are not processed again.
-    """
+    """A job as it was accepted (or reopened for another attempt): its id, images and
+    submit time, fixed from then on. Which of its images still need work is the job
+    store's to say, chunk by chunk (``Chunk.done``), not the order's."""
 
     job_id: int
     images: tuple[ImageSpec, ...]
     submitted_at: float
-    preloaded: tuple[tuple[int, ImageOutcome], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,6 @@ __all__ = [
     "DeliveryAttempt",
     "Heartbeat",
     "IdempotencyClaim",
-    "JobEnding",
     "JobMeta",
     "JobStore",
     "JobStoreError",
@@ -93,16 +92,6 @@ class OutcomeRecord:
     job_id: int
     index: int
     outcome: ImageOutcome
-
-
-@dataclass(frozen=True, slots=True)
-class JobEnding:
-    """Job ``job_id`` reached its terminal ``state`` (its status's ``errors`` included)."""
-
-    job_id: int
-    state: JobState
-    finished_at: float
-    errors: tuple[StoreError, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,9 +290,10 @@ class JobStore(Protocol):
         """Make a failed job ``ongoing`` again for another attempt, in one transaction:
         its failed images lose their outcome (measured ones keep theirs), its counts,
         errors and webhook delivery are reset and its attempts grow by one. Returns the
-        ``JobOrder`` to run it (measured images preloaded); the job's status, unchanged,
-        if it is not ``failed``; ``None`` if there is no such job. ``stores`` adds the
-        stores the store master now knows to the job's (names of unknown stores)."""
+        ``JobOrder`` to run it (its chunks are claimable again, and a claim skips the
+        measured images); the job's status, unchanged, if it is not ``failed``; ``None``
+        if there is no such job. ``stores`` adds the stores the store master now knows
+        to the job's (names of unknown stores)."""
         ...
 
     def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
@@ -328,24 +318,6 @@ class JobStore(Protocol):
         at ``attempt.attempts`` (a claimer that outlived its claim must not undo what
         the claimer after it recorded). A ``last_error`` of ``None`` keeps the one
         before: a delivery that succeeds on a retry still says why it had to."""
-        ...
-
-    def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
-        """Record outcomes, then endings, atomically (all or nothing).
-
-        Idempotent: an image keeps its first outcome and a job its first ending;
-        repeats, and writes for jobs that are unknown, purged or already ended, are
-        ignored.
-        """
-        ...
-
-    def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
-        """Up to ``limit`` unfinished jobs with ids above ``after``, oldest first,
-        each with the outcomes it already has (``JobOrder.preloaded``).
-
-        Called at start to resume jobs, page by page. Single-process stores hand
-        out every unfinished job; a shared store would mark them claimed here.
-        """
         ...
 
     def job_status(self, job_id: int) -> JobStatus | None:

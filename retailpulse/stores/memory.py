@@ -38,7 +38,6 @@ from retailpulse.stores.jobstore import (
     DeliveryAttempt,
     Heartbeat,
     IdempotencyClaim,
-    JobEnding,
     JobMeta,
     NodeInfo,
     OutcomeRecord,
@@ -204,9 +203,7 @@ class MemoryJobStore:
         job.errors = ()
         job.attempts += 1
         job.delivery = None
-        return JobOrder(
-            job.job_id, job.images, job.submitted_at, tuple(sorted(job.outcomes.items()))
-        )
+        return JobOrder(job.job_id, job.images, job.submitted_at)
 
     def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
         due = sorted(self._due(now), key=lambda entry: (entry[0], entry[1].job_id))[:limit]
@@ -242,17 +239,6 @@ class MemoryJobStore:
         delivery.last_error = attempt.last_error or delivery.last_error
         delivery.next_at = attempt.next_at
 
-    def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
-        for record in outcomes:
-            self._keep(record)
-        for ending in endings:
-            job = self._jobs.get(ending.job_id)
-            if job is None or job.state is not JobState.ONGOING:
-                continue
-            job.state = ending.state
-            job.errors = ending.errors
-            self._ended(job, ending.finished_at)
-
     @staticmethod
     def _ended(job: _Job, finished_at: float) -> None:
         """The job has just ended: stamp it, and queue its webhook if it has one."""
@@ -278,16 +264,6 @@ class MemoryJobStore:
         if lease.left == 0:
             lease.node = None
         return job
-
-    def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
-        orders: list[JobOrder] = []
-        for job in self._jobs.values():
-            if len(orders) >= limit:
-                break
-            if job.job_id > after and job.state is JobState.ONGOING:
-                preloaded = tuple(sorted(job.outcomes.items()))
-                orders.append(JobOrder(job.job_id, job.images, job.submitted_at, preloaded))
-        return orders
 
     def job_status(self, job_id: int) -> JobStatus | None:
         job = self._jobs.get(job_id)

@@ -47,7 +47,6 @@ from retailpulse.stores.jobstore import (
     DeliveryAttempt,
     Heartbeat,
     IdempotencyClaim,
-    JobEnding,
     JobMeta,
     JobStoreError,
     JobStoreUnavailableError,
@@ -263,9 +262,8 @@ class PostgresJobStore:
                 b"VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 [(job_id, sid, i.store_name, i.area_code) for sid, i in known.items()],
             )
-        images, outcomes = self._images(job_id)
-        preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
-        return JobOrder(job_id, images, row[1], preloaded)
+        images, _ = self._images(job_id)
+        return JobOrder(job_id, images, row[1])
 
     def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
         with self._transaction() as cursor:
@@ -298,31 +296,6 @@ class PostgresJobStore:
                     attempt.attempts - 1,
                 ),
             )
-
-    def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
-        with self._transaction() as cursor:  # not pipelined: it reads rowcount as it goes
-            _insert_outcomes(cursor, outcomes)
-            for e in endings:
-                cursor.execute(
-                    b"UPDATE jobs SET state = %s, finished_at = %s, errors = %s "
-                    b"WHERE id = %s AND state = 'ongoing'",
-                    (e.state.value, e.finished_at, decode.errors_json(e.errors), e.job_id),
-                )
-                if cursor.rowcount:
-                    _queue_webhook(cursor, e.job_id)
-
-    def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
-        rows = self._read(
-            "SELECT id, submitted_at FROM jobs WHERE state = 'ongoing' AND id > %s "
-            "ORDER BY id LIMIT %s",
-            (after, limit),
-        )
-        orders = []
-        for job_id, submitted_at in rows:
-            images, outcomes = self._images(job_id)
-            preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
-            orders.append(JobOrder(job_id, images, submitted_at, preloaded))
-        return orders
 
     def job_status(self, job_id: int) -> JobStatus | None:
         rows = self._read(pgsql.STATUS_OF_JOB, (job_id,))

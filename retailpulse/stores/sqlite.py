@@ -7,8 +7,9 @@ that log on every commit, so a committed job or outcome survives a power cut as
 well as a killed process; the job store actor batches outcomes into few commits,
 which keeps that affordable (measured figures: docs/durable-jobs.md).
 
-A lock on ``<file>.lock`` keeps a second service process off the same file: both
-would resume the same unfinished jobs. A failed open removes the lock file it made.
+A lock on ``<file>.lock`` keeps a second service process off the same file: opening
+it drops every lease found in it (see ``_forget_nodes``), which would take a live
+process's chunks from it. A failed open removes the lock file it made.
 """
 
 import fcntl
@@ -40,7 +41,6 @@ from retailpulse.stores.jobstore import (
     DeliveryAttempt,
     Heartbeat,
     IdempotencyClaim,
-    JobEnding,
     JobMeta,
     JobStoreError,
     NodeInfo,
@@ -404,9 +404,8 @@ class SqliteJobStore:
                 "VALUES (?, ?, ?, ?)",
                 ((job_id, sid, i.store_name, i.area_code) for sid, i in known.items()),
             )
-        images, outcomes = self._images(job_id)
-        preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
-        return JobOrder(job_id, images, row[1], preloaded)
+        images, _ = self._images(job_id)
+        return JobOrder(job_id, images, row[1])
 
     def claim_deliveries(self, now: float, limit: int, claim_s: float) -> list[Delivery]:
         # BEGIN IMMEDIATE: the select and the claim are one write, whoever else has
@@ -437,35 +436,6 @@ class SqliteJobStore:
                     attempt.attempts - 1,
                 ),
             )
-
-    def write(self, outcomes: Sequence[OutcomeRecord], endings: Sequence[JobEnding]) -> None:
-        by_job: dict[int, list[OutcomeRecord]] = {}
-        for record in outcomes:
-            by_job.setdefault(record.job_id, []).append(record)
-        with self._transaction() as cursor:
-            for job_id, records in by_job.items():
-                _record_outcomes(cursor, job_id, records)
-            for e in endings:
-                cursor.execute(
-                    "UPDATE jobs SET state = ?, finished_at = ?, errors = ? "
-                    "WHERE id = ? AND state = 'ongoing'",
-                    (e.state.value, e.finished_at, decode.errors_json(e.errors), e.job_id),
-                )
-                if cursor.rowcount:
-                    cursor.execute(_NEW_DELIVERY, (e.job_id,))
-
-    def claim_unfinished(self, after: int, limit: int) -> list[JobOrder]:
-        rows = self._db.execute(
-            "SELECT id, submitted_at FROM jobs WHERE state = 'ongoing' AND id > ? "
-            "ORDER BY id LIMIT ?",
-            (after, limit),
-        ).fetchall()
-        orders = []
-        for job_id, submitted_at in rows:
-            images, outcomes = self._images(job_id)
-            preloaded = tuple((i, o) for i, o in enumerate(outcomes) if o is not None)
-            orders.append(JobOrder(job_id, images, submitted_at, preloaded))
-        return orders
 
     def job_status(self, job_id: int) -> JobStatus | None:
         row = self._db.execute(_STATUS_OF_JOB, (job_id,)).fetchone()

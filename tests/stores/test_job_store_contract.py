@@ -13,6 +13,7 @@ from retailpulse.model import (
     ImagePage,
     JobOrder,
     JobState,
+    JobStatus,
     PerimeterFigures,
     Progress,
     StoreError,
@@ -24,7 +25,6 @@ from retailpulse.stores import (
     Creation,
     DeliveryAttempt,
     IdempotencyClaim,
-    JobEnding,
     JobMeta,
     JobStore,
     JobStoreError,
@@ -38,6 +38,8 @@ from retailpulse.testing.jobstores import Stores
 T0 = 1_700_000_000.0
 CLAIM_S = 60.0
 """How long a claimed webhook delivery is kept from other claimers, in these tests."""
+LEASE_S = 60.0
+"""A chunk lease that outlives every test: a claimed chunk stays claimed."""
 OK = ImageOutcome.measured(40, 30)
 BAD = ImageOutcome.failed("https://img.example/x.jpg: HTTP 404")
 
@@ -48,6 +50,14 @@ def images(count: int, store_id: str = "S1") -> list[ImageSpec]:
 
 def record(job_id: int, index: int, outcome: ImageOutcome = OK) -> OutcomeRecord:
     return OutcomeRecord(job_id, index, outcome)
+
+
+def end(store: JobStore, job_id: int, at: float, *outcomes: ImageOutcome) -> JobStatus:
+    """Record ``outcomes`` as the job's images 0, 1, ... (all of them, so the job ends
+    at ``at`` as the store decides) and return the status that ending made."""
+    (status,) = store.record_outcomes([record(job_id, i, o) for i, o in enumerate(outcomes)], at)
+    assert status.job_id == job_id
+    return status
 
 
 def test_job_ids_start_at_one_and_grow(store: JobStore) -> None:
@@ -74,9 +84,10 @@ def test_a_new_job_is_ongoing_with_every_image_in_order_and_no_outcome(store: Jo
 def test_outcomes_are_kept_by_index_and_counted(store: JobStore) -> None:
     job_id = store.create_job(images(4), T0)
 
-    store.write([record(job_id, 2, OK), record(job_id, 0, BAD)], [])
+    ended = store.record_outcomes([record(job_id, 2, OK), record(job_id, 0, BAD)], T0 + 1)
 
     results = store.job_results(job_id)
+    assert ended == []
     assert results is not None
     assert results.outcomes == (BAD, None, OK, None)
     assert results.status.progress == Progress(4, 2, 1)
@@ -86,8 +97,8 @@ def test_outcomes_are_kept_by_index_and_counted(store: JobStore) -> None:
 def test_an_image_keeps_its_first_outcome_and_is_counted_once(store: JobStore) -> None:
     job_id = store.create_job(images(2), T0)
 
-    store.write([record(job_id, 0, OK), record(job_id, 0, BAD)], [])
-    store.write([record(job_id, 0, BAD)], [])
+    store.record_outcomes([record(job_id, 0, OK), record(job_id, 0, BAD)], T0 + 1)
+    store.record_outcomes([record(job_id, 0, BAD)], T0 + 2)
 
     results = store.job_results(job_id)
     assert results is not None
@@ -98,49 +109,79 @@ def test_an_image_keeps_its_first_outcome_and_is_counted_once(store: JobStore) -
 def test_outcomes_for_unknown_jobs_and_images_are_ignored(store: JobStore) -> None:
     job_id = store.create_job(images(1), T0)
 
-    store.write([record(99, 0), record(job_id, 1), record(job_id, -1)], [])
+    ended = store.record_outcomes([record(99, 0), record(job_id, 1), record(job_id, -1)], T0)
 
+    assert ended == []
     assert store.job_status(99) is None
     status = store.job_status(job_id)
     assert status is not None
     assert status.progress == Progress(1, 0, 0)
 
 
-def test_one_write_covers_several_jobs(store: JobStore) -> None:
-    first, second = store.create_job(images(2), T0), store.create_job(images(1), T0)
+def test_one_call_records_several_jobs_and_ends_only_those_it_completes(store: JobStore) -> None:
+    first, second = store.create_job(images(3), T0), store.create_job(images(1), T0)
 
-    store.write([record(first, 1), record(second, 0, BAD), record(first, 0)], [])
+    ended = store.record_outcomes([record(first, 1), record(second, 0, BAD), record(first, 0)], T0)
 
+    assert [(s.job_id, s.state) for s in ended] == [(second, JobState.FAILED)]
     assert [store.job_status(j).progress for j in (first, second)] == [  # type: ignore[union-attr]
-        Progress(2, 2, 0),
+        Progress(3, 2, 0),
         Progress(1, 1, 1),
     ]
 
 
-def test_an_ending_makes_the_job_terminal_with_its_errors(store: JobStore) -> None:
+def test_the_last_outcome_makes_the_job_terminal_with_the_errors_of_its_outcomes(
+    store: JobStore,
+) -> None:
     job_id = store.create_job(images(1, "S1") + images(1, "S2"), T0)
-    errors = (StoreError("S2", "1 of 1 images failed: boom"),)
 
-    store.write(
-        [record(job_id, 0, OK), record(job_id, 1, BAD)],
-        [JobEnding(job_id, JobState.FAILED, T0 + 5, errors)],
-    )
+    ended = end(store, job_id, T0 + 5, OK, BAD)
 
     status = store.job_status(job_id)
     assert status is not None
+    assert status == ended
     assert status.state is JobState.FAILED
     assert status.finished_at == T0 + 5
-    assert status.errors == errors
+    assert status.errors == (StoreError("S2", "https://img.example/x.jpg: HTTP 404"),)
     assert status.progress == Progress(2, 2, 1)
 
 
-def test_a_job_keeps_its_first_ending_and_takes_no_outcome_after_it(store: JobStore) -> None:
-    job_id = store.create_job(images(2), T0)
-    store.write([record(job_id, 0)], [JobEnding(job_id, JobState.CANCELLED, T0 + 1)])
+def test_a_failed_jobs_errors_name_its_stores_in_order_of_first_appearance(
+    stores: Stores,
+) -> None:
+    specs = images(1, "S9") + images(2, "S1") + images(1, "S5") + images(1, "S1")
+    job_id = stores.current.create_job(specs, T0)
+    # Recorded in two commits, last store first: neither the recording order nor a
+    # sorted one, only the images' own order gives the expected errors.
+    stores.current.record_outcomes(
+        [record(job_id, 4, ImageOutcome.failed("late")), record(job_id, 3, BAD)], T0 + 1
+    )
+    (ended,) = stores.current.record_outcomes(
+        [record(job_id, 0, ImageOutcome.failed("boom")), record(job_id, 1), record(job_id, 2)],
+        T0 + 2,
+    )
 
-    store.write([record(job_id, 1)], [JobEnding(job_id, JobState.COMPLETED, T0 + 2)])
+    after = stores.reopen().job_status(job_id)
+
+    errors = (
+        StoreError("S9", "boom"),
+        StoreError("S1", "1 of 3 images failed: late"),
+        StoreError("S5", "https://img.example/x.jpg: HTTP 404"),
+    )
+    assert ended.errors == errors
+    assert after is not None
+    assert after.errors == errors
+
+
+def test_a_cancelled_job_keeps_its_end_and_takes_no_outcome_after_it(store: JobStore) -> None:
+    job_id = store.create_job(images(2), T0)
+    store.record_outcomes([record(job_id, 0)], T0)
+    store.cancel_job(job_id, T0 + 1)
+
+    late = store.record_outcomes([record(job_id, 1)], T0 + 2)
 
     results = store.job_results(job_id)
+    assert late == []
     assert results is not None
     assert results.status.state is JobState.CANCELLED
     assert results.status.finished_at == T0 + 1
@@ -153,32 +194,30 @@ def test_unfinished_jobs_are_claimed_oldest_first_with_the_outcomes_they_have(
     store: JobStore,
 ) -> None:
     done, partial, fresh = (store.create_job(images(2), T0 + n) for n in range(3))
-    store.write(
-        [record(done, 0), record(done, 1), record(partial, 1, BAD)],
-        [JobEnding(done, JobState.COMPLETED, T0 + 9)],
-    )
+    store.record_outcomes([record(done, 0), record(done, 1), record(partial, 1, BAD)], T0 + 9)
+    node = store.register_node("n", 1, T0)
 
-    claimed = store.claim_unfinished(0, 10)
+    claimed = store.claim_chunks(node, 10, LEASE_S, T0 + 10)
 
-    assert claimed == [
-        JobOrder(partial, tuple(images(2)), T0 + 1, ((1, BAD),)),
-        JobOrder(fresh, tuple(images(2)), T0 + 2, ()),
+    assert [(c.job_id, c.images, c.submitted_at, c.done) for c in claimed] == [
+        (partial, tuple(images(2)), T0 + 1, frozenset({1})),
+        (fresh, tuple(images(2)), T0 + 2, frozenset()),
     ]
+    assert [i for i, _ in claimed[0].todo()] == [0]
 
 
-def test_unfinished_jobs_are_claimed_page_by_page(store: JobStore) -> None:
+def test_unfinished_jobs_are_claimed_a_limit_at_a_time_and_each_once(store: JobStore) -> None:
     ids = [store.create_job(images(1), T0) for _ in range(5)]
+    node = store.register_node("n", 1, T0)
 
-    first = store.claim_unfinished(0, 2)
-    second = store.claim_unfinished(first[-1].job_id, 2)
-    third = store.claim_unfinished(second[-1].job_id, 2)
+    pages = [store.claim_chunks(node, 2, LEASE_S, T0 + n) for n in range(4)]
 
-    assert [[o.job_id for o in page] for page in (first, second, third)] == [
+    assert [[c.job_id for c in page] for page in pages] == [
         ids[0:2],
         ids[2:4],
         ids[4:5],
+        [],
     ]
-    assert store.claim_unfinished(ids[-1], 2) == []
 
 
 def test_jobs_are_listed_newest_first_below_the_cursor(store: JobStore) -> None:
@@ -192,13 +231,9 @@ def test_jobs_are_listed_newest_first_below_the_cursor(store: JobStore) -> None:
 
 def test_purge_deletes_only_jobs_that_ended_before_the_cutoff(store: JobStore) -> None:
     old, recent, running = (store.create_job(images(2), T0) for _ in range(3))
-    store.write(
-        [record(old, 0), record(recent, 1)],
-        [
-            JobEnding(old, JobState.COMPLETED, T0 + 10),
-            JobEnding(recent, JobState.FAILED, T0 + 20),
-        ],
-    )
+    end(store, old, T0 + 10, OK, OK)
+    end(store, recent, T0 + 20, BAD, OK)
+    store.record_outcomes([record(running, 0)], T0 + 5)
 
     purged = store.purge(T0 + 15, 100)
 
@@ -212,7 +247,8 @@ def test_purge_deletes_only_jobs_that_ended_before_the_cutoff(store: JobStore) -
 
 def test_purge_takes_at_most_the_limit_oldest_first(store: JobStore) -> None:
     ids = [store.create_job(images(1), T0) for _ in range(3)]
-    store.write([], [JobEnding(j, JobState.COMPLETED, T0 + 10 - j) for j in ids])
+    for job_id in ids:
+        store.cancel_job(job_id, T0 + 10 - job_id)
 
     assert store.purge(T0 + 100, 2) == 2
     assert [s.job_id for s in store.list_jobs(10, None)] == [ids[0]]
@@ -222,8 +258,8 @@ def test_purge_takes_at_most_the_limit_oldest_first(store: JobStore) -> None:
 def test_ids_are_not_reused_after_the_newest_job_is_purged(stores: Stores) -> None:
     store = stores.current
     last = store.create_job(images(1), T0)
-    store.write([], [JobEnding(last, JobState.COMPLETED, T0)])
-    store.purge(T0 + 1, 10)
+    end(store, last, T0, OK)
+    assert store.purge(T0 + 1, 10) == 1
 
     store = stores.reopen()
 
@@ -234,16 +270,16 @@ def test_everything_survives_reopening(stores: Stores) -> None:
     store = stores.current
     ended = store.create_job(images(2), T0)
     running = store.create_job(images(3), T0 + 1)
-    store.write(
-        [record(ended, 0), record(ended, 1, BAD), record(running, 2)],
-        [JobEnding(ended, JobState.FAILED, T0 + 2, (StoreError("S1", "1 of 2 failed"),))],
-    )
+    end(store, ended, T0 + 2, OK, BAD)
+    store.record_outcomes([record(running, 2)], T0 + 2)
     before = [store.job_results(j) for j in (ended, running)]
 
     store = stores.reopen()
+    after = [store.job_results(j) for j in (ended, running)]
+    claimed = store.claim_chunks(store.register_node("n", 1, T0), 10, LEASE_S, T0 + 3)
 
-    assert [store.job_results(j) for j in (ended, running)] == before
-    assert [o.job_id for o in store.claim_unfinished(0, 10)] == [running]
+    assert after == before
+    assert [(c.job_id, c.done) for c in claimed] == [(running, frozenset({2}))]
     assert store.create_job(images(1), T0) == running + 1
 
 
@@ -251,7 +287,9 @@ def test_a_large_job_is_stored_and_read_back_whole(store: JobStore) -> None:
     specs = images(10_000)
     job_id = store.create_job(specs, T0)
 
-    store.write([record(job_id, i, OK if i % 3 else BAD) for i in range(0, 10_000, 2)], [])
+    store.record_outcomes(
+        [record(job_id, i, OK if i % 3 else BAD) for i in range(0, 10_000, 2)], T0 + 1
+    )
 
     results = store.job_results(job_id)
     assert results is not None
@@ -289,7 +327,7 @@ def test_the_sqlite_file_uses_wal_and_one_row_per_outcome(tmp_path: Path) -> Non
     path = tmp_path / "jobs.db"
     store = SqliteJobStore(path)
     job_id = store.create_job(images(3), T0)
-    store.write([record(job_id, 1), record(job_id, 1, BAD)], [])
+    store.record_outcomes([record(job_id, 1), record(job_id, 1, BAD)], T0 + 1)
     store.close()
 
     with sqlite3.connect(path) as db:
@@ -320,7 +358,7 @@ def mixed_job(store: JobStore) -> tuple[int, list[ImageSpec], dict[int, ImageOut
     specs = images(3, "S2") + images(4, "S9") + images(5, "S1") + images(2, "S2") + images(6, "S3")
     job_id = store.create_job(specs, T0, MASTER)
     done = {i: outcome_for(i) for i in range(len(specs)) if i % 6 != 4}
-    store.write([record(job_id, i, o) for i, o in done.items()], [])
+    store.record_outcomes([record(job_id, i, o) for i, o in done.items()], T0 + 1)
     return job_id, specs, done
 
 
@@ -374,7 +412,7 @@ def test_a_page_holds_images_from_after_in_order_with_their_outcomes(store: JobS
 def test_paging_a_large_job_reaches_its_last_page_and_every_image_once(store: JobStore) -> None:
     total = 100_000
     job_id = store.create_job(images(total), T0, MASTER)
-    store.write([record(job_id, i, outcome_for(i)) for i in range(total)], [])
+    store.record_outcomes([record(job_id, i, outcome_for(i)) for i in range(total)], T0 + 1)
 
     seen: list[int] = []
     after: int | None = 0
@@ -457,7 +495,7 @@ def test_area_figures_match_the_images_with_unknown_stores_under_none(store: Job
 
 def test_a_store_with_nothing_measured_has_no_perimeter_figures(store: JobStore) -> None:
     job_id = store.create_job(images(2, "S1") + images(1, "S2"), T0, MASTER)
-    store.write([record(job_id, 0, BAD), record(job_id, 2)], [])
+    store.record_outcomes([record(job_id, 0, BAD), record(job_id, 2)], T0 + 1)
 
     figures = store.store_figures(job_id)
 
@@ -470,7 +508,7 @@ def test_a_store_with_nothing_measured_has_no_perimeter_figures(store: JobStore)
 
 def test_purging_a_job_removes_its_pages_and_figures(store: JobStore) -> None:
     job_id = store.create_job(images(2, "S1"), T0, MASTER)
-    store.write([record(job_id, 0), record(job_id, 1)], [JobEnding(job_id, JobState.COMPLETED, T0)])
+    end(store, job_id, T0, OK, OK)
 
     assert store.purge(T0 + 1, 10) == 1
 
@@ -542,10 +580,8 @@ def claim(key: str = "k1", fingerprint: str = "f1", scope: str = "alice") -> Ide
 
 
 def fail(store: JobStore, job_id: int, *outcomes: ImageOutcome) -> None:
-    store.write(
-        [record(job_id, i, o) for i, o in enumerate(outcomes)],
-        [JobEnding(job_id, JobState.FAILED, T0 + 5, (StoreError("S1", "HTTP 404"),))],
-    )
+    """End the job failed with ``outcomes`` (one per image, a failure among them)."""
+    assert end(store, job_id, T0 + 5, *outcomes).state is JobState.FAILED
 
 
 def test_a_job_keeps_its_owner_and_is_listed_only_for_that_owner(stores: Stores) -> None:
@@ -611,7 +647,7 @@ def test_an_expired_claim_makes_a_new_job(store: JobStore) -> None:
 
 def test_a_claim_goes_with_its_purged_job(store: JobStore) -> None:
     first = store.create_job_once(claim(), images(1), T0)
-    store.write([record(first.job_id, 0)], [JobEnding(first.job_id, JobState.COMPLETED, T0)])
+    end(store, first.job_id, T0, OK)
     assert store.purge(T0 + 1, 10) == 1
 
     assert store.create_job_once(claim(), images(1), T0 + 2) == Creation(first.job_id + 1)
@@ -622,7 +658,7 @@ def test_a_job_with_a_callback_waits_then_has_a_pending_delivery_at_its_end(
 ) -> None:
     job_id = stores.current.create_job(images(1), T0, callback_url="https://hooks.example/x")
     waiting = stores.current.job_status(job_id)
-    stores.current.write([record(job_id, 0)], [JobEnding(job_id, JobState.COMPLETED, T0 + 5)])
+    end(stores.current, job_id, T0 + 5, OK)
 
     store = stores.reopen()
     due = store.claim_deliveries(T0 + 5, 10, CLAIM_S)
@@ -643,7 +679,7 @@ def test_a_job_with_a_callback_waits_then_has_a_pending_delivery_at_its_end(
 
 def test_a_job_without_a_callback_has_no_delivery(store: JobStore) -> None:
     job_id = store.create_job(images(1), T0)
-    store.write([record(job_id, 0)], [JobEnding(job_id, JobState.COMPLETED, T0)])
+    end(store, job_id, T0, OK)
 
     assert store.claim_deliveries(T0 + 1e9, 10, CLAIM_S) == []
     status = store.job_status(job_id)
@@ -653,7 +689,7 @@ def test_a_job_without_a_callback_has_no_delivery(store: JobStore) -> None:
 
 def test_a_delivery_attempt_is_kept_and_rescheduled(stores: Stores) -> None:
     job_id = stores.current.create_job(images(1), T0, callback_url="https://hooks.example/x")
-    stores.current.write([], [JobEnding(job_id, JobState.CANCELLED, T0)])
+    stores.current.cancel_job(job_id, T0)
     (due,) = stores.current.claim_deliveries(T0, 10, CLAIM_S)
     stores.current.record_delivery(
         DeliveryAttempt(job_id, due.webhook_id, DeliveryState.PENDING, 1, "HTTP 503", T0 + 5)
@@ -679,7 +715,7 @@ def test_a_delivery_attempt_is_kept_and_rescheduled(stores: Stores) -> None:
 def end_with_callback(store: JobStore, at: float) -> int:
     """A job with a callback that ended at ``at``: its delivery is due from then."""
     job_id = store.create_job(images(1), T0, callback_url="https://hooks.example/x")
-    store.write([record(job_id, 0)], [JobEnding(job_id, JobState.COMPLETED, at)])
+    end(store, job_id, at, OK)
     return job_id
 
 
@@ -746,9 +782,10 @@ def test_reopening_a_failed_job_keeps_measured_images_and_forgets_failed_ones(
     order = stores.current.reopen_failed(job_id, MASTER)
     store = stores.reopen()
     status = store.job_status(job_id)
+    claimed = store.claim_chunks(store.register_node("n", 1, T0), 10, LEASE_S, T0 + 6)
 
-    assert isinstance(order, JobOrder)
-    assert order.preloaded == ((0, OK),)
+    assert order == JobOrder(job_id, tuple(images(3)), T0)
+    assert [(c.job_id, c.done) for c in claimed] == [(job_id, frozenset({0}))]
     assert status is not None
     assert (status.state, status.progress, status.errors) == (
         JobState.ONGOING,
@@ -770,10 +807,11 @@ def test_a_reopened_job_takes_new_outcomes_and_ends_again(store: JobStore) -> No
     fail(store, job_id, OK, BAD)
     store.reopen_failed(job_id)
 
-    store.write([record(job_id, 1)], [JobEnding(job_id, JobState.COMPLETED, T0 + 9)])
+    ended = store.record_outcomes([record(job_id, 1)], T0 + 9)
 
     status = store.job_status(job_id)
     assert status is not None
+    assert ended == [status]
     assert (status.state, status.progress, status.attempts) == (
         JobState.COMPLETED,
         Progress(2, 2, 0),
@@ -784,7 +822,7 @@ def test_a_reopened_job_takes_new_outcomes_and_ends_again(store: JobStore) -> No
 def test_only_a_failed_job_is_reopened(store: JobStore) -> None:
     ongoing = store.create_job(images(1), T0)
     done = store.create_job(images(1), T0)
-    store.write([record(done, 0)], [JobEnding(done, JobState.COMPLETED, T0)])
+    end(store, done, T0, OK)
 
     assert store.reopen_failed(99) is None
     for job_id in (ongoing, done):
