@@ -3,19 +3,15 @@ completion webhooks: each delivery is claimed in the database, so each webhook
 reaches the receiver once, however the two nodes' looks at the store interleave."""
 
 import base64
-import json
-import queue
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from retailpulse.testing import ImageServer
 from retailpulse.testing.nodes import Node
+from tests.receiver import WebhookReceiver
 
 SECRET = "whsec_" + base64.b64encode(b"retail-pulse-cluster-webhook-key!").decode()
 FAST = ("--min-sleep", "0.01", "--max-sleep", "0.02", "--webhook-secret", SECRET)
@@ -29,56 +25,9 @@ QUIET = 2.5
 store every second, plus the hold, plus slack."""
 
 
-class SlowReceiver:
-    """Answers every POST 200 after ``HOLD`` seconds; notes each one's webhook-id and
-    job on arrival."""
-
-    def __init__(self) -> None:
-        self.arrived: queue.Queue[tuple[str, int]] = queue.Queue()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.arrived.put((self.headers["webhook-id"], json.loads(body)["job_id"]))
-                time.sleep(HOLD)  # the slow receiver under test, not a wait for a result
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks"
-
-    def __enter__(self) -> "SlowReceiver":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._thread.join(5)
-        self._server.server_close()
-
-    def until_quiet(self, expected: int, within: float = 60.0) -> list[tuple[str, int]]:
-        """Every POST until at least ``expected`` came and then none for ``QUIET`` s."""
-        deadline = time.monotonic() + within
-        seen: list[tuple[str, int]] = []
-        while time.monotonic() < deadline:
-            try:
-                seen.append(self.arrived.get(timeout=QUIET))
-            except queue.Empty:
-                if len(seen) >= expected:
-                    return seen
-        raise AssertionError(f"{len(seen)} webhooks in {within} s, still arriving: {seen}")
-
-
 @pytest.fixture
-def receiver() -> Iterator[SlowReceiver]:
-    with SlowReceiver() as started:
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(hold=HOLD) as started:
         yield started
 
 
@@ -95,12 +44,15 @@ def test_two_nodes_on_one_database_send_each_webhook_exactly_once(
     cluster_db: str,
     nodes: Callable[..., Node],
     image_server: ImageServer,
-    receiver: SlowReceiver,
+    receiver: WebhookReceiver,
 ) -> None:
     pair = [nodes(cluster_db, *FAST), nodes(cluster_db, *FAST)]
 
     job_ids = [pair[n % 2].submit(payload(image_server, n, receiver.url)) for n in range(JOBS)]
-    arrived = receiver.until_quiet(JOBS)
+    arrived = [
+        (r.headers["webhook-id"], r.document["job_id"])
+        for r in receiver.until_quiet(JOBS, QUIET, within=60.0)
+    ]
     states = [pair[0].get("/api/status", jobid=job_id)["webhook"] for job_id in job_ids]
 
     sends = Counter(webhook_id for webhook_id, _ in arrived)

@@ -8,14 +8,8 @@ the base64-decoded secret, compared with every ``v1,`` signature in the header.
 import base64
 import hashlib
 import hmac
-import json
-import queue
-import threading
 import time
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +19,12 @@ import requests
 import retailpulse
 from retailpulse.http import HttpServer, create_app
 from retailpulse.system import System
+from tests.receiver import Received, WebhookReceiver
 
 SECRET = "whsec_" + base64.b64encode(b"retail-pulse-test-webhook-key-32b").decode()
 FAST = (0.3, 0.3, 0.3)
 """Seconds between attempts in these tests (the real schedule starts at 5 s)."""
 WAIT = 20.0
-
-
-@dataclass(frozen=True)
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def document(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.body)
-        return parsed
 
 
 def verify(secret: str, received: Received) -> None:
@@ -57,56 +41,9 @@ def verify(secret: str, received: Received) -> None:
     assert abs(time.time() - int(timestamp)) < 300, "stale timestamp"
 
 
-class Receiver:
-    """Answers each POST with the next scripted status (then 200) and queues it."""
-
-    def __init__(self, *statuses: int) -> None:
-        self.statuses: deque[int] = deque(statuses)
-        self.received: queue.Queue[Received] = queue.Queue()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(length)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                receiver.received.put(Received(headers, body))
-                status = receiver.statuses.popleft() if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/retail"
-
-    def __enter__(self) -> "Receiver":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._thread.join(5)
-        self._server.server_close()
-
-    def next(self, timeout: float = WAIT) -> Received:
-        return self.received.get(timeout=timeout)
-
-    def nothing_more(self, within: float) -> bool:
-        try:
-            self.received.get(timeout=within)
-        except queue.Empty:
-            return True
-        return False
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as started:
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as started:
         yield started
 
 
@@ -171,7 +108,7 @@ def with_callback(payload: dict[str, Any], url: str) -> dict[str, Any]:
 
 
 def test_a_finished_job_is_posted_signed_to_its_callback(
-    service: Service, receiver: Receiver, spec_payload: dict[str, Any]
+    service: Service, receiver: WebhookReceiver, spec_payload: dict[str, Any]
 ) -> None:
     job_id = service.submit(with_callback(spec_payload, receiver.url)).json()["job_id"]
 
@@ -188,7 +125,7 @@ def test_a_finished_job_is_posted_signed_to_its_callback(
 
 
 def test_a_failed_job_is_posted_with_its_errors(
-    service: Service, receiver: Receiver, image_server: Any
+    service: Service, receiver: WebhookReceiver, image_server: Any
 ) -> None:
     payload = {
         "count": 1,
@@ -214,7 +151,7 @@ def test_a_failed_job_is_posted_with_its_errors(
 def test_a_503_is_retried_with_the_same_webhook_id_and_a_fresh_signature(
     service: Service, spec_payload: dict[str, Any]
 ) -> None:
-    with Receiver(503) as receiver:
+    with WebhookReceiver(503) as receiver:
         job_id = service.submit(with_callback(spec_payload, receiver.url)).json()["job_id"]
 
         first, second = receiver.next(), receiver.next()
@@ -232,7 +169,7 @@ def test_a_503_is_retried_with_the_same_webhook_id_and_a_fresh_signature(
 
 
 def test_a_410_gives_up_at_once(service: Service, spec_payload: dict[str, Any]) -> None:
-    with Receiver(410) as receiver:
+    with WebhookReceiver(410) as receiver:
         job_id = service.submit(with_callback(spec_payload, receiver.url)).json()["job_id"]
         receiver.next()
 
@@ -249,7 +186,7 @@ def test_a_pending_delivery_survives_a_restart(
 ) -> None:
     service = Service(tmp_path / "jobs.db", webhook_schedule=(2.0, 2.0))
     try:
-        with Receiver(503) as receiver:
+        with WebhookReceiver(503) as receiver:
             job_id = service.submit(with_callback(spec_payload, receiver.url)).json()["job_id"]
             first = receiver.next()
             service.webhook_when(job_id, "pending")
