@@ -390,7 +390,7 @@ class System(Service):
     def job_status(self, job_id: int, *, caller: Principal | None = None) -> JobStatus:
         """Typed form of ``status()``: the store's committed state, whichever node
         works the job (a running job's progress is a moment behind its images)."""
-        self._access(job_id, caller)
+        self._allowed(job_id, caller)
         status: JobStatus | None = self._ask(self._store, ReadStatus(job_id))
         if status is None:
             raise UnknownJobError(job_id)  # purged between the two reads
@@ -398,7 +398,7 @@ class System(Service):
 
     def job_results(self, job_id: int, *, caller: Principal | None = None) -> JobResults:
         """Typed form of ``results()``, built in memory (see ``result_pages``)."""
-        self._access(job_id, caller)
+        self._allowed(job_id, caller)
         results: JobResults | None = self._ask(self._store, ReadResults(job_id))
         if results is None:
             raise UnknownJobError(job_id)
@@ -431,8 +431,6 @@ class System(Service):
             raise TimeoutError(f"job {job_id} still running after {timeout} s") from None
         except pykka.ActorDeadError:
             raise ServiceBusyError("the service has stopped") from None
-        except JobStoreError as exc:
-            raise ServiceBusyError(str(exc)) from exc
         if status is None:
             raise UnknownJobError(job_id)
         return status
@@ -451,7 +449,7 @@ class System(Service):
     def cancel_job(self, job_id: int, *, caller: Principal | None = None) -> CancelAnswer:
         """Typed form of ``cancel()``: the store ends the job for every node at once;
         this node stops its chunks of it now, the others at their next heartbeat."""
-        self._access(job_id, caller)
+        self._allowed(job_id, caller)
         answer: CancelAnswer | None = self._ask(self._store, CancelStored(job_id))
         if answer is None:
             raise UnknownJobError(job_id)
@@ -549,6 +547,13 @@ class System(Service):
                 logger.warning("%s did not stop within %.1f s", ref, self.config.stop_timeout)
         if self._delay_line is not None:
             self._delay_line.stop(self.config.stop_timeout)
+
+    def _allowed(self, job_id: int, caller: Principal | None) -> None:
+        """``_access`` for reads that find an unknown job themselves: with no caller to
+        check (an open service, an embedding program) the job's meta is not read."""
+        _check_job_id(job_id)
+        if caller is not None:
+            self._access(job_id, caller)
 
     def _access(self, job_id: int, caller: Principal | None) -> JobMeta:
         """The job's meta, if ``caller`` may see the job; else, as for a job that does

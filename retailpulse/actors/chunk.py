@@ -19,9 +19,11 @@ from retailpulse.actors.messages import (
     Batch,
     CancelJob,
     ChunkDone,
+    ChunkDrained,
     ChunkEnded,
     ChunkStarted,
     ImageDone,
+    OfferDrained,
     OfferImages,
     OfferWithdrawn,
     RecordChunkOutcomes,
@@ -137,6 +139,8 @@ class ChunkActor(pykka.ThreadingActor):
                     self._waiting = 0  # no dispatcher: nothing more will report
         elif isinstance(message, OfferWithdrawn):
             self._waiting -= len(message.never_started)
+        elif isinstance(message, OfferDrained):
+            tell_quietly(self._manager, ChunkDrained(self._chunk.job_id, self._chunk.number))
 
     def _outcome(self, index: int, outcome: ImageOutcome) -> None:
         spec = self._chunk.images[index - self._chunk.first]

@@ -16,6 +16,7 @@ from retailpulse.actors.messages import (
     GpuStarting,
     ImageDone,
     ImageMeasured,
+    OfferDrained,
     OfferImages,
     OfferWithdrawn,
     PoolStats,
@@ -242,6 +243,7 @@ class Dispatcher(pykka.ThreadingActor):
                 self._ring.append(urn)
             else:
                 del self._offers[urn]
+                tell_quietly(offer.job, OfferDrained())
         if self._idle and self._ring and self._waiting and self._wake_at is None:
             # Held back by the readahead only: wake up when the first waiting image starts.
             self._wake_at = self._waiting[0]

@@ -29,6 +29,7 @@ from retailpulse.actors.messages import (
     CancelHere,
     CancelJob,
     ChunkDone,
+    ChunkDrained,
     ChunksClaimed,
     ClaimChunks,
     JobEnded,
@@ -65,8 +66,9 @@ def _tick(actor: pykka.ActorRef[Any], every: float, stopped: threading.Event) ->
 class JobManager(pykka.ThreadingActor):
     """One node's share of the work: claims, leases, chunk actors, waiters.
 
-    It holds ``ahead`` chunks at a time (enough to keep its GPU slots busy about
-    twice over), so it never sits on work another node could start. When they are
+    It holds ``ahead`` chunks with images still to hand out (enough to keep its GPU
+    slots busy about twice over), so it never sits on work another node could start;
+    a chunk whose images are all in work (``ChunkDrained``) makes room for the next. When they are
     all taken it still looks, when a job is submitted here and once a heartbeat, for
     jobs no node has started, and takes their first chunks (up to ``ahead`` more):
     a small job submitted behind big ones starts at once, its images taking turns
@@ -103,6 +105,8 @@ class JobManager(pykka.ThreadingActor):
         self._stop_timeout = stop_timeout
         self._ahead = max(2, math.ceil(2 * gpu_slots / CHUNK_SIZE))
         self._chunks: dict[tuple[int, int], AnyRef] = {}
+        self._drained: set[tuple[int, int]] = set()
+        """Chunks whose every image is in work or done: they no longer take up room."""
         self._claiming = False
         self._look_for_new = False
         """Whether to look for jobs nobody has started when there is no room."""
@@ -147,8 +151,13 @@ class JobManager(pykka.ThreadingActor):
             self._tick()
         elif isinstance(message, ChunksClaimed):
             self._claimed(message.chunks)
+        elif isinstance(message, ChunkDrained):
+            if (message.job_id, message.number) in self._chunks:
+                self._drained.add((message.job_id, message.number))
+            self._claim()
         elif isinstance(message, ChunkDone):
             self._chunks.pop((message.job_id, message.number), None)
+            self._drained.discard((message.job_id, message.number))
             self._claim()
         elif isinstance(message, BeatDone):
             self._stop_lost(message.beat.ended, message.beat.held)
@@ -188,8 +197,11 @@ class JobManager(pykka.ThreadingActor):
     def _claim(self) -> None:
         if self._claiming:
             return  # one claim at a time: its answer says whether to ask again
-        room = self._ahead - len(self._chunks)
-        extra = 2 * self._ahead - len(self._chunks)
+        # A chunk whose images are all in work is about to end: its room goes to the
+        # next one now, or the GPU slots would idle through its last images' GPU time.
+        filling = len(self._chunks) - len(self._drained)
+        room = self._ahead - filling
+        extra = 2 * self._ahead - filling
         if room > 0:
             claim = ClaimChunks(self._node, room, self._lease, self.actor_ref)
         elif self._look_for_new and extra > 0:

@@ -33,6 +33,7 @@ __all__ = [
     "CancelJob",
     "CancelStored",
     "ChunkDone",
+    "ChunkDrained",
     "ChunkEnded",
     "ChunkStarted",
     "ChunksClaimed",
@@ -54,6 +55,7 @@ __all__ = [
     "ListJobs",
     "ListNodes",
     "ListOwnedJobs",
+    "OfferDrained",
     "OfferImages",
     "OfferWithdrawn",
     "PollEnded",
@@ -109,6 +111,12 @@ class WithdrawOffer:
     """
 
     job: AnyRef
+
+
+@dataclass(frozen=True, slots=True)
+class OfferDrained:
+    """Dispatcher -> job: the last image of the offer was handed out (the outcomes of
+    those in work are on their way)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,6 +539,15 @@ class RecordChunkOutcomes:
 class ChunkDone:
     """Chunk -> manager: every image of the chunk has reported (or a cancel
     or takeover stopped it); the chunk actor stops."""
+
+    job_id: int
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkDrained:
+    """Chunk -> manager: every image of the chunk is in work or done; what is left of it
+    no longer keeps the pipeline busy, so the manager may claim the next chunk now."""
 
     job_id: int
     number: int

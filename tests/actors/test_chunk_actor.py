@@ -12,9 +12,11 @@ from retailpulse.actors.messages import (
     Batch,
     CancelJob,
     ChunkDone,
+    ChunkDrained,
     ChunkEnded,
     ChunkStarted,
     ImageDone,
+    OfferDrained,
     OfferImages,
     OfferWithdrawn,
     RecordChunkOutcomes,
@@ -141,6 +143,16 @@ def test_a_cancelled_chunk_stops_once_the_images_handed_out_have_reported(
 
     manager.wait_for(ChunkDone)
     wait_until_stopped(ref)
+
+
+def test_a_drained_offer_is_passed_on_to_the_manager(start_chunk: StartChunk) -> None:
+    ref, manager, dispatcher, _ = start_chunk(chunk(job_id=5, number=2))
+    dispatcher.wait_for(OfferImages)
+
+    ref.tell(OfferDrained())
+
+    assert manager.wait_for(ChunkDrained) == [ChunkDrained(5, 2)]
+    assert manager.messages(ChunkDone) == []  # its images are still in work
 
 
 def test_a_second_cancel_withdraws_the_offer_only_once(start_chunk: StartChunk) -> None:

@@ -12,6 +12,7 @@ from retailpulse.actors.messages import (
     GpuStarting,
     ImageDone,
     ImageMeasured,
+    OfferDrained,
     OfferImages,
     OfferWithdrawn,
     ProcessImage,
@@ -105,7 +106,7 @@ def test_dispatcher_starts_its_pool_through_the_worker_factory(
     assert all(given is dispatcher for given in pool.dispatchers)
 
 
-def test_an_offer_goes_straight_to_idle_workers_and_the_job_hears_nothing(
+def test_an_offer_goes_straight_to_idle_workers_and_the_job_hears_only_that_it_is_drained(
     start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
 ) -> None:
     dispatcher = start_dispatcher(3)
@@ -120,7 +121,24 @@ def test_an_offer_goes_straight_to_idle_workers_and_the_job_hears_nothing(
     assert w1.messages() == [ProcessImage(job.ref, 0, "http://cdn.example/job/0.jpg")]
     assert w2.messages() == [ProcessImage(job.ref, 2, "http://cdn.example/job/2.jpg")]
     assert w3.messages() == []
-    assert job.messages() == []
+    assert job.wait_for(OfferDrained) == [OfferDrained()]
+    assert job.messages() == [OfferDrained()]  # once, and nothing else
+
+
+def test_an_offer_is_drained_only_once_its_last_image_is_handed_out(
+    start_dispatcher: Callable[..., Ref], pool: WorkerPool, probe: Callable[[str], Probe]
+) -> None:
+    dispatcher = start_dispatcher(1)
+    job = probe("job")
+
+    dispatcher.tell(offer(job, 2))
+    stats(dispatcher)  # the offer is handled: one image out, one waiting for the worker
+    not_yet = job.messages(OfferDrained)  # includes whatever the dispatcher told before
+
+    dispatcher.tell(WorkerIdle(pool.refs()[0]))
+
+    assert not_yet == []
+    assert job.wait_for(OfferDrained) == [OfferDrained()]
 
 
 def test_an_offer_waits_in_the_ring_until_a_worker_is_idle(

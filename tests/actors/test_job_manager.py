@@ -15,6 +15,7 @@ from retailpulse.actors.messages import (
     CancelHere,
     CancelJob,
     ChunkDone,
+    ChunkDrained,
     ChunksClaimed,
     ClaimChunks,
     JobEnded,
@@ -112,6 +113,26 @@ def test_claimed_chunks_are_started_and_a_finished_one_makes_room_for_another(
     assert (claims[-1].limit, claims[-1].new_jobs_only) == (1, False)
     ref.stop(timeout=WAIT)
     assert store.wait_for(ReleaseNode)[0].node == 3
+
+
+def test_a_drained_chunk_makes_room_for_the_next_before_it_ends(
+    node: Callable[..., Node],
+) -> None:
+    ref, store, started = node()
+    store.wait_for(ClaimChunks)
+    ref.tell(ChunksClaimed((chunk(number=0), chunk(number=1))))
+    wait_until(lambda: len(started) == 2, "both chunks started")
+    store.wait_for(ClaimChunks, count=2)  # full: it looks for new jobs (none)
+    ref.tell(ChunksClaimed(()))
+
+    ref.tell(ChunkDrained(5, 0))
+
+    claims = store.wait_for(ClaimChunks, count=3)
+    assert (claims[-1].limit, claims[-1].new_jobs_only) == (1, False)
+    ref.tell(ChunksClaimed((chunk(number=2),)))
+    wait_until(lambda: len(started) == 3, "the next chunk started")
+    assert started[0].messages(CancelJob) == []  # it goes on with its images in work
+    ref.stop(timeout=WAIT)
 
 
 def test_a_new_job_is_claimed_at_once_when_there_is_room(node: Callable[..., Node]) -> None:
