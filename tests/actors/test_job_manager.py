@@ -97,16 +97,22 @@ def test_the_manager_beats_and_claims_enough_chunks_for_twice_its_gpu_slots(
     ref.stop(timeout=WAIT)
 
 
+def full(node: Callable[..., Node]) -> Node:
+    """A node (64 GPU slots) given the two chunks that fill it, which found no new job."""
+    ref, store, started = node()
+    store.wait_for(ClaimChunks)
+    ref.tell(ChunksClaimed((chunk(number=0), chunk(number=1))))
+    wait_until(lambda: len(started) == 2, "both chunks started")
+    store.wait_for(ClaimChunks, count=2)  # full: it looks for new jobs
+    ref.tell(ChunksClaimed(()))  # none
+    return ref, store, started
+
+
 def test_claimed_chunks_are_started_and_a_finished_one_makes_room_for_another(
     node: Callable[..., Node],
 ) -> None:
-    ref, store, started = node()
-    store.wait_for(ClaimChunks)
+    ref, store, _ = full(node)
 
-    ref.tell(ChunksClaimed((chunk(number=0), chunk(number=1))))
-    wait_until(lambda: len(started) == 2, "both chunks started")
-    store.wait_for(ClaimChunks, count=2)  # full: it looks for new jobs (none)
-    ref.tell(ChunksClaimed(()))
     ref.tell(ChunkDone(5, 0))
 
     claims = store.wait_for(ClaimChunks, count=3)
@@ -118,12 +124,7 @@ def test_claimed_chunks_are_started_and_a_finished_one_makes_room_for_another(
 def test_a_drained_chunk_makes_room_for_the_next_before_it_ends(
     node: Callable[..., Node],
 ) -> None:
-    ref, store, started = node()
-    store.wait_for(ClaimChunks)
-    ref.tell(ChunksClaimed((chunk(number=0), chunk(number=1))))
-    wait_until(lambda: len(started) == 2, "both chunks started")
-    store.wait_for(ClaimChunks, count=2)  # full: it looks for new jobs (none)
-    ref.tell(ChunksClaimed(()))
+    ref, store, started = full(node)
 
     ref.tell(ChunkDrained(5, 0))
 
