@@ -86,12 +86,13 @@ def test_a_crashing_worker_fails_its_image_and_is_replaced_while_the_service_goe
 
 def test_jobs_beyond_the_chunks_a_node_holds_are_queued_then_run(gate: threading.Event) -> None:
     gate.clear()
-    # One GPU slot: the node holds 2 chunks, and 2 more of jobs nobody had started.
+    # One GPU slot: the node holds 2 chunks, 2 more of jobs nobody had started, and 1
+    # whose image is in work (one downloader, held at the gate).
     with start(gate, gpu_slots=1) as system:
-        first, *others = [system.submit(payload(GOOD)) for _ in range(4)]
+        first, *others = [system.submit(payload(GOOD)) for _ in range(5)]
         wait_until(
             lambda: not any(system.status(job)["queued"] for job in (first, *others)),
-            "the first four jobs claimed",
+            "the first five jobs claimed",
         )
         third = system.submit(payload(GOOD, GOOD))
 

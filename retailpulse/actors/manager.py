@@ -68,7 +68,8 @@ class JobManager(pykka.ThreadingActor):
 
     It holds ``ahead`` chunks with images still to hand out (enough to keep its GPU
     slots busy about twice over), so it never sits on work another node could start;
-    a chunk whose images are all in work (``ChunkDrained``) makes room for the next. When they are
+    a chunk whose images are all in work (``ChunkDrained``) makes room for the next
+    (up to ``ahead`` such chunks). When they are
     all taken it still looks, when a job is submitted here and once a heartbeat, for
     jobs no node has started, and takes their first chunks (up to ``ahead`` more):
     a small job submitted behind big ones starts at once, its images taking turns
@@ -199,7 +200,9 @@ class JobManager(pykka.ThreadingActor):
             return  # one claim at a time: its answer says whether to ask again
         # A chunk whose images are all in work is about to end: its room goes to the
         # next one now, or the GPU slots would idle through its last images' GPU time.
-        filling = len(self._chunks) - len(self._drained)
+        # At most ``ahead`` of them count so: a flood of one-image jobs must not start
+        # a chunk actor (a thread) for every image in work.
+        filling = len(self._chunks) - min(len(self._drained), self._ahead)
         room = self._ahead - filling
         extra = 2 * self._ahead - filling
         if room > 0:

@@ -87,12 +87,12 @@ def test_jobs_are_listed_newest_first_page_by_page_until_next_is_null(api: Api) 
 
 
 def test_a_page_holds_status_documents_with_progress_and_queued(api: Api) -> None:
-    """With two GPU slots the node holds two chunks, and two more of jobs nobody had
-    started: a fifth job waits for room."""
+    """Two GPU slots: the node holds two chunks, two more of jobs nobody had started, and
+    two whose image is in work (two downloaders, held at the gate): a seventh job waits."""
     api.gate.clear()
-    running = [api.submit(images=2), api.submit(), api.submit(), api.submit()]
+    running = [api.submit() for _ in range(6)]
     api.claimed(*running)
-    waiting = api.submit()
+    waiting = api.submit(images=2)
 
     body = api.jobs().json
 
@@ -100,12 +100,13 @@ def test_a_page_holds_status_documents_with_progress_and_queued(api: Api) -> Non
     assert ids(body) == [waiting, *running[::-1]]
     assert body["jobs"][0]["status"] == "ongoing"
     assert body["jobs"][0]["queued"] is True
+    assert body["jobs"][0]["progress"] == {"total": 2, "done": 0, "failed": 0}
     assert body["jobs"][-1]["queued"] is False
-    assert body["jobs"][-1]["progress"]["total"] == 2
+    assert body["jobs"][-1]["progress"]["total"] == 1
     api.gate.set()
     for job_id in (waiting, *running):
         api.system.wait(job_id, timeout=WAIT)
-    assert [job["status"] for job in api.jobs().json["jobs"]] == ["completed"] * 5
+    assert [job["status"] for job in api.jobs().json["jobs"]] == ["completed"] * 7
 
 
 def test_limit_defaults_to_fifty(api: Api) -> None:
@@ -178,7 +179,7 @@ def test_cancelling_a_running_job_ends_it_at_once_and_starts_none_of_its_other_i
 
 def test_cancelling_a_queued_job_ends_it_without_running_it(api: Api) -> None:
     api.gate.clear()
-    running = [api.submit() for _ in range(4)]
+    running = [api.submit() for _ in range(6)]  # all the room there is (see above)
     api.claimed(*running)
     waiting = api.submit(images=3)
 
@@ -191,7 +192,7 @@ def test_cancelling_a_queued_job_ends_it_without_running_it(api: Api) -> None:
     api.gate.set()
     for job_id in running:
         assert api.system.wait(job_id, timeout=WAIT)["status"] == "completed"
-    assert len(api.fetcher.waiting) == 4  # nothing of the cancelled job was downloaded
+    assert len(api.fetcher.waiting) == 6  # nothing of the cancelled job was downloaded
 
 
 def test_cancelling_a_finished_job_is_a_no_op_that_says_so(api: Api) -> None:
