@@ -165,6 +165,19 @@ def test_serve_applies_its_limit_options(
     assert code == 0
 
 
+def test_an_old_max_active_jobs_option_still_starts_and_says_it_has_no_effect(
+    served: Callable[..., Served],
+) -> None:
+    server = served("--max-active-jobs", "4")
+    health = requests.get(f"{server.url()}/healthz", timeout=5)
+    code = server.stop(signal.SIGTERM)
+
+    assert health.status_code == 200
+    assert code == 0
+    assert server.process.stderr is not None
+    assert "--max-active-jobs no longer has an effect" in server.process.stderr.read()
+
+
 def _data_in_a_missing_folder(tmp_path: Path) -> str:
     return str(tmp_path / "no" / "such" / "x.db")
 
