@@ -64,7 +64,6 @@ from retailpulse.model import (
     ImagePage,
     JobOrder,
     JobResults,
-    JobState,
     JobStatus,
     StoreFigures,
 )
@@ -256,17 +255,14 @@ class System(Service):
 
     def retry_job(self, job_id: int, *, caller: Principal | None = None) -> JobStatus:
         """Typed form of ``retry()``."""
-        self._access(job_id, caller)
-        stored: JobStatus | None = self._ask(self._store, ReadStatus(job_id))
-        if stored is None:
-            raise UnknownJobError(job_id)
-        if stored.state is not JobState.FAILED:
-            raise JobNotFailedError(job_id, stored.state.value)
+        self._allowed(job_id, caller)
+        # One transaction decides: the job is reopened only if it is failed (so of two
+        # retries racing, one reopens it and the other is told it is ongoing).
         answer: JobOrder | JobStatus | None = self._ask(self._store, ReopenFailed(job_id))
         if answer is None:
             raise UnknownJobError(job_id)
         if isinstance(answer, JobStatus):
-            raise JobNotFailedError(job_id, answer.state.value)  # a retry came first
+            raise JobNotFailedError(job_id, answer.state.value)
         tell_quietly(self._manager, RunJob(answer))
         return self.job_status(job_id, caller=caller)
 

@@ -96,9 +96,9 @@ class JobStoreActor(pykka.ThreadingActor):
     before any read, or when the buffer reaches ``max_batch``: one outcome alone is
     committed within milliseconds, while a flood of outcomes is committed a few
     thousand per transaction, which is what keeps thousands of results a second down
-    to a few commits. The commit that records a
-    job's last outcome decides its end (in the store), and only then is the end
-    announced (``JobFinished``), so a terminal status is always durable.
+    to a few commits. The commit that records a job's last outcome decides its end
+    (in the store), and only then is the end announced (``JobFinished``), so a
+    terminal status is always durable.
 
     Expired finished jobs are purged at start and then every ``purge_interval``
     seconds, in chunks. A small ticker thread tells it ``Tick`` every ``tick``
@@ -132,7 +132,7 @@ class JobStoreActor(pykka.ThreadingActor):
         self._max_batch = max_batch
         self._store: JobStore | None = None
         self._open_error: JobStoreError | None = None
-        self._chunk_outcomes: list[OutcomeRecord] = []
+        self._outcomes: list[OutcomeRecord] = []
         self._notify: Any = None
         """Who hears of jobs the chunks' outcomes ended (the job manager)."""
         self._next_purge = 0.0
@@ -164,9 +164,7 @@ class JobStoreActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         store = self._ready()
         if isinstance(message, RecordChunkOutcomes):
-            self._chunk_outcomes.extend(
-                OutcomeRecord(message.job_id, i, o) for i, o in message.outcomes
-            )
+            self._outcomes.extend(OutcomeRecord(message.job_id, i, o) for i, o in message.outcomes)
             self._notify = message.notify
         elif isinstance(message, ClaimChunks | Beat | PollEnded | ReleaseNode):
             self._flush()
@@ -187,9 +185,9 @@ class JobStoreActor(pykka.ThreadingActor):
             self._flush()
             self._purge_when_due(store, isinstance(message, Purge))
             return None if isinstance(message, Purge) else self._answer(store, message)
-        if len(self._chunk_outcomes) >= self._max_batch:
+        if len(self._outcomes) >= self._max_batch:
             self._flush()
-        elif self._chunk_outcomes and self.actor_inbox.empty():
+        elif self._outcomes and self.actor_inbox.empty():
             self._commit_soon()
         self._purge_when_due(store, False)
         return None
@@ -317,16 +315,16 @@ class JobStoreActor(pykka.ThreadingActor):
     def _flush(self) -> None:
         """Commit the chunks' outcomes; the jobs that ended in that commit (their last
         outcome was in it) are announced to the job manager."""
-        if not self._chunk_outcomes or self._store is None:
+        if not self._outcomes or self._store is None:
             return
         try:
-            ended = self._store.record_outcomes(self._chunk_outcomes, self._clock())
+            ended = self._store.record_outcomes(self._outcomes, self._clock())
         except JobStoreError:
             # Kept and retried (idempotent): the node holds its outcomes while the
             # database is away.
-            logger.warning("job store: recording %d outcomes failed", len(self._chunk_outcomes))
+            logger.warning("job store: recording %d outcomes failed", len(self._outcomes))
             return
-        self._chunk_outcomes = []
+        self._outcomes = []
         for status in ended:
             if self._notify is not None:
                 tell_quietly(self._notify, JobFinished(status.job_id, status))
